@@ -1,0 +1,78 @@
+"""Board support: which amaranth-boards platform, clock, pins and chip config per board.
+
+Each board is one small module in this package that defines ``BOARD``, a
+:class:`Board`. To add a board, copy ``arty_a7.py``, change the fields, and add the
+module name to ``_MODULES`` below.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hw.config import ChipConfig
+
+__all__ = ["Board", "BOARDS", "get_board", "board_names"]
+
+_MODULES = ["arty_a7"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """One FPGA board.
+
+    Attributes
+    ----------
+    name : str
+        Name on the command line (``--board``).
+    description : str
+    platform : callable
+        Returns the amaranth-boards platform instance.
+    family : str
+        Synthesis family: ``xc7`` (Xilinx 7-series), ``ecp5`` or ``ice40``.
+    device : str
+        Part number, as the vendor tools spell it.
+    clock_hz : float
+        Frequency of the board clock that drives the chip's ``sync`` domain.
+    capacity : dict
+        Device resources: ``lut``, ``ff``, ``bram36`` (36-kbit block RAMs), ``dsp``.
+    config : ChipConfig
+        Default chip configuration, sized to fit the device.
+    leds : int
+        User LEDs the design may drive.
+    """
+
+    name: str
+    description: str
+    platform: Callable[[], object]
+    family: str
+    device: str
+    clock_hz: float
+    capacity: dict = field(default_factory=dict)
+    config: ChipConfig = field(default_factory=ChipConfig)
+    leds: int = 0
+
+
+def _load() -> dict[str, Board]:
+    boards = {}
+    for mod in _MODULES:
+        board = importlib.import_module(f"{__name__}.{mod}").BOARD
+        boards[board.name] = board
+    return boards
+
+
+BOARDS = _load()
+
+
+def board_names() -> list[str]:
+    return sorted(BOARDS)
+
+
+def get_board(name: str) -> Board:
+    """The board called ``name``; an unknown name raises ValueError listing the known ones."""
+    try:
+        return BOARDS[name]
+    except KeyError:
+        raise ValueError(f"Unknown board {name!r}; known boards: {', '.join(board_names())}") \
+            from None

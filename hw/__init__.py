@@ -1,0 +1,1 @@
+"""Amaranth generators for the spikeforge neuromorphic chip."""

@@ -1,0 +1,287 @@
+"""Chip configuration: the single source of truth for every width and size.
+
+Every block of the chip (RTL in ``hw``, golden models in ``sim``, compiler and driver in
+``sw``) takes its numbers from one frozen :class:`ChipConfig` tree. Nothing restates a
+width by hand.
+
+Each field carries its allowed range in its metadata; construction validates every field
+and the cross-field rules, and raises :class:`ConfigError` naming the field (as a dotted
+path such as ``core.lanes``), the value and what is allowed.
+
+Configurations load from and save to TOML or JSON::
+
+    cfg = ChipConfig.load("my_chip.toml")
+    cfg.save("out.json")
+    cfg.replace(core=cfg.core.replace(lanes=8))
+
+A TOML file only needs the fields it changes::
+
+    [core]
+    lanes = 8
+
+    [memory.protection]
+    weights = "secded"
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import hashlib
+import json
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+__all__ = [
+    "ConfigError", "Protection", "ProtectionConfig", "MemoryConfig", "CoreConfig",
+    "NocConfig", "ChipConfig",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid. ``path`` is the dotted field name."""
+
+    def __init__(self, path: str, message: str):
+        self.path = path
+        super().__init__(f"{path}: {message}")
+
+
+class Protection(enum.Enum):
+    """Error protection of a memory's stored words."""
+
+    #: Stored word = data word.
+    NONE = "none"
+    #: One even-parity bit: detects any odd number of flipped bits.
+    PARITY = "parity"
+    #: Extended Hamming code: corrects one flipped bit, detects two.
+    SECDED = "secded"
+
+
+def _field(default, *, lo=None, hi=None, pow2=False, doc=""):
+    """A config field with its allowed range (inclusive) stored in the metadata."""
+    return field(default=default, metadata={"lo": lo, "hi": hi, "pow2": pow2, "doc": doc})
+
+
+def _is_pow2(v: int) -> bool:
+    return v > 0 and v & (v - 1) == 0
+
+
+class _ConfigBase:
+    """Validation, (de)serialisation and ``replace`` shared by every config dataclass."""
+
+    _prefix: str = ""  # dotted path of this node, set while loading nested configs
+
+    def __post_init__(self):
+        hints = typing.get_type_hints(type(self))
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            path = self._path(f.name)
+            kind = hints[f.name]
+            if isinstance(kind, type) and issubclass(kind, enum.Enum):
+                if not isinstance(value, kind):
+                    try:
+                        value = kind(value)
+                    except ValueError:
+                        allowed = ", ".join(repr(m.value) for m in kind)
+                        raise ConfigError(path, f"{value!r} is not one of {allowed}") from None
+                    object.__setattr__(self, f.name, value)
+            elif kind is int:
+                if isinstance(value, bool) or not isinstance(value, int):
+                    raise ConfigError(path, f"must be an integer, not {value!r}")
+                lo, hi, pow2 = f.metadata.get("lo"), f.metadata.get("hi"), f.metadata.get("pow2")
+                if pow2 and not _is_pow2(value) or (lo is not None and value < lo) \
+                        or (hi is not None and value > hi):
+                    what = "a power of two" if pow2 else "an integer"
+                    raise ConfigError(path, f"{value} is out of range: must be {what} in {lo}..{hi}")
+            elif kind is bool:
+                if not isinstance(value, bool):
+                    raise ConfigError(path, f"must be true or false, not {value!r}")
+            elif isinstance(kind, type) and issubclass(kind, _ConfigBase):
+                if not isinstance(value, kind):
+                    raise ConfigError(path, f"must be a {kind.__name__}, not {value!r}")
+        self._check()
+
+    def _path(self, name: str) -> str:
+        return f"{self._prefix}{name}" if self._prefix else f"{type(self).__name__}.{name}"
+
+    def _check(self):
+        """Cross-field rules; subclasses override."""
+
+    def _fail(self, name: str, message: str):
+        raise ConfigError(self._path(name), message)
+
+    # -- (de)serialisation -------------------------------------------------------------
+
+    def to_dict(self) -> dict:
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, _ConfigBase):
+                value = value.to_dict()
+            elif isinstance(value, enum.Enum):
+                value = value.value
+            out[f.name] = value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict, *, prefix: str = ""):
+        """Build from a (possibly partial) dict; missing fields keep their defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError(prefix.rstrip(".") or cls.__name__,
+                              f"must be a table of fields, not {data!r}")
+        hints = typing.get_type_hints(cls)
+        names = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {}
+        for key, value in data.items():
+            if key not in names:
+                raise ConfigError(f"{prefix}{key}",
+                                  f"unknown field; {cls.__name__} has: {', '.join(sorted(names))}")
+            kind = hints[key]
+            if isinstance(kind, type) and issubclass(kind, _ConfigBase):
+                value = kind.from_dict(value, prefix=f"{prefix}{key}.")
+            kwargs[key] = value
+        return cls._build(kwargs, prefix)
+
+    @classmethod
+    def _build(cls, kwargs: dict, prefix: str):
+        # The prefix only decorates error messages while this node is constructed.
+        old = cls._prefix
+        cls._prefix = prefix
+        try:
+            return cls(**kwargs)
+        finally:
+            cls._prefix = old
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class ProtectionConfig(_ConfigBase):
+    """Error protection per memory role."""
+
+    #: Synaptic weights.
+    weights: Protection = Protection.NONE
+    #: Neuron state (membrane, accumulators, parameters).
+    state: Protection = Protection.NONE
+    #: Axon and routing tables.
+    tables: Protection = Protection.NONE
+    #: Loop-controller microcode.
+    microcode: Protection = Protection.NONE
+    #: Anything not named above.
+    other: Protection = Protection.NONE
+
+    def for_role(self, role: str) -> Protection:
+        return getattr(self, role) if role in {f.name for f in dataclasses.fields(self)} \
+            else self.other
+
+
+@dataclass(frozen=True)
+class MemoryConfig(_ConfigBase):
+    """Parameters shared by every FaultSRAM of the chip."""
+
+    #: Stuck-at fault slots per memory (0 disables stuck-at injection).
+    fault_slots: int = _field(4, lo=0, hi=64)
+    #: Width of the corrected/detected/overflow counters of each memory, in bits.
+    counter_bits: int = _field(16, lo=1, hi=32)
+    protection: ProtectionConfig = field(default_factory=ProtectionConfig)
+
+
+@dataclass(frozen=True)
+class CoreConfig(_ConfigBase):
+    """Sizes and number formats of one neurocore. All widths are in bits."""
+
+    #: SIMD lanes (NPEs); neuron n lives in lane/bank n mod lanes.
+    lanes: int = _field(4, lo=1, hi=64, pow2=True)
+    #: Neurons per core.
+    neurons: int = _field(256, lo=1, hi=65536)
+    #: Input axons per core.
+    axons: int = _field(256, lo=1, hi=65536)
+    #: Synapse memory words per core (all banks together).
+    synapses: int = _field(8192, lo=1, hi=1 << 22)
+    #: Weight width (two's complement).
+    weight_bits: int = _field(8, lo=2, hi=16)
+    #: Event payload width (two's complement; 1 for a binary spike).
+    payload_bits: int = _field(8, lo=1, hi=16)
+    #: Input accumulator width (two's complement).
+    acc_bits: int = _field(24, lo=4, hi=48)
+    #: Membrane state width (two's complement, saturating).
+    state_bits: int = _field(16, lo=2, hi=32)
+    #: Architectural counter width.
+    counter_bits: int = _field(32, lo=8, hi=48)
+
+    def _check(self):
+        if self.neurons % self.lanes:
+            self._fail("neurons", f"{self.neurons} is not a multiple of lanes ({self.lanes})")
+        if self.synapses % self.lanes:
+            self._fail("synapses", f"{self.synapses} is not a multiple of lanes ({self.lanes})")
+        if self.acc_bits < self.weight_bits + self.payload_bits:
+            self._fail("acc_bits", f"{self.acc_bits} is below weight_bits + payload_bits "
+                                   f"({self.weight_bits + self.payload_bits}): one product "
+                                   "would not fit")
+        if self.state_bits > self.acc_bits:
+            self._fail("state_bits", f"{self.state_bits} exceeds acc_bits ({self.acc_bits})")
+
+
+@dataclass(frozen=True)
+class NocConfig(_ConfigBase):
+    """Mesh network-on-chip."""
+
+    #: Mesh columns.
+    width: int = _field(1, lo=1, hi=16)
+    #: Mesh rows.
+    height: int = _field(1, lo=1, hi=16)
+    #: Router input FIFO depth in flits.
+    fifo_depth: int = _field(4, lo=1, hi=256, pow2=True)
+
+
+@dataclass(frozen=True)
+class ChipConfig(_ConfigBase):
+    """The whole chip. Every width and size of hw, sim and sw derives from this."""
+
+    core: CoreConfig = field(default_factory=CoreConfig)
+    noc: NocConfig = field(default_factory=NocConfig)
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+
+    @property
+    def hash(self) -> str:
+        """Stable 16-hex-digit digest of the whole configuration."""
+        text = json.dumps(self.to_dict(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    # -- files -------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, path) -> "ChipConfig":
+        """Load from a ``.toml`` or ``.json`` file; missing fields keep their defaults."""
+        path = Path(path)
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise ConfigError(str(path), f"cannot read config file: {e.strerror}") from None
+        try:
+            if path.suffix == ".toml":
+                data = tomllib.loads(text)
+            elif path.suffix == ".json":
+                data = json.loads(text)
+            else:
+                raise ConfigError(str(path), "config files must end in .toml or .json")
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as e:
+            raise ConfigError(str(path), f"not valid {path.suffix[1:].upper()}: {e}") from None
+        return cls.from_dict(data)
+
+    def save(self, path) -> None:
+        path = Path(path)
+        path.write_text(self.dumps(path.suffix[1:]))
+
+    def dumps(self, fmt: str = "toml") -> str:
+        if fmt == "toml":
+            return tomli_w.dumps(self.to_dict())
+        if fmt == "json":
+            return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+        raise ConfigError("format", f"{fmt!r} is not one of 'toml', 'json'")

@@ -1,0 +1,325 @@
+"""FaultSRAM: the one memory primitive of the chip, with fault injection and protection.
+
+Every memory of the chip (neuron state, weights, tables, microcode, queues) is a
+FaultSRAM. It wraps :class:`amaranth.lib.memory.Memory` and adds
+
+* a **fault port** (a :mod:`~amaranth.lib.stream`) that flips stored bits (SEU / MBU),
+  forces stuck-at-0/1 bits on read, or clears the stuck-at faults;
+* optional **protection** (none, parity, SECDED Hamming; layouts in
+  :mod:`hw.mem.protection`) with saturating corrected/detected counters and a sticky
+  error flag;
+* registration in a :class:`~hw.mem.directory.MemoryDirectory`, which is exported as
+  JSON with each build and is how software addresses memories.
+
+The golden twin is :class:`sim.golden.fault_sram.GoldenFaultSRAM`; its docstring states
+the transaction-level semantics that both implement.
+
+Cycle behaviour
+---------------
+* **Write port**: ``write.en`` high in cycle *c* stores ``encode(write.data)`` at
+  ``write.addr`` at the end of *c*. Always accepted (no back-pressure).
+* **Read ports**: ``read[i].en`` high in cycle *c* presents the word at
+  ``read[i].addr`` on ``read[i].data`` in cycle *c+1* (synchronous, like block RAM), with
+  ``corrected``/``detected`` for that word. Read-before-write: a read of the address
+  written in the same cycle returns the old word. Data hold while ``en`` is low.
+* **Fault port**: ``fault.ready = ~fault_pending & ~write.en``. A stuck-at or clear
+  fault takes effect at the end of the accepting cycle. A flip reads the raw stored word
+  in the accepting cycle and writes ``raw ^ mask`` back in the first later cycle in which
+  the write port is free; ``fault_pending`` is high meanwhile. If the owner writes the
+  same address before the write-back, the flip is void (its data overwrote the upset,
+  as in silicon). The flip's read shares its address with the write port, so synthesis
+  maps the memory as one simple-dual-port-plus-RMW block RAM, not two.
+* **Status**: counters count the reads whose data (``en`` was high the cycle before)
+  decode as corrected/detected, summed over the ports, saturating at
+  ``2**counter_bits - 1``. ``clear_status`` zeroes counters and sticky flags at the
+  end of the cycle and wins over same-cycle events.
+"""
+
+from __future__ import annotations
+
+from amaranth import Cat, Const, Module, Mux, Signal, unsigned
+from amaranth.lib import data, enum, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..config import Protection
+from .protection import code_layout, encode_word
+
+__all__ = ["FaultKind", "FaultSRAM", "WritePortSignature", "ReadPortSignature",
+           "fault_layout"]
+
+
+class FaultKind(enum.Enum, shape=2):
+    """What a fault-port transfer does."""
+
+    #: XOR the mask into the stored word (single- or multi-bit upset).
+    FLIP = 0
+    #: Force the masked stored bits to 0 on every read of this address.
+    STUCK_AT_0 = 1
+    #: Force the masked stored bits to 1 on every read of this address.
+    STUCK_AT_1 = 2
+    #: Remove every stuck-at fault (address and mask are ignored).
+    CLEAR = 3
+
+
+def fault_layout(addr_width: int, stored_width: int) -> data.StructLayout:
+    """Payload of the fault port: word address, mask over the stored bits, kind."""
+    return data.StructLayout({"addr": addr_width, "mask": stored_width, "kind": FaultKind})
+
+
+class WritePortSignature(wiring.Signature):
+    """Write port, seen from the memory's owner: ``addr``, ``data``, ``en``."""
+
+    def __init__(self, addr_width: int, width: int):
+        super().__init__({"addr": Out(addr_width), "data": Out(width), "en": Out(1)})
+
+
+class ReadPortSignature(wiring.Signature):
+    """Read port, seen from the memory's owner.
+
+    ``addr``/``en`` go out; ``data`` (decoded), ``corrected`` and ``detected`` come
+    back one cycle later.
+    """
+
+    def __init__(self, addr_width: int, width: int):
+        super().__init__({"addr": Out(addr_width), "en": Out(1), "data": In(width),
+                          "corrected": In(1), "detected": In(1)})
+
+
+class FaultSRAM(wiring.Component):
+    """A fault-injectable, optionally protected synchronous SRAM.
+
+    Parameters
+    ----------
+    width : int
+        Data bits per word.
+    depth : int
+        Number of words.
+    name : str
+        Hierarchical name (``"core0.weights"``), as listed in the memory directory.
+    protection : Protection
+        ``NONE``, ``PARITY`` or ``SECDED``; sets ``stored_width``.
+    read_ports : int
+        Number of independent read ports (1..4).
+    fault_slots : int
+        Distinct addresses that can hold stuck-at faults at once (0 disables them).
+    counter_bits : int
+        Width of the saturating status counters.
+    init : sequence of int, optional
+        Initial data words.
+    role : str
+        What the memory holds (``weights``, ``state``, ``tables``, ``microcode``, ...);
+        campaigns select targets by it.
+    directory : MemoryDirectory, optional
+        Registers the memory and assigns its ``id``.
+
+    Members
+    -------
+    write : ``In(WritePortSignature(addr_width, width))``
+    read : ``In(ReadPortSignature(addr_width, width)).array(read_ports)``
+    fault : ``In(stream.Signature(fault_layout(addr_width, stored_width)))``
+    fault_pending : ``Out(1)``, a flip waits for its write-back.
+    clear_status : ``In(1)``
+    corrected_count, detected_count : ``Out(counter_bits)``
+    overflow_count : ``Out(counter_bits)``, stuck-at faults refused for lack of a slot.
+    error : ``Out(1)``, sticky: a read detected an uncorrectable error.
+    fault_overflow : ``Out(1)``, sticky: a stuck-at fault was refused.
+    """
+
+    def __init__(self, width: int, depth: int, *, name: str, protection=Protection.NONE,
+                 read_ports: int = 1, fault_slots: int = 4, counter_bits: int = 16,
+                 init=(), role: str = "other", directory=None):
+        if not isinstance(width, int) or width < 1:
+            raise ValueError(f"FaultSRAM {name!r}: width must be a positive integer, not {width!r}")
+        if not isinstance(depth, int) or depth < 1:
+            raise ValueError(f"FaultSRAM {name!r}: depth must be a positive integer, not {depth!r}")
+        if not 1 <= read_ports <= 4:
+            raise ValueError(f"FaultSRAM {name!r}: read_ports must be in 1..4, not {read_ports}")
+        if not 0 <= fault_slots <= 64:
+            raise ValueError(f"FaultSRAM {name!r}: fault_slots must be in 0..64, not {fault_slots}")
+        if not 1 <= counter_bits <= 32:
+            raise ValueError(f"FaultSRAM {name!r}: counter_bits must be in 1..32, not {counter_bits}")
+        init = list(init)
+        if len(init) > depth:
+            raise ValueError(f"FaultSRAM {name!r}: {len(init)} initial words exceed depth {depth}")
+        for i, v in enumerate(init):
+            if not 0 <= v < 1 << width:
+                raise ValueError(f"FaultSRAM {name!r}: initial word {i} = {v} does not fit "
+                                 f"in {width} unsigned bits")
+        self.name, self.role = name, role
+        self.width, self.depth = width, depth
+        self.layout = code_layout(width, Protection(protection))
+        self.protection = self.layout.protection
+        self.stored_width = self.layout.stored_width
+        self.addr_width = max(1, ceil_log2(depth))
+        self.read_ports = read_ports
+        self.fault_slots, self.counter_bits = fault_slots, counter_bits
+        self.init = init
+        super().__init__({
+            "write": In(WritePortSignature(self.addr_width, width)),
+            "read": In(ReadPortSignature(self.addr_width, width)).array(read_ports),
+            "fault": In(stream.Signature(fault_layout(self.addr_width, self.stored_width))),
+            "fault_pending": Out(1),
+            "clear_status": In(1),
+            "corrected_count": Out(counter_bits),
+            "detected_count": Out(counter_bits),
+            "overflow_count": Out(counter_bits),
+            "error": Out(1),
+            "fault_overflow": Out(1),
+        })
+        self.id = None
+        if directory is not None:
+            directory.add(self)
+
+    # -- code -------------------------------------------------------------------------
+
+    def _encode(self, d):
+        lay = self.layout
+        bits = [Const(0, 1)] * lay.stored_width
+        for i, p in enumerate(lay.data_pos):
+            bits[p] = d[i]
+        if self.protection is Protection.PARITY:
+            bits[lay.width] = d.xor()
+        elif self.protection is Protection.SECDED:
+            for j, members in enumerate(lay.check_sets):
+                bits[1 << j] = Cat(*(bits[p] for p in members if p & (p - 1))).xor()
+            bits[0] = Cat(*bits[1:]).xor()
+        return Cat(*bits)
+
+    def _decode(self, m, raw, prefix):
+        """Decoded (data, corrected, detected) of a stored word; combinational."""
+        lay = self.layout
+        if self.protection is Protection.NONE:
+            return raw, Const(0, 1), Const(0, 1)
+        if self.protection is Protection.PARITY:
+            return raw[:lay.width], Const(0, 1), raw.xor()
+        n = lay.hamming_n
+        syndrome = Signal(len(lay.check_sets), name=f"{prefix}_syndrome")
+        q = Signal(name=f"{prefix}_parity")
+        m.d.comb += [
+            syndrome.eq(Cat(*(Cat(*(raw[p] for p in members)).xor()
+                              for members in lay.check_sets))),
+            q.eq(raw.xor()),
+        ]
+        out = Cat(*(raw[p] ^ (q & (syndrome == p)) for p in lay.data_pos))
+        corrected = q & (syndrome <= n)
+        detected = (~q & syndrome.any()) | (q & (syndrome > n))
+        return out, corrected, detected
+
+    # -- elaboration --------------------------------------------------------------------
+
+    def elaborate(self, platform):
+        m = Module()
+        sw, aw = self.stored_width, self.addr_width
+        m.submodules.mem = mem = Memory(
+            shape=unsigned(sw), depth=self.depth,
+            init=[encode_word(self.layout, v) for v in self.init])
+
+        # --- write port, shared by the owner and the flip write-back -------------------
+        wp = mem.write_port()
+        rmw = mem.read_port()  # flip read; address tied to the write port's
+        pending = Signal()
+        f_addr = Signal(aw)
+        f_mask = Signal(sw)
+        fault = self.fault.payload
+        accept = Signal()
+        m.d.comb += [
+            self.fault.ready.eq(~pending & ~self.write.en),
+            accept.eq(self.fault.valid & self.fault.ready),
+            self.fault_pending.eq(pending),
+            wp.addr.eq(Mux(self.write.en, self.write.addr, Mux(pending, f_addr, fault.addr))),
+            wp.data.eq(Mux(self.write.en, self._encode(self.write.data), rmw.data ^ f_mask)),
+            wp.en.eq(self.write.en | pending),
+            rmw.addr.eq(wp.addr),
+            rmw.en.eq(accept & (fault.kind == FaultKind.FLIP)),
+        ]
+        with m.If(rmw.en):
+            m.d.sync += [pending.eq(1), f_addr.eq(fault.addr), f_mask.eq(fault.mask)]
+        with m.Elif(pending):
+            # Written back now if the port was free; void if the owner overwrote the word.
+            with m.If(~self.write.en | (self.write.addr == f_addr)):
+                m.d.sync += pending.eq(0)
+
+        # --- stuck-at slots ----------------------------------------------------------------
+        k = self.fault_slots
+        slot_valid = Signal(max(k, 1))
+        slot_addr = [Signal(aw, name=f"slot{i}_addr") for i in range(k)]
+        slot_s0 = [Signal(sw, name=f"slot{i}_s0") for i in range(k)]
+        slot_s1 = [Signal(sw, name=f"slot{i}_s1") for i in range(k)]
+        stuck = accept & ((fault.kind == FaultKind.STUCK_AT_0) | (fault.kind == FaultKind.STUCK_AT_1))
+        to_one = fault.kind == FaultKind.STUCK_AT_1
+        refused = Signal()
+        if k:
+            hit = Cat(*(slot_valid[i] & (slot_addr[i] == fault.addr) for i in range(k)))
+            free = ~slot_valid
+            with m.If(accept & (fault.kind == FaultKind.CLEAR)):
+                m.d.sync += slot_valid.eq(0)
+            with m.If(stuck):
+                with m.If(hit.any()):
+                    for i in range(k):
+                        with m.If(hit[i]):
+                            self._merge_stuck(m, slot_s0[i], slot_s1[i], fault.mask, to_one)
+                with m.Else():
+                    # lowest free slot; none free -> refused
+                    with m.Switch(free):
+                        for i in range(k):
+                            with m.Case("-" * (k - 1 - i) + "1" + "0" * i):
+                                m.d.sync += [slot_valid[i].eq(1), slot_addr[i].eq(fault.addr),
+                                             slot_s0[i].eq(Mux(to_one, 0, fault.mask)),
+                                             slot_s1[i].eq(Mux(to_one, fault.mask, 0))]
+                        with m.Default():
+                            m.d.comb += refused.eq(1)
+        else:
+            m.d.comb += refused.eq(stuck)
+
+        # --- read ports: forcing, decoding ---------------------------------------------
+        corrected_n = []
+        detected_n = []
+        for i, port in enumerate(self.read):
+            rp = mem.read_port()
+            addr_q = Signal(aw, name=f"r{i}_addr_q")
+            valid_q = Signal(name=f"r{i}_valid_q")
+            m.d.comb += [rp.addr.eq(port.addr), rp.en.eq(port.en)]
+            m.d.sync += valid_q.eq(port.en)
+            with m.If(port.en):
+                m.d.sync += addr_q.eq(port.addr)
+            and_mask = Signal(sw, name=f"r{i}_stuck0")
+            or_mask = Signal(sw, name=f"r{i}_stuck1")
+            for j in range(k):
+                with m.If(slot_valid[j] & (slot_addr[j] == addr_q)):
+                    m.d.comb += [and_mask.eq(slot_s0[j]), or_mask.eq(slot_s1[j])]
+            forced = Signal(sw, name=f"r{i}_forced")
+            m.d.comb += forced.eq((rp.data & ~and_mask) | or_mask)
+            d, c, e = self._decode(m, forced, f"r{i}")
+            m.d.comb += [port.data.eq(d), port.corrected.eq(c), port.detected.eq(e)]
+            corrected_n.append(valid_q & c)
+            detected_n.append(valid_q & e)
+
+        # --- status ----------------------------------------------------------------------
+        self._saturating(m, self.corrected_count, corrected_n)
+        self._saturating(m, self.detected_count, detected_n)
+        self._saturating(m, self.overflow_count, [refused])
+        with m.If(Cat(*detected_n).any()):
+            m.d.sync += self.error.eq(1)
+        with m.If(refused):
+            m.d.sync += self.fault_overflow.eq(1)
+        with m.If(self.clear_status):
+            m.d.sync += [self.corrected_count.eq(0), self.detected_count.eq(0),
+                         self.overflow_count.eq(0), self.error.eq(0),
+                         self.fault_overflow.eq(0)]
+        return m
+
+    @staticmethod
+    def _merge_stuck(m, s0, s1, mask, to_one):
+        with m.If(to_one):
+            m.d.sync += [s1.eq(s1 | mask), s0.eq(s0 & ~mask)]
+        with m.Else():
+            m.d.sync += [s0.eq(s0 | mask), s1.eq(s1 & ~mask)]
+
+    def _saturating(self, m, counter, events):
+        total = sum(e.as_unsigned() if hasattr(e, "as_unsigned") else e for e in events)
+        top = (1 << self.counter_bits) - 1
+        wide = Signal(self.counter_bits + len(events) + 1, name=f"{counter.name}_next")
+        m.d.comb += wide.eq(counter + total)
+        m.d.sync += counter.eq(Mux(wide > top, top, wide))

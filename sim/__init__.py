@@ -1,0 +1,1 @@
+"""Golden models, cocotb testbenches and the Verilator runner."""

@@ -1,0 +1,244 @@
+"""Golden model of :class:`hw.mem.fault_sram.FaultSRAM`, in vectorised NumPy.
+
+Stored words are kept as a bit matrix (``depth x stored_width`` of 0/1), so that every
+code, any width and every fault act on exactly the bits the RTL stores: "flip stored bit
+``b`` of word ``a``" has the same effect here and in the RTL. The stored-word layouts
+come from :mod:`hw.mem.protection`; the encoder and decoder below are written
+independently of the RTL's.
+
+Semantics (the RTL matches them; the cross-check test in
+``tests/hw/mem/test_fault_sram_verilator.py`` proves it):
+
+* ``write`` encodes the data and replaces the whole stored word, which also repairs any
+  bit flips in it.
+* ``read`` takes the stored word, forces the stuck-at bits registered for that address
+  (``(stored & ~stuck0) | stuck1``), then decodes it. Every read whose decode reports a
+  corrected (detected) error adds one to ``corrected_count`` (``detected_count``); a
+  detected error also sets the sticky ``error`` flag. Counters saturate at
+  ``2**counter_bits - 1``.
+* ``inject(addr, mask, FLIP)`` XORs ``mask`` into the stored word (a single-event upset
+  when one bit is set, a multi-bit upset otherwise).
+* ``inject(addr, mask, STUCK_AT_0 / STUCK_AT_1)`` adds the bits of ``mask`` to the stuck
+  mask of ``addr`` (a later stuck-at of the same bit to the other value wins). Each
+  distinct address takes one of ``fault_slots`` slots; when all are taken the fault is
+  not applied, ``overflow_count`` counts it and the sticky ``fault_overflow`` flag is
+  set.
+* ``inject(..., CLEAR)`` removes all stuck-at faults. Bit flips are stored data: only a
+  write (or a second flip) repairs them.
+* ``clear_status()`` zeroes the counters and both sticky flags.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from hw.config import Protection
+from hw.mem.fault_sram import FaultKind
+from hw.mem.protection import code_layout
+
+__all__ = ["GoldenFaultSRAM", "ReadResult", "FaultKind"]
+
+
+@dataclass
+class ReadResult:
+    """Data read (unsigned, ``width`` bits) and the per-read error flags."""
+
+    data: object
+    corrected: object
+    detected: object
+
+
+def int_to_bits(values, width: int) -> np.ndarray:
+    """``(m,)`` unsigned ints -> ``(m, width)`` uint8 bit matrix, bit 0 first."""
+    values = np.asarray(values)
+    if width <= 64 and values.dtype != object:
+        v = values.astype(np.uint64)
+        return ((v[:, None] >> np.arange(width, dtype=np.uint64)) & np.uint64(1)).astype(np.uint8)
+    return np.array([[(int(x) >> i) & 1 for i in range(width)] for x in values],
+                    dtype=np.uint8).reshape(len(values), width)
+
+
+def bits_to_int(bits: np.ndarray) -> np.ndarray:
+    """``(m, w)`` bit matrix -> ``(m,)`` unsigned ints (uint64 when ``w <= 64``)."""
+    w = bits.shape[1]
+    if w <= 64:
+        weights = np.uint64(1) << np.arange(w, dtype=np.uint64)
+        return (bits.astype(np.uint64) * weights).sum(axis=1, dtype=np.uint64)
+    return np.array([sum(int(b) << i for i, b in enumerate(row)) for row in bits], dtype=object)
+
+
+class GoldenFaultSRAM:
+    """Bit-exact NumPy model of one FaultSRAM.
+
+    Parameters
+    ----------
+    width : int
+        Data bits per word.
+    depth : int
+        Words.
+    protection : Protection
+    fault_slots : int
+        Stuck-at slots (distinct faulty addresses at once).
+    counter_bits : int
+        Width of the saturating error and overflow counters.
+    init : sequence of int, optional
+        Initial data words (encoded like writes); the rest are zero.
+    name : str, optional
+        Used in error messages.
+    """
+
+    def __init__(self, width: int, depth: int, protection=Protection.NONE, *,
+                 fault_slots: int = 4, counter_bits: int = 16, init=None, name=None):
+        self.layout = code_layout(width, Protection(protection))
+        self.width, self.depth = width, depth
+        self.protection = self.layout.protection
+        self.stored_width = self.layout.stored_width
+        self.fault_slots, self.counter_bits = fault_slots, counter_bits
+        self.name = name or f"FaultSRAM({width}x{depth})"
+        self.bits = np.zeros((depth, self.stored_width), dtype=np.uint8)
+        self._data_pos = np.array(self.layout.data_pos, dtype=np.intp)
+        self._check_sets = [np.array(s, dtype=np.intp) for s in self.layout.check_sets]
+        self._slot_addr: list[int] = []
+        self._slot_s0: list[np.ndarray] = []
+        self._slot_s1: list[np.ndarray] = []
+        self.clear_status()
+        if init is not None:
+            init = np.asarray(init)
+            self.write(np.arange(len(init)), init)
+
+    @classmethod
+    def from_info(cls, info, **kwargs) -> "GoldenFaultSRAM":
+        """Model of the memory described by a :class:`hw.mem.directory.MemoryInfo`."""
+        return cls(info.width, info.depth, info.protection, fault_slots=info.fault_slots,
+                   counter_bits=info.counter_bits, name=info.name, **kwargs)
+
+    # -- status ----------------------------------------------------------------------
+
+    def clear_status(self):
+        self.corrected_count = 0
+        self.detected_count = 0
+        self.overflow_count = 0
+        self.error = False
+        self.fault_overflow = False
+
+    def _bump(self, counter: str, n: int):
+        setattr(self, counter, min(getattr(self, counter) + int(n), (1 << self.counter_bits) - 1))
+
+    # -- coding --------------------------------------------------------------------------
+
+    def encode(self, data) -> np.ndarray:
+        """Data words -> stored-word bit matrix."""
+        data = np.atleast_1d(np.asarray(data))
+        if data.dtype.kind in "iu" and self.width < 63:
+            bad = data[(data < 0) | (data >= (1 << self.width))]
+        else:
+            bad = [d for d in data if int(d) < 0 or int(d) >> self.width]
+        if len(bad):
+            raise ValueError(f"{self.name}: data {int(bad[0])} does not fit in "
+                             f"{self.width} unsigned bits")
+        dbits = int_to_bits(data, self.width)
+        stored = np.zeros((len(data), self.stored_width), dtype=np.uint8)
+        stored[:, self._data_pos] = dbits
+        if self.protection is Protection.PARITY:
+            stored[:, self.width] = dbits.sum(axis=1) & 1
+        elif self.protection is Protection.SECDED:
+            for j, cols in enumerate(self._check_sets):
+                # check positions are still 0 here, so the XOR covers the data bits only
+                stored[:, 1 << j] = stored[:, cols].sum(axis=1) & 1
+            stored[:, 0] = stored[:, 1:].sum(axis=1) & 1
+        return stored
+
+    def decode(self, stored: np.ndarray):
+        """Stored-word bit matrix -> (data, corrected, detected) arrays."""
+        stored = stored.copy()
+        m = len(stored)
+        corrected = np.zeros(m, dtype=bool)
+        detected = np.zeros(m, dtype=bool)
+        if self.protection is Protection.PARITY:
+            detected = (stored.sum(axis=1) & 1).astype(bool)
+        elif self.protection is Protection.SECDED:
+            n = self.layout.hamming_n
+            syndrome = np.zeros(m, dtype=np.int64)
+            for j, cols in enumerate(self._check_sets):
+                syndrome |= (stored[:, cols].sum(axis=1).astype(np.int64) & 1) << j
+            q = (stored.sum(axis=1) & 1).astype(bool)
+            corrected = q & (syndrome <= n)
+            detected = (~q & (syndrome != 0)) | (q & (syndrome > n))
+            fix = np.nonzero(corrected & (syndrome > 0))[0]
+            stored[fix, syndrome[fix]] ^= 1
+        return bits_to_int(stored[:, self._data_pos]), corrected, detected
+
+    # -- access --------------------------------------------------------------------------
+
+    def _check_addr(self, addr) -> np.ndarray:
+        addr = np.atleast_1d(np.asarray(addr, dtype=np.int64))
+        bad = addr[(addr < 0) | (addr >= self.depth)]
+        if len(bad):
+            raise ValueError(f"{self.name}: address {int(bad[0])} is outside 0..{self.depth - 1}")
+        return addr
+
+    def write(self, addr, data):
+        """Write data words (vectorised; for repeated addresses the last one wins)."""
+        scalar = np.ndim(addr) == 0
+        addr = self._check_addr(addr)
+        data = np.atleast_1d(np.asarray(data))
+        if scalar and len(data) != 1 or not scalar and len(data) != len(addr):
+            raise ValueError(f"{self.name}: {len(addr)} addresses but {len(data)} data words")
+        self.bits[addr] = self.encode(data)
+
+    def _forced(self, addr: np.ndarray) -> np.ndarray:
+        raw = self.bits[addr]
+        for a, s0, s1 in zip(self._slot_addr, self._slot_s0, self._slot_s1):
+            rows = addr == a
+            if rows.any():
+                raw[rows] = (raw[rows] & (1 - s0)) | s1
+        return raw
+
+    def read(self, addr) -> ReadResult:
+        """Read through stuck-at faults and the decoder; counts errors like the RTL."""
+        scalar = np.ndim(addr) == 0
+        addr = self._check_addr(addr)
+        data, corrected, detected = self.decode(self._forced(addr))
+        self._bump("corrected_count", corrected.sum())
+        self._bump("detected_count", detected.sum())
+        self.error |= bool(detected.any())
+        if scalar:
+            return ReadResult(int(data[0]), bool(corrected[0]), bool(detected[0]))
+        return ReadResult(data, corrected, detected)
+
+    def stored(self, addr) -> int:
+        """Raw stored word (no stuck-at forcing, no decoding, no counting)."""
+        return int(bits_to_int(self.bits[self._check_addr(addr)])[0])
+
+    def inject(self, addr: int, mask: int, kind) -> bool:
+        """Apply one fault; returns False when a stuck-at fault found no free slot."""
+        kind = FaultKind(kind)
+        if kind is FaultKind.CLEAR:
+            self._slot_addr.clear(); self._slot_s0.clear(); self._slot_s1.clear()
+            return True
+        addr = int(self._check_addr(addr)[0])
+        if mask < 0 or mask >> self.stored_width:
+            raise ValueError(f"{self.name}: fault mask {mask:#x} has bits beyond the "
+                             f"{self.stored_width} stored bits")
+        mbits = int_to_bits([mask], self.stored_width)[0]
+        if kind is FaultKind.FLIP:
+            self.bits[addr] ^= mbits
+            return True
+        if addr in self._slot_addr:
+            i = self._slot_addr.index(addr)
+        elif len(self._slot_addr) < self.fault_slots:
+            i = len(self._slot_addr)
+            self._slot_addr.append(addr)
+            self._slot_s0.append(np.zeros(self.stored_width, np.uint8))
+            self._slot_s1.append(np.zeros(self.stored_width, np.uint8))
+        else:
+            self._bump("overflow_count", 1)
+            self.fault_overflow = True
+            return False
+        set_, other = (self._slot_s0, self._slot_s1) if kind is FaultKind.STUCK_AT_0 \
+            else (self._slot_s1, self._slot_s0)
+        set_[i] = set_[i] | mbits
+        other[i] = other[i] & (1 - mbits)
+        return True

