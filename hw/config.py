@@ -210,10 +210,68 @@ class CoreConfig(_ConfigBase):
     payload_bits: int = _field(8, lo=1, hi=16)
     #: Input accumulator width (two's complement).
     acc_bits: int = _field(24, lo=4, hi=48)
-    #: Membrane state width (two's complement, saturating).
-    state_bits: int = _field(16, lo=2, hi=32)
+    #: Membrane state width (two's complement, saturating). Neuron parameters and NPE
+    #: registers have this width too.
+    state_bits: int = _field(16, lo=2, hi=24)
     #: Architectural counter width.
     counter_bits: int = _field(32, lo=8, hi=48)
+    #: Layers (neuron groups with their own program) per core: layer-table entries.
+    layers: int = _field(8, lo=1, hi=64)
+    #: Microcode words.
+    microcode_depth: int = _field(64, lo=8, hi=1024, pow2=True)
+    #: NPE registers per lane.
+    regs: int = _field(4, lo=1, hi=16)
+    #: ALU slots of the NPE's neuron-update pipeline (one operation each).
+    slots: int = _field(8, lo=1, hi=16)
+    #: Leading slots that have a multiplier and a barrel shifter (MUL, SRA).
+    mul_slots: int = _field(1, lo=0, hi=16)
+    #: Input event FIFO depth.
+    event_fifo_depth: int = _field(16, lo=2, hi=1024, pow2=True)
+    #: Output event FIFO depth.
+    out_fifo_depth: int = _field(16, lo=2, hi=1024, pow2=True)
+
+    # -- derived sizes (never restated elsewhere) ---------------------------------------
+
+    @property
+    def neuron_rows(self) -> int:
+        """Rows of each lane's neuron banks: neuron n is at row n // lanes."""
+        return self.neurons // self.lanes
+
+    @property
+    def synapse_rows(self) -> int:
+        """Rows of each lane's weight bank."""
+        return self.synapses // self.lanes
+
+    @property
+    def alu_bits(self) -> int:
+        """NPE datapath width: an accumulator or a state value plus one bit of headroom.
+
+        Products are formed at full width and shifted (``MUL``'s ``mul_shift``) before
+        they are wrapped to this width.
+        """
+        return max(self.acc_bits, self.state_bits) + 1
+
+    @property
+    def row_bits(self) -> int:
+        """Address width of the address generators (the larger bank)."""
+        return max(1, (max(self.neuron_rows, self.synapse_rows) - 1).bit_length())
+
+    @property
+    def count_bits(self) -> int:
+        """Loop-count width: counts up to the larger bank's rows."""
+        return max(self.neuron_rows, self.synapse_rows).bit_length()
+
+    @property
+    def pc_bits(self) -> int:
+        return max(1, (self.microcode_depth - 1).bit_length())
+
+    @property
+    def axon_bits(self) -> int:
+        return max(1, (self.axons - 1).bit_length())
+
+    @property
+    def neuron_bits(self) -> int:
+        return max(1, (self.neurons - 1).bit_length())
 
     def _check(self):
         if self.neurons % self.lanes:
@@ -226,6 +284,11 @@ class CoreConfig(_ConfigBase):
                                    "would not fit")
         if self.state_bits > self.acc_bits:
             self._fail("state_bits", f"{self.state_bits} exceeds acc_bits ({self.acc_bits})")
+        if self.mul_slots > self.slots:
+            self._fail("mul_slots", f"{self.mul_slots} exceeds slots ({self.slots})")
+        if self.payload_bits > self.state_bits:
+            self._fail("payload_bits", f"{self.payload_bits} exceeds state_bits "
+                                       f"({self.state_bits})")
 
 
 @dataclass(frozen=True)

@@ -29,10 +29,18 @@ Cycle behaviour
   same address before the write-back, the flip is void (its data overwrote the upset,
   as in silicon). The flip's read shares its address with the write port, so synthesis
   maps the memory as one simple-dual-port-plus-RMW block RAM, not two.
+* **Host port**: while ``host.we`` is high, the host's address and data replace the
+  owner's write; while ``host.re`` is high, the host's address replaces the owner's on
+  read port 0 (data on ``read[0].data`` the next cycle). It is how images are loaded and
+  read back; the owner must be idle meanwhile (its access in that cycle is lost).
 * **Status**: counters count the reads whose data (``en`` was high the cycle before)
   decode as corrected/detected, summed over the ports, saturating at
   ``2**counter_bits - 1``. ``clear_status`` zeroes counters and sticky flags at the
   end of the cycle and wins over same-cycle events.
+* **Access counters** (when ``access_bits > 0``): ``read_count`` and ``write_count``
+  count the owner's enabled reads (all ports) and writes, not host accesses nor fault
+  read-modify-writes; they wrap at ``2**access_bits`` and clear with
+  ``clear_access``.
 """
 
 from __future__ import annotations
@@ -47,7 +55,7 @@ from ..config import Protection
 from .protection import code_layout, encode_word
 
 __all__ = ["FaultKind", "FaultSRAM", "WritePortSignature", "ReadPortSignature",
-           "fault_layout"]
+           "HostPortSignature", "fault_layout"]
 
 
 class FaultKind(enum.Enum, shape=2):
@@ -87,6 +95,14 @@ class ReadPortSignature(wiring.Signature):
                           "corrected": In(1), "detected": In(1)})
 
 
+class HostPortSignature(wiring.Signature):
+    """Host access (image load and read-back), seen from the host."""
+
+    def __init__(self, addr_width: int, width: int):
+        super().__init__({"addr": Out(addr_width), "data": Out(width), "we": Out(1),
+                          "re": Out(1)})
+
+
 class FaultSRAM(wiring.Component):
     """A fault-injectable, optionally protected synchronous SRAM.
 
@@ -113,6 +129,8 @@ class FaultSRAM(wiring.Component):
         campaigns select targets by it.
     directory : MemoryDirectory, optional
         Registers the memory and assigns its ``id``.
+    access_bits : int
+        Width of the read/write access counters (0: no counters).
 
     Members
     -------
@@ -125,11 +143,13 @@ class FaultSRAM(wiring.Component):
     overflow_count : ``Out(counter_bits)``, stuck-at faults refused for lack of a slot.
     error : ``Out(1)``, sticky: a read detected an uncorrectable error.
     fault_overflow : ``Out(1)``, sticky: a stuck-at fault was refused.
+    host : ``In(HostPortSignature(addr_width, width))``
+    read_count, write_count, clear_access : with ``access_bits > 0`` only.
     """
 
     def __init__(self, width: int, depth: int, *, name: str, protection=Protection.NONE,
                  read_ports: int = 1, fault_slots: int = 4, counter_bits: int = 16,
-                 init=(), role: str = "other", directory=None):
+                 init=(), role: str = "other", directory=None, access_bits: int = 0):
         if not isinstance(width, int) or width < 1:
             raise ValueError(f"FaultSRAM {name!r}: width must be a positive integer, not {width!r}")
         if not isinstance(depth, int) or depth < 1:
@@ -140,6 +160,8 @@ class FaultSRAM(wiring.Component):
             raise ValueError(f"FaultSRAM {name!r}: fault_slots must be in 0..64, not {fault_slots}")
         if not 1 <= counter_bits <= 32:
             raise ValueError(f"FaultSRAM {name!r}: counter_bits must be in 1..32, not {counter_bits}")
+        if not 0 <= access_bits <= 64:
+            raise ValueError(f"FaultSRAM {name!r}: access_bits must be in 0..64, not {access_bits}")
         init = list(init)
         if len(init) > depth:
             raise ValueError(f"FaultSRAM {name!r}: {len(init)} initial words exceed depth {depth}")
@@ -156,7 +178,12 @@ class FaultSRAM(wiring.Component):
         self.read_ports = read_ports
         self.fault_slots, self.counter_bits = fault_slots, counter_bits
         self.init = init
+        self.access_bits = access_bits
+        access = {"read_count": Out(access_bits), "write_count": Out(access_bits),
+                  "clear_access": In(1)} if access_bits else {}
         super().__init__({
+            "host": In(HostPortSignature(self.addr_width, width)),
+            **access,
             "write": In(WritePortSignature(self.addr_width, width)),
             "read": In(ReadPortSignature(self.addr_width, width)).array(read_ports),
             "fault": In(stream.Signature(fault_layout(self.addr_width, self.stored_width))),
@@ -171,6 +198,16 @@ class FaultSRAM(wiring.Component):
         self.id = None
         if directory is not None:
             directory.add(self)
+
+    @classmethod
+    def for_chip(cls, spec, config, directory=None, read_ports: int = 1) -> "FaultSRAM":
+        """The FaultSRAM for a :class:`hw.isa.MemorySpec` of a chip configured by
+        ``config`` (protection by role, fault slots, counter widths)."""
+        m = config.memory
+        return cls(spec.width, spec.depth, name=spec.name, role=spec.role,
+                   protection=m.protection.for_role(spec.role), read_ports=read_ports,
+                   fault_slots=m.fault_slots, counter_bits=m.counter_bits,
+                   directory=directory, access_bits=config.core.counter_bits)
 
     # -- code -------------------------------------------------------------------------
 
@@ -219,18 +256,27 @@ class FaultSRAM(wiring.Component):
         # --- write port, shared by the owner and the flip write-back -------------------
         wp = mem.write_port()
         rmw = mem.read_port()  # flip read; address tied to the write port's
+        # The owner's write port as seen after the host override.
+        w_en = Signal()
+        w_addr = Signal(aw)
+        w_data = Signal(self.width)
+        m.d.comb += [
+            w_en.eq(self.write.en | self.host.we),
+            w_addr.eq(Mux(self.host.we, self.host.addr, self.write.addr)),
+            w_data.eq(Mux(self.host.we, self.host.data, self.write.data)),
+        ]
         pending = Signal()
         f_addr = Signal(aw)
         f_mask = Signal(sw)
         fault = self.fault.payload
         accept = Signal()
         m.d.comb += [
-            self.fault.ready.eq(~pending & ~self.write.en),
+            self.fault.ready.eq(~pending & ~w_en),
             accept.eq(self.fault.valid & self.fault.ready),
             self.fault_pending.eq(pending),
-            wp.addr.eq(Mux(self.write.en, self.write.addr, Mux(pending, f_addr, fault.addr))),
-            wp.data.eq(Mux(self.write.en, self._encode(self.write.data), rmw.data ^ f_mask)),
-            wp.en.eq(self.write.en | pending),
+            wp.addr.eq(Mux(w_en, w_addr, Mux(pending, f_addr, fault.addr))),
+            wp.data.eq(Mux(w_en, self._encode(w_data), rmw.data ^ f_mask)),
+            wp.en.eq(w_en | pending),
             rmw.addr.eq(wp.addr),
             rmw.en.eq(accept & (fault.kind == FaultKind.FLIP)),
         ]
@@ -238,7 +284,7 @@ class FaultSRAM(wiring.Component):
             m.d.sync += [pending.eq(1), f_addr.eq(fault.addr), f_mask.eq(fault.mask)]
         with m.Elif(pending):
             # Written back now if the port was free; void if the owner overwrote the word.
-            with m.If(~self.write.en | (self.write.addr == f_addr)):
+            with m.If(~w_en | (w_addr == f_addr)):
                 m.d.sync += pending.eq(0)
 
         # --- stuck-at slots ----------------------------------------------------------------
@@ -280,10 +326,14 @@ class FaultSRAM(wiring.Component):
             rp = mem.read_port()
             addr_q = Signal(aw, name=f"r{i}_addr_q")
             valid_q = Signal(name=f"r{i}_valid_q")
-            m.d.comb += [rp.addr.eq(port.addr), rp.en.eq(port.en)]
-            m.d.sync += valid_q.eq(port.en)
-            with m.If(port.en):
-                m.d.sync += addr_q.eq(port.addr)
+            r_en, r_addr = port.en, port.addr
+            if i == 0:
+                r_en = port.en | self.host.re
+                r_addr = Mux(self.host.re, self.host.addr, port.addr)
+            m.d.comb += [rp.addr.eq(r_addr), rp.en.eq(r_en)]
+            m.d.sync += valid_q.eq(r_en)
+            with m.If(r_en):
+                m.d.sync += addr_q.eq(r_addr)
             and_mask = Signal(sw, name=f"r{i}_stuck0")
             or_mask = Signal(sw, name=f"r{i}_stuck1")
             for j in range(k):
@@ -295,6 +345,17 @@ class FaultSRAM(wiring.Component):
             m.d.comb += [port.data.eq(d), port.corrected.eq(c), port.detected.eq(e)]
             corrected_n.append(valid_q & c)
             detected_n.append(valid_q & e)
+
+        # --- access counters ---------------------------------------------------------------
+        if self.access_bits:
+            reads = sum((p.en & ~self.host.re).as_unsigned() if i == 0 else p.en.as_unsigned()
+                        for i, p in enumerate(self.read))
+            with m.If(self.clear_access):
+                m.d.sync += [self.read_count.eq(0), self.write_count.eq(0)]
+            with m.Else():
+                m.d.sync += [self.read_count.eq(self.read_count + reads),
+                             self.write_count.eq(self.write_count
+                                                 + (self.write.en & ~self.host.we))]
 
         # --- status ----------------------------------------------------------------------
         self._saturating(m, self.corrected_count, corrected_n)

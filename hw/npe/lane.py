@@ -1,0 +1,291 @@
+"""NPE lane: one SIMD lane of the neurocore, with its three memory banks.
+
+Each lane owns (as FaultSRAMs) a weight bank ``W`` (``weight_bits`` x
+``synapse_rows``), an accumulator bank ``A`` (``acc_bits`` x ``neuron_rows``) and a
+state bank ``S`` (records ``(v, u, p0, p1)``, ``4 * state_bits`` x ``neuron_rows``);
+neuron ``n`` of the core lives in lane ``n % lanes`` at row ``n // lanes``. It also
+owns ``regs`` registers of ``state_bits``.
+
+It executes what the loop controller broadcasts (``issue``, :attr:`Isa.lane_issue`);
+the arithmetic is specified in :mod:`sim.golden.npe`.
+
+MAC pipeline (fused multiply-accumulate into memory; one per cycle, never stalls)
+    * issue: read ``W[row]``;
+    * M1: ``w`` arrives; the accumulator row is ``t_row`` (the core's target table,
+      read at issue) or ``arow``; read ``A[row]``; form ``w * payload``;
+    * M2: ``A[row] = A[row] + product``, written the same cycle. A product for the
+      row written in the previous cycle takes that value from a forwarding register,
+      so back-to-back updates of one row are exact. A sum outside ``acc_bits`` is
+      wrapped and flagged on ``overflow`` for one cycle.
+
+VEC pipeline (neuron update; one row per cycle, ``slots + 3`` cycles of latency)
+    * issue: read ``A[row]`` and ``S[row]``;
+    * stage 1: data arrives; stage 2: operands captured, temps ``x = v, y = 0,
+      z = u``, predicate 0;
+    * stages 3 .. slots+2: ALU slot ``k`` acts between stage ``2+k`` and ``3+k``;
+    * store stage (``slots + 2``): when the stage *retires* (``freeze`` low) the state
+      record and/or the accumulator are written and ``emit_req``/``emit_payload`` are
+      taken by the core's event generator.
+    ``freeze`` holds every VEC stage (the core raises it while its event generator
+    cannot take this lane's spike). Reads of ``A``/``S`` for VEC and MAC share one port;
+    the controller never lets the two pipelines hold instructions at once.
+
+SETR writes register ``rd`` in the issue cycle; the controller issues it only when no
+VEC instruction is in flight, since slots read registers in their own stage.
+"""
+
+from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import ChipConfig
+from ..isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel, core_memories
+from ..mem import FaultSRAM
+
+__all__ = ["NpeLane"]
+
+
+class NpeLane(wiring.Component):
+    """One lane: MAC and VEC pipelines, registers, and the W/A/S banks.
+
+    Parameters
+    ----------
+    config : ChipConfig
+    index : int
+        Lane number (selects this lane's bit of ``issue.mask``).
+    prefix : str
+        Core name; memories are ``{prefix}.lane{index}.weights/acc/state``.
+    directory : MemoryDirectory, optional
+
+    Members
+    -------
+    issue : ``In(isa.lane_issue)``
+    t_row : ``In(target_bits)``, target-table row for the MAC in stage M1.
+    freeze : ``In(1)``
+    emit_req : ``Out(1)``, the store stage holds a spike of this lane.
+    emit_payload : ``Out(signed(payload_bits))``
+    overflow : ``Out(1)``, a MAC sum overflowed ``acc_bits`` this cycle.
+    """
+
+    def __init__(self, config: ChipConfig, index: int, *, prefix: str = "core",
+                 directory=None):
+        self.config, self.index = config, index
+        self.isa = isa = Isa(config.core)
+        c = config.core
+        specs = {s.name: s for s in core_memories(isa, prefix)}
+        mk = lambda kind: FaultSRAM.for_chip(specs[f"{prefix}.lane{index}.{kind}"], config,
+                                             directory)
+        self.weights, self.acc, self.state = mk("weights"), mk("acc"), mk("state")
+        super().__init__({
+            "issue": In(isa.lane_issue),
+            "t_row": In(isa.target_bits),
+            "freeze": In(1),
+            "emit_req": Out(1),
+            "emit_payload": Out(signed(c.payload_bits)),
+            "overflow": Out(1),
+        })
+
+    def _stage_layout(self):
+        c, isa = self.config.core, self.isa
+        D = signed(c.alu_bits)
+        s = signed(c.state_bits)
+        return data.StructLayout({
+            "valid": 1, "en": 1, "row": self.acc.addr_width,
+            "pay": signed(c.payload_bits), "ctl": isa.vec_control,
+            "a": signed(c.acc_bits), "v": s, "u": s, "p0": s, "p1": s,
+            "t": data.ArrayLayout(D, 3), "pred": 1,
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, isa = self.config.core, self.isa
+        D, sb, pb = c.alu_bits, c.state_bits, c.payload_bits
+        m.submodules.weights = W = self.weights
+        m.submodules.acc = A = self.acc
+        m.submodules.state = S = self.state
+        iss = self.issue
+        en = iss.mask[self.index]
+
+        regs = Array(Signal(signed(sb), name=f"r{i}") for i in range(c.regs))
+        with m.If(iss.setr & (iss.rd < c.regs)):
+            m.d.sync += regs[iss.rd].eq(iss.rval)
+
+        # ---------------------------------------------------------------- MAC pipeline
+        m1 = Signal(data.StructLayout({"valid": 1, "en": 1, "pay": signed(pb), "mac_t": 1,
+                                       "arow": A.addr_width}))
+        m2 = Signal(data.StructLayout({"valid": 1, "en": 1, "row": A.addr_width,
+                                       "prod": signed(c.weight_bits + pb)}))
+        fwd_valid = Signal()
+        fwd_row = Signal(A.addr_width)
+        fwd_val = Signal(signed(c.acc_bits))
+        m.d.comb += [W.read[0].addr.eq(iss.row), W.read[0].en.eq(iss.mac & en)]
+        m.d.sync += [m1.valid.eq(iss.mac), m1.en.eq(en), m1.pay.eq(iss.payload),
+                     m1.mac_t.eq(iss.mac_t), m1.arow.eq(iss.arow)]
+        m1_row = Signal(A.addr_width)
+        m.d.comb += m1_row.eq(Mux(m1.mac_t, self.t_row, m1.arow))
+        m.d.sync += [m2.valid.eq(m1.valid), m2.en.eq(m1.en), m2.row.eq(m1_row),
+                     m2.prod.eq(W.read[0].data.as_signed() * m1.pay)]
+        a_old = Signal(signed(c.acc_bits))
+        total = Signal(signed(c.acc_bits + 1))
+        mac_write = Signal()
+        m.d.comb += [
+            a_old.eq(Mux(fwd_valid & (fwd_row == m2.row), fwd_val, A.read[0].data.as_signed())),
+            total.eq(a_old + m2.prod),
+            mac_write.eq(m2.valid & m2.en),
+            self.overflow.eq(mac_write & (total[-1] != total[-2])),
+        ]
+        m.d.sync += [fwd_valid.eq(mac_write), fwd_row.eq(m2.row),
+                     fwd_val.eq(total[:c.acc_bits])]
+
+        # ---------------------------------------------------------------- VEC pipeline
+        layout = self._stage_layout()
+        stages = [Signal(layout, name=f"vec{k}") for k in range(isa.vec_depth + 1)]
+        # stages[0] is the issue cycle (combinational), stages[k] the k-th register.
+        st0 = stages[0]
+        m.d.comb += [st0.valid.eq(iss.vec), st0.en.eq(en), st0.row.eq(iss.row),
+                     st0.pay.eq(iss.payload), st0.ctl.eq(iss.ctl)]
+        vec_read = iss.vec & en
+        m.d.comb += [
+            A.read[0].addr.eq(Mux(iss.vec, iss.row, m1_row)),
+            A.read[0].en.eq(vec_read | (m1.valid & m1.en)),
+            S.read[0].addr.eq(iss.row),
+            S.read[0].en.eq(vec_read),
+        ]
+        rec = Signal(isa.state)
+        m.d.comb += rec.eq(S.read[0].data)
+        with m.If(~self.freeze):
+            m.d.sync += stages[1].eq(st0)
+            # operand capture
+            s1, s2 = stages[1], stages[2]
+            m.d.sync += [
+                s2.valid.eq(s1.valid), s2.en.eq(s1.en), s2.row.eq(s1.row),
+                s2.pay.eq(s1.pay), s2.ctl.eq(s1.ctl),
+                s2.a.eq(A.read[0].data.as_signed()),
+                s2.v.eq(rec.v), s2.u.eq(rec.u), s2.p0.eq(rec.p0), s2.p1.eq(rec.p1),
+                s2.t[0].eq(rec.v), s2.t[1].eq(0), s2.t[2].eq(rec.u), s2.pred.eq(0),
+            ]
+        for k in range(c.slots):
+            self._slot(m, k, stages[2 + k], stages[3 + k], regs)
+
+        # ---------------------------------------------------------------- store stage
+        st = stages[-1]
+        ctl = st.ctl
+        retire = st.valid & ~self.freeze & st.en
+        temps = [st.t[0], st.t[1], st.t[2]]
+        new_v = Signal(signed(sb))
+        new_u = Signal(signed(sb))
+        with m.Switch(ctl.st_v):
+            for sel in StoreSel:
+                with m.Case(sel):
+                    m.d.comb += new_v.eq(st.v if sel is StoreSel.KEEP else temps[sel - 1])
+        with m.Switch(ctl.st_u):
+            for sel in StoreSel:
+                with m.Case(sel):
+                    m.d.comb += new_u.eq(st.u if sel is StoreSel.KEEP else temps[sel - 1])
+        new_a = Signal(signed(c.acc_bits))
+        with m.Switch(ctl.st_a):
+            with m.Case(AccSel.X):
+                m.d.comb += new_a.eq(temps[0])
+            with m.Case(AccSel.Y):
+                m.d.comb += new_a.eq(temps[1])
+        vec_state_write = retire & ((ctl.st_v != StoreSel.KEEP) | (ctl.st_u != StoreSel.KEEP))
+        vec_acc_write = retire & (ctl.st_a != AccSel.KEEP)
+        m.d.comb += [
+            S.write.addr.eq(st.row),
+            S.write.data.eq(Cat(new_v, new_u, st.p0, st.p1)),
+            S.write.en.eq(vec_state_write),
+            A.write.addr.eq(Mux(vec_acc_write, st.row, m2.row)),
+            A.write.data.eq(Mux(vec_acc_write, new_a, total[:c.acc_bits])),
+            A.write.en.eq(vec_acc_write | mac_write),
+        ]
+        emit_on = Signal()
+        with m.Switch(ctl.emit):
+            with m.Case(Emit.PRED):
+                m.d.comb += emit_on.eq(st.pred)
+            with m.Case(Emit.ALWAYS):
+                m.d.comb += emit_on.eq(1)
+        m.d.comb += [self.emit_req.eq(st.valid & st.en & emit_on),
+                     self.emit_payload.eq(self._operand(m, st, ctl.emit_src, regs, "emit"))]
+        return m
+
+    def _operand(self, m, stage, sel, regs, name):
+        """Second-operand mux (``Operand`` codes) of one stage, sign-extended."""
+        c = self.config.core
+        out = Signal(signed(c.alu_bits), name=f"{name}_b")
+        sources = {Operand.X: stage.t[0], Operand.Y: stage.t[1], Operand.Z: stage.t[2],
+                   Operand.A: stage.a, Operand.V: stage.v, Operand.U: stage.u,
+                   Operand.P0: stage.p0, Operand.P1: stage.p1, Operand.PAY: stage.pay,
+                   Operand.ZERO: Const(0, 1), Operand.ONE: Const(1, 2)}
+        with m.Switch(sel):
+            for code, value in sources.items():
+                with m.Case(code):
+                    m.d.comb += out.eq(value)
+            for i in range(c.regs):
+                with m.Case(Operand.R0 + i):
+                    m.d.comb += out.eq(regs[i])
+        return out
+
+    def _slot(self, m, k, src, dst, regs):
+        """ALU slot ``k``: stage register ``src`` -> ``dst``, advancing unless frozen."""
+        c, isa = self.config.core, self.isa
+        D = c.alu_bits
+        slot = src.ctl.slots[k]
+        op = slot.op
+        A = Signal(signed(D), name=f"s{k}_a")
+        with m.Switch(slot.src_a):
+            for i in range(3):
+                with m.Case(i):
+                    m.d.comb += A.eq(src.t[i])
+        B = self._operand(m, src, slot.src_b, regs, f"s{k}")
+        # One adder serves ADD/SUB/CADD/CSUB and the comparisons (A - B).
+        sub = Signal(name=f"s{k}_sub")
+        total = Signal(signed(D + 1), name=f"s{k}_sum")
+        m.d.comb += [sub.eq(~((op == AluOp.ADD) | (op == AluOp.CADD))),
+                     total.eq(A + Mux(sub, -B, B))]
+        lt = total < 0  # valid for the subtracting ops: A < B
+        wrapped = total[:D].as_signed()
+        result = Signal(signed(D), name=f"s{k}_r")
+        write = Signal(name=f"s{k}_w")
+        pred = Signal(name=f"s{k}_p")
+        m.d.comb += pred.eq(src.pred)
+        smax, smin = (1 << (c.state_bits - 1)) - 1, -(1 << (c.state_bits - 1))
+        pmax, pmin = (1 << (c.payload_bits - 1)) - 1, -(1 << (c.payload_bits - 1))
+        with m.Switch(op):
+            with m.Case(AluOp.MOV):
+                m.d.comb += [result.eq(B), write.eq(1)]
+            with m.Case(AluOp.ADD, AluOp.SUB):
+                m.d.comb += [result.eq(wrapped), write.eq(1)]
+            with m.Case(AluOp.MIN):
+                m.d.comb += [result.eq(Mux(lt, A, B)), write.eq(1)]
+            with m.Case(AluOp.MAX):
+                m.d.comb += [result.eq(Mux(lt, B, A)), write.eq(1)]
+            with m.Case(AluOp.CGE):
+                m.d.comb += pred.eq(~lt)
+            with m.Case(AluOp.CLT):
+                m.d.comb += pred.eq(lt)
+            with m.Case(AluOp.CAGE):
+                mag = Signal(signed(D + 1), name=f"s{k}_abs")
+                m.d.comb += [mag.eq(Mux(A < 0, -A, A)), pred.eq(mag >= B)]
+            with m.Case(AluOp.SEL):
+                m.d.comb += [result.eq(Mux(src.pred, B, A)), write.eq(1)]
+            with m.Case(AluOp.CADD, AluOp.CSUB):
+                m.d.comb += [result.eq(Mux(src.pred, wrapped, A)), write.eq(1)]
+            with m.Case(AluOp.SAT):
+                m.d.comb += [result.eq(Mux(A > smax, smax, Mux(A < smin, smin, A))),
+                             write.eq(1)]
+            with m.Case(AluOp.SATP):
+                m.d.comb += [result.eq(Mux(A > pmax, pmax, Mux(A < pmin, pmin, A))),
+                             write.eq(1)]
+            if k < c.mul_slots:
+                with m.Case(AluOp.MUL):
+                    prod = Signal(signed(D + c.state_bits), name=f"s{k}_prod")
+                    m.d.comb += [prod.eq(A * B[:c.state_bits].as_signed()),
+                                 result.eq(prod >> src.ctl.mul_shift), write.eq(1)]
+                with m.Case(AluOp.SRA):
+                    m.d.comb += [result.eq(A >> B[:isa.shift_bits].as_unsigned()),
+                                 write.eq(1)]
+        with m.If(~self.freeze):
+            m.d.sync += [dst.eq(src), dst.pred.eq(pred)]
+            for i in range(3):
+                with m.If(write & (slot.dst == i)):
+                    m.d.sync += dst.t[i].eq(result)
