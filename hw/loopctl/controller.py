@@ -1,0 +1,340 @@
+"""Loop controller: task queue, job descriptors, microcode, zero-overhead loops, issue.
+
+Tasks (an event on axon ``a`` with payload ``p``, or a tick) enter a FIFO. The job
+generator turns each into jobs: an event reads its axon-table entry; a tick reads the
+layer table entry by entry (stopping at the first invalid one) and ends with a
+tick-end marker. Up to three jobs wait, so the next job's descriptor is ready when the
+current job ends and back-to-back events issue without a bubble, even one-row ones.
+
+The issue stage runs a job's microprogram, one instruction per cycle, to all lanes.
+Semantics (loop nests, address generators, masks, ``end``) are those of
+:mod:`sim.golden.loopctl`; this module adds only timing:
+
+* the microcode word fetched in cycle *t* issues in *t+1*; the next address is
+  computed from the issuing instruction, so loops close with no bubble. A
+  single-instruction loop body holds the word instead of re-reading it;
+* hazards stall issue (the instruction waits; nothing is lost): a VEC instruction waits
+  while a MAC is in flight or while an older VEC instruction that stores has the same
+  row in its pipeline; MAC and SETR wait while any VEC instruction is in flight;
+  everything waits while ``freeze`` is high;
+* a tick-end marker completes (``tick_done`` for one cycle) once both pipelines and
+  the core's event generator (``emit_idle``) are empty.
+
+Cycle costs: an event whose program is one looping MAC over ``r`` rows issues in ``r``
+cycles back to back with the next event's; a job ending with the FIFO empty costs the
+two-cycle descriptor read plus one fetch cycle before the next job issues.
+"""
+
+from amaranth import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, enum, fifo, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from ..config import ChipConfig
+from ..isa import AGUS, LOOP_LEVELS, AccSel, CountSrc, InstrClass, Isa, SetrSrc, StoreSel, \
+    core_memories
+from ..mem import FaultSRAM
+
+__all__ = ["LoopController", "JobKind", "task_layout"]
+
+
+class JobKind(enum.Enum, shape=2):
+    EVENT = 0
+    LAYER = 1
+    TICK_END = 2
+
+
+def task_layout(isa: Isa) -> data.StructLayout:
+    """A task: ``tick`` set for a tick, else an event on ``axon`` with ``payload``."""
+    c = isa.core
+    return data.StructLayout({"tick": 1, "axon": c.axon_bits, "payload": signed(c.payload_bits)})
+
+
+class LoopController(wiring.Component):
+    """Microcoded loop controller of one neurocore.
+
+    Members
+    -------
+    tasks : ``In(stream.Signature(task_layout))``
+    issue : ``Out(isa.lane_issue)``, broadcast to the lanes (strobes valid one cycle).
+    freeze : ``In(1)``, the core's event generator holds the VEC pipeline.
+    emit_idle : ``In(1)``, the core's event generator holds no spike.
+    store_valid, store_row : ``Out``, the VEC store stage (for the event generator).
+    tick_done : ``Out(1)``, one cycle when a tick has completed.
+    event_taken : ``Out(1)``, one cycle per event task taken from the queue.
+    idle : ``Out(1)``, no task queued, no job pending or running, pipelines empty.
+    """
+
+    def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None):
+        self.config = config
+        self.isa = isa = Isa(config.core)
+        specs = {s.name: s for s in core_memories(isa, prefix)}
+        mk = lambda kind: FaultSRAM.for_chip(specs[f"{prefix}.{kind}"], config, directory)
+        self.microcode = mk("microcode")
+        self.axon_table = mk("axon_table")
+        self.layer_table = mk("layer_table")
+        self.job_layout = data.StructLayout({"kind": JobKind, **dict(isa.job.members),
+                                             "payload": signed(config.core.payload_bits)})
+        super().__init__({
+            "tasks": In(stream.Signature(task_layout(isa))),
+            "issue": Out(isa.lane_issue),
+            "freeze": In(1),
+            "emit_idle": In(1),
+            "store_valid": Out(1),
+            "store_row": Out(isa.target_bits),
+            "tick_done": Out(1),
+            "event_taken": Out(1),
+            "idle": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c, isa = self.config.core, self.isa
+        m.submodules.microcode = ucode = self.microcode
+        m.submodules.axon_table = atab = self.axon_table
+        m.submodules.layer_table = ltab = self.layer_table
+
+        # ------------------------------------------------------------- task queue
+        m.submodules.tasks = tq = fifo.SyncFIFOBuffered(width=task_layout(isa).size,
+                                                        depth=c.event_fifo_depth)
+        m.d.comb += [tq.w_data.eq(self.tasks.payload), tq.w_en.eq(self.tasks.valid),
+                     self.tasks.ready.eq(tq.w_rdy)]
+        head = data.View(task_layout(isa), tq.r_data)
+
+        # ------------------------------------------------------------- job generator
+        jl = self.job_layout
+        # Three entries keep one-row jobs back to back: one running out, one ready, one
+        # whose descriptor is being read.
+        m.submodules.jobs = jq = fifo.SyncFIFO(width=jl.size, depth=3)
+        push = Signal(jl)
+        m.d.comb += jq.w_data.eq(push)
+        rd_event = Signal()
+        rd_payload = Signal(signed(c.payload_bits))
+        rd_layer = Signal()
+        layer_i = Signal(range(c.layers))
+        space = (jq.level + rd_event + rd_layer) < 3
+        m.d.sync += [rd_event.eq(0), rd_layer.eq(0)]
+        adesc = data.View(isa.job, atab.read[0].data)
+        ldesc = data.View(isa.layer, ltab.read[0].data)
+        with m.If(rd_event):
+            m.d.comb += [push.kind.eq(JobKind.EVENT), push.pc.eq(adesc.pc),
+                         push.base.eq(adesc.base), push.count.eq(adesc.count),
+                         push.mask.eq(adesc.mask), push.payload.eq(rd_payload), jq.w_en.eq(1)]
+        m.d.comb += [atab.read[0].addr.eq(head.axon), ltab.read[0].addr.eq(layer_i)]
+        with m.FSM(name="jobgen") as gen:
+            with m.State("IDLE"):
+                with m.If(tq.r_rdy & space):
+                    with m.If(head.tick):
+                        m.d.sync += layer_i.eq(0)
+                        m.next = "TICK_READ"
+                    with m.Else():
+                        m.d.comb += [atab.read[0].en.eq(1), tq.r_en.eq(1),
+                                     self.event_taken.eq(1)]
+                        m.d.sync += [rd_event.eq(1), rd_payload.eq(head.payload)]
+            with m.State("TICK_READ"):
+                with m.If(space):
+                    m.d.comb += ltab.read[0].en.eq(1)
+                    m.d.sync += rd_layer.eq(1)
+                    m.next = "TICK_WAIT"
+            with m.State("TICK_WAIT"):
+                with m.If(ldesc.valid):
+                    m.d.comb += [push.kind.eq(JobKind.LAYER), push.pc.eq(ldesc.pc),
+                                 push.base.eq(ldesc.base), push.count.eq(ldesc.count),
+                                 push.mask.eq(ldesc.mask), jq.w_en.eq(1)]
+                    with m.If(layer_i == c.layers - 1):
+                        m.next = "TICK_END"
+                    with m.Else():
+                        m.d.sync += layer_i.eq(layer_i + 1)
+                        m.next = "TICK_READ"
+                with m.Else():
+                    m.next = "TICK_END"
+            with m.State("TICK_END"):
+                with m.If(space):
+                    m.d.comb += [push.kind.eq(JobKind.TICK_END), jq.w_en.eq(1),
+                                 tq.r_en.eq(1)]
+                    m.next = "IDLE"
+
+        # ------------------------------------------------------------- shadow pipelines
+        nrow = isa.target_bits
+        vdepth = isa.vec_depth
+        # index k: pipeline stage k; stage 0 is the issue cycle (combinational)
+        v_valid = [Signal(name=f"v_valid{k}") for k in range(vdepth + 1)]
+        v_store = [Signal(name=f"v_store{k}") for k in range(vdepth + 1)]
+        v_row = [Signal(nrow, name=f"v_row{k}") for k in range(vdepth + 1)]
+        m_valid = [Signal(name=f"m_valid{k}") for k in range(3)]
+        with m.If(~self.freeze):
+            for k in range(vdepth):
+                m.d.sync += [v_valid[k + 1].eq(v_valid[k]), v_store[k + 1].eq(v_store[k]),
+                             v_row[k + 1].eq(v_row[k])]
+        m.d.sync += [m_valid[1].eq(m_valid[0]), m_valid[2].eq(m_valid[1])]
+        vec_busy = Cat(*v_valid[1:]).any()
+        mac_busy = Cat(*m_valid[1:]).any()
+        m.d.comb += [self.store_valid.eq(v_valid[vdepth]), self.store_row.eq(v_row[vdepth])]
+        drained = ~vec_busy & ~mac_busy & self.emit_idle
+
+        # ------------------------------------------------------------- issue stage
+        ins = data.View(isa.instruction, ucode.read[0].data)
+        ir_valid = Signal()
+        pc = Signal(c.pc_bits)
+        cur = Signal(jl)                       # the running job's descriptor
+        abits = c.row_bits + 1
+        n_active = Signal()
+        n_start = Signal(c.pc_bits)
+        n_end = Signal(c.pc_bits)
+        n_cnt = [Signal(c.count_bits, name=f"n_cnt{l}") for l in range(LOOP_LEVELS)]
+        n_idx = [Signal(c.count_bits, name=f"n_idx{l}") for l in range(LOOP_LEVELS)]
+        n_ptr = [[Signal(signed(abits), name=f"n_ptr{k}_{l}") for l in range(LOOP_LEVELS)]
+                 for k in range(AGUS)]
+        n_str = [[Signal(signed(abits), name=f"n_str{k}_{l}") for l in range(LOOP_LEVELS)]
+                 for k in range(AGUS)]
+
+        # An instruction with `loop` opens its nest unless that nest is already running
+        # (execution looped back to it).
+        opening = Signal()
+        m.d.comb += opening.eq(ins.loop & ~(n_active & (n_start == pc)))
+        cnt_open = []
+        for l in range(LOOP_LEVELS):
+            cl = Signal(c.count_bits, name=f"cnt_open{l}")
+            with m.Switch(ins.cnt_src[l]):
+                with m.Case(CountSrc.IMM):
+                    m.d.comb += cl.eq(ins.cnt_imm[l])
+                with m.Case(CountSrc.PARAM):
+                    m.d.comb += cl.eq(cur.count)
+                with m.Default():
+                    m.d.comb += cl.eq(1)
+            cnt_open.append(cl)
+        zero = Signal()
+        m.d.comb += zero.eq(opening & Cat(*(cl == 0 for cl in cnt_open)).any())
+
+        def eff(reg, fresh, name):
+            s = Signal.like(reg, name=name)
+            m.d.comb += s.eq(Mux(opening, fresh, reg))
+            return s
+        base_k = [Mux(ins.agu[k].base, cur.base, 0) for k in range(AGUS)]
+        e_active = Signal()
+        m.d.comb += e_active.eq(opening | n_active)
+        e_start = eff(n_start, pc, "e_start")
+        e_end = eff(n_end, ins.body_end, "e_end")
+        e_cnt = [eff(n_cnt[l], cnt_open[l], f"e_cnt{l}") for l in range(LOOP_LEVELS)]
+        e_idx = [eff(n_idx[l], 0, f"e_idx{l}") for l in range(LOOP_LEVELS)]
+        e_ptr = [[eff(n_ptr[k][l], base_k[k], f"e_ptr{k}_{l}") for l in range(LOOP_LEVELS)]
+                 for k in range(AGUS)]
+        e_str = [[eff(n_str[k][l], ins.agu[k].stride[l], f"e_str{k}_{l}")
+                  for l in range(LOOP_LEVELS)] for k in range(AGUS)]
+
+        addr = [Signal(signed(abits), name=f"addr{k}") for k in range(AGUS)]
+        for k in range(AGUS):
+            m.d.comb += addr[k].eq(Mux(e_active, e_ptr[k][0], base_k[k]) + ins.agu[k].offset)
+        at_last = [Signal(name=f"at_last{l}") for l in range(LOOP_LEVELS)]
+        m.d.comb += [at_last[l].eq(e_idx[l] == e_cnt[l] - 1) for l in range(LOOP_LEVELS)]
+        last_iter = Cat(*at_last).all()
+        at_end = e_active & (pc == e_end)
+        loop_back = Signal()
+        nest_done = Signal()
+        m.d.comb += [loop_back.eq(at_end & ~last_iter), nest_done.eq(at_end & last_iter)]
+        job_end = Signal()
+        m.d.comb += job_end.eq(Mux(zero, ins.end, (~e_active | nest_done) & ins.end))
+        next_pc = Signal(c.pc_bits)
+        m.d.comb += next_pc.eq(Mux(zero, ins.body_end + 1, Mux(loop_back, e_start, pc + 1)))
+        all_lanes = (1 << c.lanes) - 1
+        mask = Signal(c.lanes)
+        m.d.comb += mask.eq(Mux(e_active & last_iter, cur.mask, all_lanes))
+
+        # hazards
+        cls = ins.cls
+        row_now = addr[0][:nrow]
+        conflict = Cat(*(v_valid[k] & v_store[k] & (v_row[k] == row_now)
+                         for k in range(1, vdepth + 1))).any()
+        ok = Signal()
+        with m.Switch(cls):
+            with m.Case(InstrClass.VEC):
+                m.d.comb += ok.eq(~mac_busy & ~conflict)
+            with m.Case(InstrClass.MAC, InstrClass.SETR):
+                m.d.comb += ok.eq(~vec_busy)
+            with m.Default():
+                m.d.comb += ok.eq(1)
+        advance = Signal()
+        m.d.comb += advance.eq(ir_valid & ~self.freeze & (ok | zero))
+        fire = advance & ~zero
+
+        # issue bundle
+        iss = self.issue
+        stores = (ins.st_v != StoreSel.KEEP) | (ins.st_u != StoreSel.KEEP) | \
+            (ins.st_a != AccSel.KEEP)
+        rval = Signal(signed(c.state_bits))
+        with m.Switch(ins.setr_src):
+            with m.Case(SetrSrc.IMM):
+                m.d.comb += rval.eq(ins.imm)
+            with m.Case(SetrSrc.PAYLOAD):
+                m.d.comb += rval.eq(cur.payload)
+            with m.Case(SetrSrc.BASE):
+                m.d.comb += rval.eq(cur.base)
+            with m.Case(SetrSrc.COUNT):
+                m.d.comb += rval.eq(cur.count)
+        m.d.comb += [
+            iss.vec.eq(fire & (cls == InstrClass.VEC)),
+            iss.mac.eq(fire & (cls == InstrClass.MAC)),
+            iss.setr.eq(fire & (cls == InstrClass.SETR)),
+            iss.mask.eq(mask), iss.row.eq(addr[0]), iss.arow.eq(addr[1]),
+            iss.mac_t.eq(ins.mac_t), iss.payload.eq(cur.payload),
+            iss.ctl.eq(Cat(*(getattr(ins, f) for f in isa.vec_control.members))),
+            iss.rd.eq(ins.rd), iss.rval.eq(rval),
+            v_valid[0].eq(iss.vec), v_store[0].eq(stores), v_row[0].eq(row_now),
+            m_valid[0].eq(iss.mac),
+        ]
+
+        # nest registers
+        with m.If(advance):
+            m.d.sync += [n_active.eq(e_active & ~nest_done & ~zero), n_start.eq(e_start),
+                         n_end.eq(e_end)]
+            for l in range(LOOP_LEVELS):
+                m.d.sync += [n_cnt[l].eq(e_cnt[l]), n_idx[l].eq(e_idx[l])]
+                for k in range(AGUS):
+                    m.d.sync += [n_ptr[k][l].eq(e_ptr[k][l]), n_str[k][l].eq(e_str[k][l])]
+            with m.If(loop_back):
+                # odometer: the lowest level that is not at its last index steps
+                with m.If(~at_last[0]):
+                    m.d.sync += n_idx[0].eq(e_idx[0] + 1)
+                    for k in range(AGUS):
+                        m.d.sync += n_ptr[k][0].eq(e_ptr[k][0] + e_str[k][0])
+                with m.Elif(~at_last[1]):
+                    m.d.sync += [n_idx[1].eq(e_idx[1] + 1), n_idx[0].eq(0)]
+                    for k in range(AGUS):
+                        step = e_ptr[k][1] + e_str[k][1]
+                        m.d.sync += [n_ptr[k][1].eq(step), n_ptr[k][0].eq(step)]
+                with m.Else():
+                    m.d.sync += [n_idx[2].eq(e_idx[2] + 1), n_idx[1].eq(0), n_idx[0].eq(0)]
+                    for k in range(AGUS):
+                        step = e_ptr[k][2] + e_str[k][2]
+                        m.d.sync += [n_ptr[k][2].eq(step), n_ptr[k][1].eq(step),
+                                     n_ptr[k][0].eq(step)]
+
+        # fetch and job transitions
+        job = data.View(jl, jq.r_data)
+        job_ready = jq.r_rdy & (job.kind != JobKind.TICK_END)
+        fetch_pc = Signal(c.pc_bits)
+        fetch_en = Signal()
+        m.d.comb += [ucode.read[0].addr.eq(fetch_pc), ucode.read[0].en.eq(fetch_en)]
+
+        def start_job():
+            m.d.comb += [fetch_pc.eq(job.pc), fetch_en.eq(1), jq.r_en.eq(1)]
+            m.d.sync += [pc.eq(job.pc), cur.eq(job), ir_valid.eq(1), n_active.eq(0)]
+
+        with m.If(advance):
+            with m.If(job_end):
+                with m.If(job_ready):
+                    start_job()
+                with m.Else():
+                    m.d.sync += [ir_valid.eq(0), n_active.eq(0)]
+            with m.Elif(next_pc != pc):
+                m.d.comb += [fetch_pc.eq(next_pc), fetch_en.eq(1)]
+                m.d.sync += pc.eq(next_pc)
+        with m.Elif(~ir_valid & jq.r_rdy):
+            with m.If(job.kind == JobKind.TICK_END):
+                with m.If(drained):
+                    m.d.comb += [jq.r_en.eq(1), self.tick_done.eq(1)]
+            with m.Else():
+                start_job()
+
+        m.d.comb += self.idle.eq(~tq.r_rdy & ~jq.r_rdy & gen.ongoing("IDLE") & ~rd_event
+                                 & ~ir_valid & drained & ~self.tasks.valid)
+        return m

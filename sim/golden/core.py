@@ -1,0 +1,247 @@
+"""Instruction-level golden model of the neurocore (:mod:`hw.core.neurocore`).
+
+Executes the same microcode on the same memory images as the RTL, bit for bit, using
+the semantics of :mod:`sim.golden.loopctl` (issue order, loops, addresses, masks) and
+:mod:`sim.golden.npe` (arithmetic). Every memory is a
+:class:`~sim.golden.fault_sram.GoldenFaultSRAM` with the RTL's name, so images, faults
+and ECC behave as in the RTL.
+
+Architectural results, compared with the RTL by the cross-checks: the spikes of each
+tick in emission order (issue order of the VEC instructions, lanes ascending within an
+instruction), final memory contents, and the counters ``events_in``, ``events_out``,
+``synops`` (enabled lanes of MAC instructions), ``neuron_updates`` (enabled lanes of VEC
+instructions that write the state record), ``ticks``, ``acc_overflows``, and the reads
+and writes of every memory. Cycle counts are not modelled (they are measured on the
+RTL by ``python -m benchmarks core``).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+import numpy as np
+
+from hw.config import ChipConfig
+from hw.isa import InstrClass, Isa, SetrSrc, core_memories, decode
+from sim.golden.fault_sram import GoldenFaultSRAM
+from sim.golden.loopctl import Job, ProgramError, run_job
+from sim.golden.npe import mac_sums, vec, wrap
+
+__all__ = ["GoldenCore", "decode", "ProgramError"]
+
+COUNTERS = ("events_in", "events_out", "synops", "neuron_updates", "ticks", "acc_overflows")
+
+
+def _signed(x, bits):
+    return wrap(np.asarray(x, dtype=np.int64), bits)
+
+
+class GoldenCore:
+    """One neurocore. ``prefix`` names its memories (``"core"`` -> ``core.lane0.acc``)."""
+
+    def __init__(self, config: ChipConfig, prefix: str = "core"):
+        self.config = config
+        self.core = c = config.core
+        self.isa = Isa(c)
+        self.prefix = prefix
+        m = config.memory
+        self.mems = {
+            s.name: GoldenFaultSRAM(s.width, s.depth, m.protection.for_role(s.role),
+                                    fault_slots=m.fault_slots, counter_bits=m.counter_bits,
+                                    name=s.name)
+            for s in core_memories(self.isa, prefix)}
+        self.regs = np.zeros((c.lanes, c.regs), dtype=np.int64)
+        self.counters = dict.fromkeys(COUNTERS, 0)
+        self.reads = defaultdict(int)
+        self.writes = defaultdict(int)
+        self._cache = {}
+        self._bits = {name: max(1, (mem.depth - 1).bit_length()) for name, mem in self.mems.items()}
+
+    # -- memories ------------------------------------------------------------------------
+
+    def mem(self, suffix: str) -> GoldenFaultSRAM:
+        return self.mems[f"{self.prefix}.{suffix}"]
+
+    def load(self, images: dict) -> None:
+        """Write data images (``{memory name: array of unsigned words}``)."""
+        for name, words in images.items():
+            if name not in self.mems:
+                raise KeyError(f"{name!r} is not a memory of {self.prefix}; "
+                               f"known: {', '.join(self.mems)}")
+            words = np.asarray(words)
+            self.mems[name].write(np.arange(len(words)), words)
+
+    def dump(self, name: str) -> np.ndarray:
+        """Data words of a memory as the RTL would read them (no access counted)."""
+        mem = self.mems[name]
+        data, _, _ = mem.decode(mem._forced(np.arange(mem.depth)))
+        return data
+
+    def _read(self, suffix, addr):
+        """Data words (int for a scalar address; int64, or object when wider than 63 bits)."""
+        mem = self.mem(suffix)
+        if np.ndim(addr) == 0:
+            self.reads[mem.name] += 1
+            return int(mem.read(int(addr)).data)
+        addr = np.asarray(addr, dtype=np.int64)
+        self.reads[mem.name] += int(addr.size)
+        if not addr.size:
+            return np.zeros(0, np.int64)
+        data = mem.read(addr).data
+        return data.astype(np.int64) if mem.width < 64 else data
+
+    def _write(self, suffix, addr, data):
+        """Write unsigned data words (int64 or object arrays)."""
+        mem = self.mem(suffix)
+        addr = np.asarray(addr, dtype=np.int64)
+        self.writes[mem.name] += int(addr.size)
+        if addr.size:
+            data = np.asarray(data)
+            mem.write(addr, data.astype(np.uint64) if data.dtype != object else data)
+
+    def _bank_addr(self, suffix, addr):
+        mem = self.mem(suffix)
+        a = np.asarray(addr, dtype=np.int64) & ((1 << self._bits[mem.name]) - 1)
+        bad = a[a >= mem.depth]
+        if len(bad):
+            raise ProgramError(f"{mem.name}: address {int(bad[0])} is outside 0..{mem.depth - 1}")
+        return a
+
+    def fetch(self, pc: int):
+        word = self._read("microcode", pc)
+        ins = self._cache.get(word)
+        if ins is None:
+            ins = self._cache[word] = decode(self.isa.instruction, word)
+        return ins
+
+    # -- tasks ---------------------------------------------------------------------------
+
+    def event(self, axon: int, payload: int) -> list:
+        """Integrate one event; returns the spikes its program emits (usually none)."""
+        c = self.core
+        if not 0 <= axon < c.axons:
+            raise ValueError(f"{self.prefix}: axon {axon} is outside 0..{c.axons - 1}")
+        lo, hi = -(1 << (c.payload_bits - 1)), (1 << (c.payload_bits - 1)) - 1
+        if not lo <= payload <= hi:
+            raise ValueError(f"{self.prefix}: payload {payload} does not fit in "
+                             f"{c.payload_bits} signed bits ({lo}..{hi})")
+        self.counters["events_in"] += 1
+        d = decode(self.isa.job, self._read("axon_table", axon))
+        return self._run(Job(d.pc, d.base, d.count, d.mask, payload))
+
+    def tick(self) -> list:
+        """Run every valid layer's program, in layer-table order; returns the spikes."""
+        spikes = []
+        for i in range(self.core.layers):
+            d = decode(self.isa.layer, self._read("layer_table", i))
+            if not d.valid:
+                break
+            spikes += self._run(Job(d.pc, d.base, d.count, d.mask, 0))
+        self.counters["ticks"] += 1
+        return spikes
+
+    def run(self, steps) -> list:
+        """``steps``: per timestep a list of (axon, payload); returns spikes per step."""
+        out = []
+        for events in steps:
+            for axon, payload in events:
+                self.event(int(axon), int(payload))
+            out.append(self.tick())
+        return out
+
+    # -- execution -----------------------------------------------------------------------
+
+    def _run(self, job: Job) -> list:
+        spikes = []
+        for issue in run_job(self.fetch, job, self.core):
+            cls = InstrClass(int(issue.ins.cls))
+            if cls is InstrClass.MAC:
+                self._mac(issue, job)
+            elif cls is InstrClass.VEC:
+                spikes += self._vec(issue, job)
+            elif cls is InstrClass.SETR:
+                self._setr(issue.ins, job)
+        self.counters["events_out"] += len(spikes)
+        return spikes
+
+    def _setr(self, ins, job):
+        src = SetrSrc(int(ins.setr_src))
+        value = {SetrSrc.IMM: int(ins.imm), SetrSrc.PAYLOAD: job.payload,
+                 SetrSrc.BASE: job.base, SetrSrc.COUNT: job.count}[src]
+        rd = int(ins.rd)
+        if rd < self.core.regs:
+            self.regs[:, rd] = int(wrap(value, self.core.state_bits))
+
+    def _lanes(self, mask):
+        """(lanes, iterations) boolean enable matrix from per-iteration masks."""
+        return ((mask[None, :] >> np.arange(self.core.lanes)[:, None]) & 1).astype(bool)
+
+    def _mac(self, issue, job):
+        c = self.core
+        wrows = self._bank_addr("target_table", issue.addr[:, 0])
+        if int(issue.ins.mac_t):
+            arows = self._read("target_table", wrows)
+        else:
+            arows = issue.addr[:, 1]
+        arows = self._bank_addr("lane0.acc", arows)
+        enable = self._lanes(issue.mask)
+        for lane in range(c.lanes):
+            sel = enable[lane]
+            n = int(sel.sum())
+            if not n:
+                continue
+            self.counters["synops"] += n
+            w = _signed(self._read(f"lane{lane}.weights", wrows[sel]), c.weight_bits)
+            contrib = w * np.int64(job.payload)
+            rows = arows[sel]
+            uniq, inverse = np.unique(rows, return_inverse=True)
+            old = _signed(self._read(f"lane{lane}.acc", uniq), c.acc_bits)
+            # Every MAC reads and writes its accumulator word once in the RTL.
+            self.reads[self.mem(f"lane{lane}.acc").name] += n - len(uniq)
+            new = np.empty(len(uniq), np.int64)
+            for j in range(len(uniq)):
+                new[j], ovf = mac_sums(old[j], contrib[inverse == j], c.acc_bits)
+                self.counters["acc_overflows"] += ovf
+            self._write(f"lane{lane}.acc", uniq, new & ((1 << c.acc_bits) - 1))
+            self.writes[self.mem(f"lane{lane}.acc").name] += n - len(uniq)
+
+    def _vec(self, issue, job):
+        rows = self._bank_addr("lane0.state", issue.addr[:, 0])
+        if len(rows) > 1 and len(np.unique(rows)) < len(rows):
+            # Iterations revisit a row: later ones see earlier stores, so run in order.
+            out = []
+            for i in range(len(rows)):
+                sub = type(issue)(issue.pc, issue.ins, issue.addr[i:i + 1],
+                                  issue.mask[i:i + 1], issue.idx[i:i + 1])
+                out += self._vec(sub, job)
+            return out
+        c, sb = self.core, self.core.state_bits
+        ins = issue.ins
+        enable = self._lanes(issue.mask)
+        found = []
+        for lane in range(c.lanes):
+            sel = enable[lane]
+            if not sel.any():
+                continue
+            r = rows[sel]
+            a = _signed(self._read(f"lane{lane}.acc", r), c.acc_bits)
+            rec = self._read(f"lane{lane}.state", r)
+            f = [_signed(np.array([(int(w) >> (k * sb)) & ((1 << sb) - 1) for w in rec],
+                                  dtype=np.int64), sb) for k in range(4)]
+            res = vec(ins, c, self.isa.shift_bits, a=a, v=f[0], u=f[1], p0=f[2], p1=f[3],
+                      pay=np.int64(job.payload), regs=list(self.regs[lane]))
+            if res["write_state"]:
+                m = (1 << sb) - 1
+                word = np.array([int(v) & m | (int(u) & m) << sb | (int(p0) & m) << 2 * sb
+                                 | (int(p1) & m) << 3 * sb
+                                 for v, u, p0, p1 in zip(res["v"], res["u"], f[2], f[3])],
+                                dtype=object)
+                self._write(f"lane{lane}.state", r, word)
+                self.counters["neuron_updates"] += len(r)
+            if res["a"] is not None:
+                self._write(f"lane{lane}.acc", r, res["a"] & ((1 << c.acc_bits) - 1))
+            iters = np.nonzero(sel)[0]
+            for i, row, p in zip(iters[res["emit"]], r[res["emit"]], res["payload"][res["emit"]]):
+                found.append((int(i), lane, int(row) * c.lanes + lane, int(p)))
+        found.sort()
+        return [(n, p) for _, _, n, p in found]

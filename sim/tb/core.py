@@ -1,0 +1,249 @@
+"""Neurocore cross-check: RTL vs the instruction-level golden model on compiled networks.
+
+:class:`CoreDriver` drives a :class:`hw.core.Neurocore` through a
+:class:`~sim.tb.SignalAccess` (cocotb or ``amaranth.sim``): it loads images through the
+memory bus, runs timesteps (events in, one tick, spikes out until ``tick_done``) and
+reads counters and memories back. :func:`crosscheck` runs a network for some
+timesteps on the RTL and on :class:`~sim.golden.core.GoldenCore` side by side and
+raises :class:`~sim.tb.Divergence` at the first difference: the timestep and the
+spikes, then final counters, access counts and memory words (memory, address).
+
+The cocotb entry point (``test_core_random``) builds seeded random networks with
+:mod:`sim.stimulus` from the parameters the runner passes.
+"""
+
+from __future__ import annotations
+
+import cocotb
+import numpy as np
+
+from hw.core import COUNTERS
+from hw.isa import Isa, core_memories
+from hw.mem.bus import BusOp, bus_request_layout
+from sim.golden.core import GoldenCore
+from sim.tb import Divergence, SignalAccess, params, start_cocotb
+
+__all__ = ["CoreDriver", "crosscheck"]
+
+#: Cycles a timestep may take before the testbench calls the core hung.
+MAX_STEP_CYCLES = 2_000_000
+
+
+class CoreDriver:
+    """Cycle-level driver of a Neurocore's ports."""
+
+    def __init__(self, dut: SignalAccess, config):
+        self.dut, self.config = dut, config
+        self.isa = isa = Isa(config.core)
+        self.specs = core_memories(isa, "core")
+        aw = max(max(1, (s.depth - 1).bit_length()) for s in self.specs)
+        from hw.mem.protection import code_layout
+        dw = max(max(s.width, code_layout(s.width, config.memory.protection.for_role(s.role))
+                     .stored_width, 3 * config.memory.counter_bits + 2,
+                     2 * config.core.counter_bits) for s in self.specs)
+        self.req_layout = bus_request_layout(len(self.specs), aw, dw)
+        self._dbits = dw
+        self.cycles = 0
+        for name in ("events.valid", "tick.valid", "mem_req.valid", "clear_counters"):
+            dut.set(name, 0)
+        dut.set("spikes.ready", 1)
+        dut.set("mem_resp.ready", 1)
+
+    async def tick(self, n=1):
+        await self.dut.tick(n)
+        self.cycles += n
+
+    async def bus(self, op, mem=0, addr=0, data=0, kind=0):
+        """One memory-bus request; returns the response (data, corrected, detected,
+        error) for requests that answer."""
+        d = self.dut
+        d.set("mem_req.payload", Isa.pack(self.req_layout, {
+            "op": op, "mem": mem, "addr": addr, "data": int(data), "kind": kind}))
+        d.set("mem_req.valid", 1)
+        for _ in range(1000):
+            await d.settle()
+            ready = d.get("mem_req.ready")
+            await self.tick()
+            if ready:
+                break
+        else:
+            raise Divergence(f"memory bus did not accept {BusOp(op).name} of memory {mem}")
+        d.set("mem_req.valid", 0)
+        if op not in (BusOp.READ, BusOp.STATUS, BusOp.COUNTS):
+            return None
+        for _ in range(10):
+            if d.get("mem_resp.valid"):
+                r = d.get("mem_resp.payload")
+                await self.tick()
+                dbits = self._dbits
+                return (r & ((1 << dbits) - 1), r >> dbits & 1, r >> (dbits + 1) & 1,
+                        r >> (dbits + 2) & 1)
+            await self.tick()
+        raise Divergence(f"memory bus gave no answer to {BusOp(op).name} of memory {mem}")
+
+    async def load(self, images: dict, *, skip_zero=False):
+        for i, spec in enumerate(self.specs):
+            for addr, word in enumerate(images[spec.name]):
+                if skip_zero and not int(word):
+                    continue
+                await self.bus(BusOp.WRITE, i, addr, int(word))
+
+    async def read(self, mem: int, addr: int) -> int:
+        return (await self.bus(BusOp.READ, mem, addr))[0]
+
+    async def access_counts(self, mem: int):
+        data = (await self.bus(BusOp.COUNTS, mem))[0]
+        ab = self.config.core.counter_bits
+        return data & ((1 << ab) - 1), data >> ab & ((1 << ab) - 1)
+
+    async def clear(self):
+        """Zero the core's counters and every memory's status and access counters."""
+        self.dut.set("clear_counters", 1)
+        await self.tick()
+        self.dut.set("clear_counters", 0)
+        for i in range(len(self.specs)):
+            await self.bus(BusOp.CLEAR, i)
+
+    def counters(self) -> dict:
+        raw = self.dut.get("counters")
+        cb = self.config.core.counter_bits
+        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(COUNTERS)}
+
+    async def step(self, events, *, spike_ready=None) -> list:
+        """Send ``events`` (axon, payload), then a tick; returns the spikes of the tick.
+
+        ``spike_ready(cycle)``, when given, drives ``spikes.ready`` (back-pressure)."""
+        d = self.dut
+        ev_layout = self.isa.event
+        spike_layout = self.isa.spike
+        nb = self.config.core.neuron_bits
+        pb = self.config.core.payload_bits
+        spikes = []
+        queue = list(events)
+        tick_sent = False
+        for cycle in range(MAX_STEP_CYCLES):
+            if spike_ready is not None:
+                d.set("spikes.ready", int(spike_ready(cycle)))
+            if queue:
+                axon, payload = queue[0]
+                d.set("events.payload", Isa.pack(ev_layout, {"axon": axon, "payload": payload}))
+                d.set("events.valid", 1)
+                d.set("tick.valid", 0)
+            else:
+                d.set("events.valid", 0)
+                d.set("tick.valid", int(not tick_sent))
+            await d.settle()
+            ev_ready = d.get("events.ready")
+            tick_ready = d.get("tick.ready")
+            sp_valid = d.get("spikes.valid") and d.get("spikes.ready")
+            sp = d.get("spikes.payload")
+            done = d.get("tick_done")
+            await self.tick()
+            if queue and ev_ready:
+                queue.pop(0)
+            elif not queue and not tick_sent and tick_ready:
+                tick_sent = True
+            if sp_valid:
+                p = sp >> nb & ((1 << pb) - 1)
+                spikes.append((sp & ((1 << nb) - 1), p - (1 << pb) if p >> (pb - 1) else p))
+            if done:
+                break
+        else:
+            raise Divergence(f"no tick_done within {MAX_STEP_CYCLES} cycles")
+        d.set("events.valid", 0)
+        d.set("tick.valid", 0)
+        d.set("spikes.ready", 1)
+        # spikes still in the output FIFO belong to this tick
+        while d.get("spikes.valid") or not d.get("idle"):
+            sp_valid, sp = d.get("spikes.valid"), d.get("spikes.payload")
+            await self.tick()
+            if sp_valid:
+                p = sp >> nb & ((1 << pb) - 1)
+                spikes.append((sp & ((1 << nb) - 1), p - (1 << pb) if p >> (pb - 1) else p))
+        return spikes
+
+
+async def crosscheck(dut: SignalAccess, config, image, steps, *, label: str,
+                     check_memories: bool = True, spike_ready=None) -> dict:
+    """Run ``steps`` (network input events per timestep) of a compiled ``image`` on the
+    RTL and the golden core; raise Divergence at the first difference. Returns the RTL
+    counters and cycle count."""
+    drv = CoreDriver(dut, config)
+    gold = GoldenCore(config)
+    gold.load(image.images)
+    await drv.load(image.images)
+    await drv.clear()
+    fb_rtl, fb_gold = [], []
+    for t, inputs in enumerate(steps):
+        ev = image.input_events(inputs)
+        for axon, payload in ev + fb_gold:
+            gold.event(axon, payload)
+        want = gold.tick()
+        got = await drv.step(ev + fb_rtl, spike_ready=spike_ready)
+        if got != want:
+            raise Divergence(f"{label}: first divergence at timestep {t}: RTL spikes "
+                             f"{got[:12]}{'...' if len(got) > 12 else ''} ({len(got)}), golden "
+                             f"{want[:12]}{'...' if len(want) > 12 else ''} ({len(want)})")
+        fb_rtl, fb_gold = image.feedback(got), image.feedback(want)
+    counters = drv.counters()
+    for name, value in gold.counters.items():
+        if counters[name] != value:
+            raise Divergence(f"{label}: counter {name}: RTL {counters[name]}, golden {value}")
+    for i, spec in enumerate(drv.specs):
+        reads, writes = await drv.access_counts(i)
+        if (reads, writes) != (gold.reads[spec.name], gold.writes[spec.name]):
+            raise Divergence(f"{label}: {spec.name} reads/writes: RTL ({reads}, {writes}), "
+                             f"golden ({gold.reads[spec.name]}, {gold.writes[spec.name]})")
+    if check_memories:
+        for i, spec in enumerate(drv.specs):
+            if spec.role != "state":
+                continue
+            want = gold.dump(spec.name)
+            for addr in range(spec.depth):
+                got = await drv.read(i, addr)
+                if got != int(want[addr]):
+                    raise Divergence(f"{label}: final {spec.name}[{addr}]: RTL {got:#x}, "
+                                     f"golden {int(want[addr]):#x}")
+    return {"counters": counters, "cycles": drv.cycles}
+
+
+@cocotb.test()
+async def test_core_random(dut):
+    """Seeded random networks on the core under test (parameters from the runner)."""
+    from hw.config import ChipConfig
+    from sim.stimulus import random_case
+    p = params()
+    config = ChipConfig.from_dict(p["config"])
+    access = await start_cocotb(dut)
+    for k in range(p["networks"]):
+        seed = p["seed"] + k
+        image, steps = random_case(np.random.default_rng(seed), config, p["steps"])
+        await crosscheck(access, config, image, steps,
+                         label=f"{config.core.lanes}-lane core, network seed {seed}")
+        dut._log.info("network seed %d: RTL == golden over %d timesteps", seed, len(steps))
+
+
+@cocotb.test()
+async def test_core_fixtures(dut):
+    """The fixed networks of fixtures/core: RTL == golden == stored expected spikes."""
+    from fixtures.make_core_fixtures import CONFIG
+    from hw.config import ChipConfig
+    from sim.stimulus import fixture_names, load_fixture
+    from sw.compiler import compile_core
+    config = ChipConfig.from_dict(params()["config"])
+    if config != CONFIG:
+        raise AssertionError("the fixtures are sized for fixtures.make_core_fixtures.CONFIG")
+    access = await start_cocotb(dut)
+    for name in fixture_names():
+        net, inputs, expected = load_fixture(name)
+        image = compile_core(net, config)
+        drv = CoreDriver(access, config)
+        await drv.load(image.images)
+        fb = []
+        for t, events in enumerate(inputs):
+            got = await drv.step(image.input_events(events) + fb)
+            if image.by_layer(got) != expected[t]:
+                raise Divergence(f"fixture {name}: timestep {t}: RTL {image.by_layer(got)}, "
+                                 f"expected {expected[t]}")
+            fb = image.feedback(got)
+        dut._log.info("fixture %s: RTL == expected over %d timesteps", name, len(inputs))

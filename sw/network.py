@@ -1,0 +1,160 @@
+"""Integer spiking networks: what the compiler maps onto cores.
+
+A :class:`Network` has ``inputs`` input channels and a list of :class:`Layer`. Each
+layer receives projections from named sources (``"input"`` or any layer, itself
+included) through integer weight matrices of shape ``(source size, layer size)``; a
+zero weight is no synapse. Spikes travel with one timestep of delay: events of the
+input at timestep ``t`` and spikes that layers emitted at the end of ``t - 1`` are
+integrated at ``t``, then every layer updates, in list order.
+
+Neuron models (:class:`Neuron`) and their exact integer arithmetic are documented in
+:mod:`sw.programs`; the golden network model is :mod:`sim.golden.network`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sw.programs import MODELS
+
+__all__ = ["Neuron", "Layer", "Network", "INPUT", "save_network", "load_network"]
+
+INPUT = "input"
+
+
+@dataclass
+class Neuron:
+    """Neuron model and parameters of one layer.
+
+    ``threshold`` and ``bias`` are scalars or per-neuron arrays (``state_bits`` signed).
+    ``leak_mult``/``leak_shift`` (LIF only): ``v * leak_mult >> leak_shift`` per step.
+    ``reset``: ``"zero"`` or ``"subtract"`` (LIF, IF).
+    """
+
+    model: str = "lif"
+    threshold: object = 1
+    bias: object = 0
+    leak_mult: int = 1
+    leak_shift: int = 0
+    reset: str = "zero"
+
+    @property
+    def graded(self) -> bool:
+        return MODELS.get(self.model) == "graded"
+
+
+@dataclass
+class Layer:
+    name: str
+    size: int
+    neuron: Neuron = field(default_factory=Neuron)
+    #: source name -> integer weights (source size x size)
+    inputs: dict = field(default_factory=dict)
+
+    def param(self, name: str) -> np.ndarray:
+        """A neuron parameter broadcast to one value per neuron (int64)."""
+        return np.broadcast_to(np.asarray(getattr(self.neuron, name), dtype=np.int64),
+                               (self.size,)).copy()
+
+
+@dataclass
+class Network:
+    inputs: int
+    layers: list
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers: "
+                       f"{', '.join(l.name for l in self.layers)}")
+
+    def size(self, source: str) -> int:
+        return self.inputs if source == INPUT else self.layer(source).size
+
+    def validate(self) -> None:
+        """Raise ValueError naming the layer for any structural problem."""
+        if not isinstance(self.inputs, (int, np.integer)) or self.inputs < 0:
+            raise ValueError(f"network inputs must be a non-negative integer, not {self.inputs!r}")
+        names = [l.name for l in self.layers]
+        for name in names:
+            if names.count(name) > 1:
+                raise ValueError(f"layer name {name!r} is used twice")
+            if name == INPUT:
+                raise ValueError(f"{INPUT!r} is reserved for the network input, not a layer name")
+        for layer in self.layers:
+            where = f"layer {layer.name!r}"
+            if layer.size < 1:
+                raise ValueError(f"{where}: size must be at least 1, not {layer.size}")
+            if layer.neuron.model not in MODELS:
+                raise ValueError(f"{where}: unknown neuron model {layer.neuron.model!r}; "
+                                 f"models: {', '.join(MODELS)}")
+            if layer.neuron.reset not in ("zero", "subtract"):
+                raise ValueError(f"{where}: reset must be 'zero' or 'subtract', "
+                                 f"not {layer.neuron.reset!r}")
+            for pname in ("threshold", "bias"):
+                value = np.asarray(getattr(layer.neuron, pname))
+                if value.ndim > 1 or value.ndim == 1 and len(value) != layer.size:
+                    raise ValueError(f"{where}: {pname} must be a scalar or have "
+                                     f"{layer.size} values, not shape {value.shape}")
+            for source, w in layer.inputs.items():
+                if source != INPUT and source not in names:
+                    raise ValueError(f"{where}: input from unknown source {source!r}")
+                w = np.asarray(w)
+                want = (self.size(source), layer.size)
+                if w.shape != want:
+                    raise ValueError(f"{where}: weights from {source!r} have shape "
+                                     f"{w.shape}, expected {want}")
+                if not np.issubdtype(w.dtype, np.integer):
+                    raise ValueError(f"{where}: weights from {source!r} must be integers "
+                                     f"(quantize first), not {w.dtype}")
+
+
+# -- files -------------------------------------------------------------------------------
+
+def save_network(network: Network, path, **extra) -> None:
+    """Write a network (and any extra arrays) to an ``.npz`` file.
+
+    Layout: ``network`` holds JSON ``{"inputs": n, "layers": [{"name", "size",
+    "neuron": {...}, "inputs": [source, ...]}]}``; weights are arrays
+    ``"<layer>/<source>"``; per-neuron parameters given as arrays are
+    ``"<layer>/threshold"`` and ``"<layer>/bias"`` (scalars stay in the JSON).
+    """
+    import json
+    network.validate()
+    arrays, layers = {}, []
+    for layer in network.layers:
+        neuron = {}
+        for key, value in vars(layer.neuron).items():
+            if np.ndim(value):
+                arrays[f"{layer.name}/{key}"] = np.asarray(value, np.int64)
+                neuron[key] = {"array": f"{layer.name}/{key}"}
+            else:
+                neuron[key] = value.item() if hasattr(value, "item") else value
+        for source, w in layer.inputs.items():
+            arrays[f"{layer.name}/{source}"] = np.asarray(w, np.int64)
+        layers.append({"name": layer.name, "size": layer.size, "neuron": neuron,
+                       "inputs": list(layer.inputs)})
+    meta = json.dumps({"inputs": int(network.inputs), "layers": layers})
+    np.savez_compressed(path, network=np.array(meta), **arrays, **extra)
+
+
+def load_network(path) -> tuple:
+    """Read :func:`save_network` files: returns ``(network, extra arrays)``."""
+    import json
+    with np.load(path, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files}
+    if "network" not in data:
+        raise ValueError(f"{path}: no 'network' entry; not a spikeforge network file")
+    meta = json.loads(str(data.pop("network")))
+    layers = []
+    for spec in meta["layers"]:
+        neuron = {k: data.pop(v["array"]) if isinstance(v, dict) else v
+                  for k, v in spec["neuron"].items()}
+        inputs = {src: data.pop(f"{spec['name']}/{src}") for src in spec["inputs"]}
+        layers.append(Layer(spec["name"], spec["size"], Neuron(**neuron), inputs))
+    net = Network(meta["inputs"], layers)
+    net.validate()
+    return net, data
