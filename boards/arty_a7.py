@@ -8,7 +8,7 @@ bitstream. Capacity from the Artix-7 data sheet (DS180): 20,800 LUTs, 41,600 fli
 
 from amaranth_boards.arty_a7 import ArtyA7_35Platform
 
-from hw.config import ChipConfig
+from hw.config import ChipConfig, CoreConfig
 
 from . import Board
 
@@ -20,6 +20,9 @@ BOARD = Board(
     device="xc7a35ticsg324-1L",
     clock_hz=100e6,
     capacity={"lut": 20800, "ff": 41600, "bram36": 50, "dsp": 90},
-    config=ChipConfig(),
+    # 4 lanes; 6 ALU slots (LIF and IF at one neuron per lane and cycle, sigma-delta in
+    # two passes) keep the core near 80% of the LUTs; memories sized to the block RAMs.
+    config=ChipConfig(core=CoreConfig(lanes=4, neurons=1024, axons=1024, synapses=32768,
+                                      slots=6)),
     leds=4,
 )

@@ -29,16 +29,23 @@ from amaranth.lib import io
 from boards import Board, board_names, get_board
 from .config import ChipConfig, ConfigError
 from .mem import MemoryDirectory
+from .core import Neurocore
+from .core_demo import CoreDemo
 from .selftest import MemorySelfTest
 from .synth import SynthesisError, estimate_xilinx
 
 __all__ = ["DESIGNS", "BoardTop", "build", "main"]
 
-#: Designs that can be put on a board: name -> (factory(config, directory), summary).
+#: Designs that can be put on a board: name -> (what the resource estimate synthesizes,
+#: what the board's plan gets, summary); both are factory(config, directory).
 DESIGNS = {
-    "selftest": (MemorySelfTest, "memory self-test: FaultSRAM fault injection and ECC per pass"),
+    "core": (lambda cfg, d: Neurocore(cfg, directory=d), lambda cfg, d: CoreDemo(cfg, d),
+             "one neurocore (estimate: the core with its host-side ports; board: the core "
+             "running a baked demo network, spikes on the LEDs)"),
+    "selftest": (MemorySelfTest, MemorySelfTest,
+                 "memory self-test: FaultSRAM fault injection and ECC per pass"),
 }
-DEFAULT_DESIGN = "selftest"
+DEFAULT_DESIGN = "core"
 
 #: Vendor tool that turns each family's plan into a bitstream.
 _VENDOR_TOOL = {"xc7": "vivado"}
@@ -77,7 +84,7 @@ def build(board: Board, config: ChipConfig, out: Path, *, design_name: str = DEF
     """Run the build; returns the report (also written to ``out/report.json``)."""
     t0 = time.monotonic()
     out.mkdir(parents=True, exist_ok=True)
-    factory = DESIGNS[design_name][0]
+    factory, board_factory, _ = DESIGNS[design_name]
     directory = MemoryDirectory(config.hash)
 
     config.save(out / "config.toml")
@@ -86,9 +93,9 @@ def build(board: Board, config: ChipConfig, out: Path, *, design_name: str = DEF
     log(f"spikeforge build: {board.description} ({board.device}), design {design_name!r}, "
         f"config {config.hash}, {len(directory)} memories, {directory.total_bits} stored bits")
 
-    # The vendor plan elaborates a fresh design: elaboration is not reusable.
-    plan = board.platform().build(BoardTop(factory(config, MemoryDirectory(config.hash)), board),
-                                  name="top", do_build=False)
+    plan = board.platform().build(
+        BoardTop(board_factory(config, MemoryDirectory(config.hash)), board),
+        name="top", do_build=False)
     vendor_dir = out / "vendor"
     plan.extract(vendor_dir)
     log(f"  vendor build plan: {vendor_dir}")
@@ -145,7 +152,8 @@ def main(argv=None) -> int:
     parser.add_argument("--out", type=Path, metavar="DIR",
                         help="output directory (default: build/<board>)")
     parser.add_argument("--design", choices=sorted(DESIGNS), default=DEFAULT_DESIGN,
-                        help=f"what to put on the board (default: {DEFAULT_DESIGN})")
+                        help=f"what to put on the board (default: {DEFAULT_DESIGN}): "
+                             + "; ".join(f"{k}: {v[2]}" for k, v in sorted(DESIGNS.items())))
     parser.add_argument("--no-synth", action="store_true",
                         help="skip the resource estimate (only write the plan)")
     parser.add_argument("--no-bitstream", action="store_true",

@@ -185,8 +185,9 @@ class ProtectionConfig(_ConfigBase):
 class MemoryConfig(_ConfigBase):
     """Parameters shared by every FaultSRAM of the chip."""
 
-    #: Stuck-at fault slots per memory (0 disables stuck-at injection).
-    fault_slots: int = _field(4, lo=0, hi=64)
+    #: Stuck-at faults each memory holds at once (0 disables stuck-at injection). Each
+    #: slot costs about ``stored_width`` flip-flops and two LUTs per stored bit.
+    fault_slots: int = _field(1, lo=0, hi=64)
     #: Width of the corrected/detected/overflow counters of each memory, in bits.
     counter_bits: int = _field(16, lo=1, hi=32)
     protection: ProtectionConfig = field(default_factory=ProtectionConfig)

@@ -65,7 +65,7 @@ def estimate_xilinx(verilog: Path, top: str, out_dir: Path, family: str = "xc7")
     log = out_dir / "synth.log"
     stat = out_dir / "stat.json"
     script = (f"read_verilog {verilog.name}; "
-              f"synth_xilinx -family {family} -top {top} -flatten; "
+              f"synth_xilinx -family {family} -top {top} -flatten -noiopad; "
               f"tee -q -o {stat.name} stat -json")
     run_yosys(script, log, out_dir)
     cells = json.loads(stat.read_text())["design"]["num_cells_by_type"]

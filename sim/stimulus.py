@@ -18,7 +18,8 @@ from hw.config import ChipConfig
 from sw.compiler import CompileError, compile_core
 from sw.network import INPUT, Layer, Network, Neuron, load_network
 
-__all__ = ["random_network", "random_inputs", "random_case", "load_fixture", "fixture_names"]
+__all__ = ["random_network", "random_inputs", "random_case", "load_fixture", "fixture_names",
+           "bench_network"]
 
 
 def _fit_weights(w, pmax, acc_bits):
@@ -132,3 +133,20 @@ def load_fixture(name: str):
 
 def fixture_names() -> list:
     return sorted(p.stem for p in FIXTURES.glob("*.npz"))
+
+
+def bench_network(config: ChipConfig, fanouts):
+    """The throughput-benchmark network: one LIF layer filling the core; input 0 reaches
+    every neuron with weight 127 (one event with payload 127 makes all of them spike);
+    input ``k`` (``1..len(fanouts)``) reaches the first ``fanouts[k-1]`` neurons with
+    weight 1 (dense rows of that fan-out). Returns ``(network, {fanout: input index})``."""
+    n = config.core.neurons
+    w = np.zeros((1 + len(fanouts), n), np.int64)
+    w[0] = 127
+    for k, f in enumerate(fanouts, 1):
+        if f > n:
+            raise ValueError(f"fan-out {f} exceeds the core's {n} neurons")
+        w[k, :f] = 1
+    layer = Layer("bench", n, Neuron("lif", threshold=1000, leak_mult=255, leak_shift=8),
+                  {INPUT: w})
+    return Network(1 + len(fanouts), [layer]), {f: k for k, f in enumerate(fanouts, 1)}

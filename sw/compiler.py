@@ -221,7 +221,7 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core") -> 
             elif n.model == "if":
                 p = programs.if_neuron(n.reset, name=name)
             else:
-                p = programs.sigma_delta(name=name)
+                p = programs.sigma_delta(name=name, slots=c.slots)
             seen[key] = name
             progs.append(p)
         layer_prog[layer.name] = seen[key]

@@ -69,14 +69,37 @@ def if_neuron(reset: str = "zero", name: str = "if") -> Program:
     ])
 
 
-def sigma_delta(name: str = "sigma_delta") -> Program:
+def sigma_delta(name: str = "sigma_delta", slots: int = 8) -> Program:
     """Sigma-delta neuron with ReLU, graded output events::
 
         v = sat_state(v + a)                   (sigma: sum of the deltas received)
         y = max(v + bias, 0)                   (activation)
         d = sat_payload(y - u)                 (delta against what was sent so far)
         if |d| >= threshold: emit d; u += d
+
+    Eight ALU operations. On a core with fewer than 8 (but at least 6) slots the
+    program makes two passes over the layer's rows: the first stores ``v`` and parks
+    ``d`` in the accumulator, the second decides, emits and clears the accumulator (half
+    the neuron-update rate, same results).
     """
+    if slots < 8:
+        return Program(name, [
+            Instr(InstrClass.VEC, slots=(
+                Slot(AluOp.ADD, X, X, Operand.A),
+                Slot(AluOp.SAT, X, X),
+                Slot(AluOp.ADD, Y, X, Operand.P0),
+                Slot(AluOp.MAX, Y, Y, Operand.ZERO),
+                Slot(AluOp.SUB, Y, Y, Operand.Z),
+                Slot(AluOp.SATP, Y, Y),
+            ), st_v=StoreSel.X, st_a=AccSel.Y, loop=("param",),
+                agu=((True, (1,)), (False, ()))),
+            Instr(InstrClass.VEC, slots=(
+                Slot(AluOp.MOV, Y, X, Operand.A),
+                Slot(AluOp.CAGE, None, Y, Operand.P1),
+                Slot(AluOp.CADD, Z, Z, Operand.Y),
+            ), st_u=StoreSel.Z, st_a=AccSel.ZERO, emit=Emit.PRED, emit_src=Operand.Y,
+                **_ROWS),
+        ])
     return Program(name, [
         Instr(InstrClass.VEC, slots=(
             Slot(AluOp.ADD, X, X, Operand.A),

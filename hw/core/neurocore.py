@@ -24,7 +24,7 @@ while the core is idle, and injects faults at any time.
 Counters (``counter_bits``, saturating, cleared by ``clear_counters``): cycles busy and
 idle, events in (taken from the queue), events out (spikes sent), synaptic ops (enabled
 lanes of issued MACs), neuron updates (enabled lanes of issued VECs that store the
-state record), ticks, accumulator overflows (also the sticky ``overflow`` flag).
+membrane ``v``), ticks, accumulator overflows (also the sticky ``overflow`` flag).
 """
 
 from amaranth import Array, Cat, Module, Mux, Signal, unsigned
@@ -48,6 +48,9 @@ COUNTERS = ("cycles_busy", "cycles_idle", "events_in", "events_out", "synops",
 class Neurocore(wiring.Component):
     """One SENECA-style neurocore.
 
+    ``images`` (``{memory name: words}``, e.g. ``CoreImage.images``) initialises the
+    memories, which bakes a network into the bitstream.
+
     Members
     -------
     events : ``In(stream.Signature(isa.event))``
@@ -62,16 +65,18 @@ class Neurocore(wiring.Component):
     mem_req, mem_resp : the memory bus's request and response streams.
     """
 
-    def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None):
+    def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None,
+                 images=None):
         self.config = config
         self.isa = isa = Isa(config.core)
         c = config.core
         self.prefix = prefix
-        self.controller = LoopController(config, prefix=prefix, directory=directory)
+        self.controller = LoopController(config, prefix=prefix, directory=directory,
+                                         images=images)
         specs = {s.name: s for s in core_memories(isa, prefix)}
         self.target_table = FaultSRAM.for_chip(specs[f"{prefix}.target_table"], config,
-                                               directory)
-        self.lanes = [NpeLane(config, i, prefix=prefix, directory=directory)
+                                               directory, images=images)
+        self.lanes = [NpeLane(config, i, prefix=prefix, directory=directory, images=images)
                       for i in range(c.lanes)]
         self.srams = [self.controller.microcode, self.controller.axon_table,
                       self.controller.layer_table, self.target_table]
@@ -167,12 +172,12 @@ class Neurocore(wiring.Component):
         # counters
         def popcount(v):
             return sum(v[i].as_unsigned() for i in range(len(v)))
-        writes_state = (iss.ctl.st_v != StoreSel.KEEP) | (iss.ctl.st_u != StoreSel.KEEP)
+        writes_v = iss.ctl.st_v != StoreSel.KEEP
         increments = {
             "cycles_busy": ~idle, "cycles_idle": idle,
             "events_in": ctl.event_taken, "events_out": send,
             "synops": Mux(iss.mac, popcount(iss.mask), 0),
-            "neuron_updates": Mux(iss.vec & writes_state, popcount(iss.mask), 0),
+            "neuron_updates": Mux(iss.vec & writes_v, popcount(iss.mask), 0),
             "ticks": ctl.tick_done,
             "acc_overflows": popcount(Cat(*(lane.overflow for lane in self.lanes))),
         }

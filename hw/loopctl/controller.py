@@ -64,11 +64,13 @@ class LoopController(wiring.Component):
     idle : ``Out(1)``, no task queued, no job pending or running, pipelines empty.
     """
 
-    def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None):
+    def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None,
+                 images=None):
         self.config = config
         self.isa = isa = Isa(config.core)
         specs = {s.name: s for s in core_memories(isa, prefix)}
-        mk = lambda kind: FaultSRAM.for_chip(specs[f"{prefix}.{kind}"], config, directory)
+        mk = lambda kind: FaultSRAM.for_chip(specs[f"{prefix}.{kind}"], config, directory,
+                                             images=images)
         self.microcode = mk("microcode")
         self.axon_table = mk("axon_table")
         self.layer_table = mk("layer_table")
@@ -94,11 +96,19 @@ class LoopController(wiring.Component):
         m.submodules.layer_table = ltab = self.layer_table
 
         # ------------------------------------------------------------- task queue
-        m.submodules.tasks = tq = fifo.SyncFIFOBuffered(width=task_layout(isa).size,
-                                                        depth=c.event_fifo_depth)
-        m.d.comb += [tq.w_data.eq(self.tasks.payload), tq.w_en.eq(self.tasks.valid),
-                     self.tasks.ready.eq(tq.w_rdy)]
-        head = data.View(task_layout(isa), tq.r_data)
+        m.submodules.tasks = tq = fifo.SyncFIFO(width=task_layout(isa).size,
+                                                depth=c.event_fifo_depth)
+        # A task arriving at an empty queue is taken straight from the input (one cycle
+        # less latency). A tick so taken is remembered until its expansion ends.
+        take_direct = Signal()
+        tick_direct = Signal()
+        m.d.comb += [tq.w_data.eq(self.tasks.payload),
+                     tq.w_en.eq(self.tasks.valid & ~take_direct),
+                     self.tasks.ready.eq(tq.w_rdy | take_direct)]
+        head = Signal(task_layout(isa))
+        head_valid = Signal()
+        m.d.comb += [head.eq(Mux(tq.r_rdy, tq.r_data, self.tasks.payload)),
+                     head_valid.eq(tq.r_rdy | self.tasks.valid)]
 
         # ------------------------------------------------------------- job generator
         jl = self.job_layout
@@ -106,6 +116,7 @@ class LoopController(wiring.Component):
         # whose descriptor is being read.
         m.submodules.jobs = jq = fifo.SyncFIFO(width=jl.size, depth=3)
         push = Signal(jl)
+        push_valid = Signal()
         m.d.comb += jq.w_data.eq(push)
         rd_event = Signal()
         rd_payload = Signal(signed(c.payload_bits))
@@ -118,17 +129,20 @@ class LoopController(wiring.Component):
         with m.If(rd_event):
             m.d.comb += [push.kind.eq(JobKind.EVENT), push.pc.eq(adesc.pc),
                          push.base.eq(adesc.base), push.count.eq(adesc.count),
-                         push.mask.eq(adesc.mask), push.payload.eq(rd_payload), jq.w_en.eq(1)]
+                         push.mask.eq(adesc.mask), push.payload.eq(rd_payload),
+                         push_valid.eq(1)]
         m.d.comb += [atab.read[0].addr.eq(head.axon), ltab.read[0].addr.eq(layer_i)]
         with m.FSM(name="jobgen") as gen:
             with m.State("IDLE"):
-                with m.If(tq.r_rdy & space):
+                with m.If(head_valid & space):
                     with m.If(head.tick):
-                        m.d.sync += layer_i.eq(0)
-                        m.next = "TICK_READ"
+                        # layer_i is 0 here: read the first layer entry right away
+                        m.d.comb += [ltab.read[0].en.eq(1), take_direct.eq(~tq.r_rdy)]
+                        m.d.sync += [rd_layer.eq(1), tick_direct.eq(~tq.r_rdy)]
+                        m.next = "TICK_WAIT"
                     with m.Else():
-                        m.d.comb += [atab.read[0].en.eq(1), tq.r_en.eq(1),
-                                     self.event_taken.eq(1)]
+                        m.d.comb += [atab.read[0].en.eq(1), tq.r_en.eq(tq.r_rdy),
+                                     take_direct.eq(~tq.r_rdy), self.event_taken.eq(1)]
                         m.d.sync += [rd_event.eq(1), rd_payload.eq(head.payload)]
             with m.State("TICK_READ"):
                 with m.If(space):
@@ -139,7 +153,7 @@ class LoopController(wiring.Component):
                 with m.If(ldesc.valid):
                     m.d.comb += [push.kind.eq(JobKind.LAYER), push.pc.eq(ldesc.pc),
                                  push.base.eq(ldesc.base), push.count.eq(ldesc.count),
-                                 push.mask.eq(ldesc.mask), jq.w_en.eq(1)]
+                                 push.mask.eq(ldesc.mask), push_valid.eq(1)]
                     with m.If(layer_i == c.layers - 1):
                         m.next = "TICK_END"
                     with m.Else():
@@ -149,8 +163,9 @@ class LoopController(wiring.Component):
                     m.next = "TICK_END"
             with m.State("TICK_END"):
                 with m.If(space):
-                    m.d.comb += [push.kind.eq(JobKind.TICK_END), jq.w_en.eq(1),
-                                 tq.r_en.eq(1)]
+                    m.d.comb += [push.kind.eq(JobKind.TICK_END), push_valid.eq(1),
+                                 tq.r_en.eq(~tick_direct)]
+                    m.d.sync += layer_i.eq(0)
                     m.next = "IDLE"
 
         # ------------------------------------------------------------- shadow pipelines
@@ -309,14 +324,21 @@ class LoopController(wiring.Component):
                                      n_ptr[k][0].eq(step)]
 
         # fetch and job transitions
-        job = data.View(jl, jq.r_data)
-        job_ready = jq.r_rdy & (job.kind != JobKind.TICK_END)
+        # A job pushed while the queue is empty is also available in the same cycle.
+        job = Signal(jl)
+        job_avail = Signal()
+        job_take = Signal()
+        m.d.comb += [job.eq(Mux(jq.r_rdy, jq.r_data, push)),
+                     job_avail.eq(jq.r_rdy | push_valid),
+                     jq.r_en.eq(job_take & jq.r_rdy),
+                     jq.w_en.eq(push_valid & ~(job_take & ~jq.r_rdy))]
+        job_ready = job_avail & (job.kind != JobKind.TICK_END)
         fetch_pc = Signal(c.pc_bits)
         fetch_en = Signal()
         m.d.comb += [ucode.read[0].addr.eq(fetch_pc), ucode.read[0].en.eq(fetch_en)]
 
         def start_job():
-            m.d.comb += [fetch_pc.eq(job.pc), fetch_en.eq(1), jq.r_en.eq(1)]
+            m.d.comb += [fetch_pc.eq(job.pc), fetch_en.eq(1), job_take.eq(1)]
             m.d.sync += [pc.eq(job.pc), cur.eq(job), ir_valid.eq(1), n_active.eq(0)]
 
         with m.If(advance):
@@ -328,10 +350,10 @@ class LoopController(wiring.Component):
             with m.Elif(next_pc != pc):
                 m.d.comb += [fetch_pc.eq(next_pc), fetch_en.eq(1)]
                 m.d.sync += pc.eq(next_pc)
-        with m.Elif(~ir_valid & jq.r_rdy):
+        with m.Elif(~ir_valid & job_avail):
             with m.If(job.kind == JobKind.TICK_END):
                 with m.If(drained):
-                    m.d.comb += [jq.r_en.eq(1), self.tick_done.eq(1)]
+                    m.d.comb += [job_take.eq(1), self.tick_done.eq(1)]
             with m.Else():
                 start_job()
 

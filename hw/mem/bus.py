@@ -30,7 +30,7 @@ outside the group is accepted and answers (when it expects an answer) with ``err
 set. One request is in flight at a time; a READ answers two cycles after acceptance.
 """
 
-from amaranth import Cat, Module, Signal
+from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -83,67 +83,70 @@ class MemoryBus(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        n = len(self.srams)
         req = self.req.payload
         resp = Signal.like(self.resp.payload)
         m.d.comb += self.resp.payload.eq(resp)
-        known = req.mem < len(self.srams)
+        known = req.mem < n
+        sel = Signal(n)                       # one-hot: the addressed memory
+        m.d.comb += sel.eq(Mux(known, 1 << req.mem, 0))
+        op_ok = Signal()                      # the request can be taken this cycle
+        take = Signal()
+        m.d.comb += take.eq(self.req.valid & op_ok)
+
+        # Address, data and fault payload fan out to every memory unconditionally;
+        # only the strobes are decoded (cheaper than gating each memory's buses). The
+        # host strobes do not go through `take`: a fault port's ready depends on them.
+        idle_req = Signal()      # a request the owners' idleness allows, in state IDLE
+        for i, s in enumerate(self.srams):
+            m.d.comb += [
+                s.host.addr.eq(req.addr), s.host.data.eq(req.data),
+                s.host.we.eq(idle_req & sel[i] & (req.op == BusOp.WRITE)),
+                s.host.re.eq(idle_req & sel[i] & (req.op == BusOp.READ)),
+                s.fault.payload.addr.eq(req.addr), s.fault.payload.mask.eq(req.data),
+                s.fault.payload.kind.eq(req.kind),
+                s.fault.valid.eq(self.req.valid & sel[i] & (req.op == BusOp.FAULT)),
+                s.clear_status.eq(idle_req & sel[i] & (req.op == BusOp.CLEAR)),
+            ]
+            if s.access_bits:
+                m.d.comb += s.clear_access.eq(idle_req & sel[i] & (req.op == BusOp.CLEAR))
+        fault_ready = Array(s.fault.ready for s in self.srams)[req.mem]
+        read_data = Array(s.read[0].data for s in self.srams)
+        read_corr = Array(s.read[0].corrected for s in self.srams)
+        read_det = Array(s.read[0].detected for s in self.srams)
+        status = Array(Cat(s.corrected_count, s.detected_count, s.overflow_count, s.error,
+                           s.fault_overflow) for s in self.srams)
+        counts = Array(Cat(s.read_count, s.write_count) if s.access_bits else Const(0, 1)
+                       for s in self.srams)
         read_mem = Signal.like(req.mem)
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
+                m.d.comb += idle_req.eq(self.req.valid & self.enable)
                 with m.Switch(req.op):
                     with m.Case(BusOp.FAULT):
-                        for i, s in enumerate(self.srams):
-                            with m.If(req.mem == i):
-                                m.d.comb += [s.fault.valid.eq(self.req.valid),
-                                             s.fault.payload.addr.eq(req.addr),
-                                             s.fault.payload.mask.eq(req.data),
-                                             s.fault.payload.kind.eq(req.kind),
-                                             self.req.ready.eq(s.fault.ready)]
-                        with m.If(~known):
-                            m.d.comb += self.req.ready.eq(1)
+                        m.d.comb += op_ok.eq(Mux(known, fault_ready, 1))
                     with m.Case(BusOp.WRITE, BusOp.CLEAR):
-                        m.d.comb += self.req.ready.eq(self.enable)
-                        for i, s in enumerate(self.srams):
-                            with m.If((req.mem == i) & self.req.valid & self.enable):
-                                with m.If(req.op == BusOp.WRITE):
-                                    m.d.comb += [s.host.we.eq(1), s.host.addr.eq(req.addr),
-                                                 s.host.data.eq(req.data)]
-                                with m.Else():
-                                    m.d.comb += s.clear_status.eq(1)
-                                    if s.access_bits:
-                                        m.d.comb += s.clear_access.eq(1)
+                        m.d.comb += op_ok.eq(self.enable)
                     with m.Case(BusOp.READ):
-                        m.d.comb += self.req.ready.eq(self.enable)
-                        with m.If(self.req.valid & self.enable):
-                            for i, s in enumerate(self.srams):
-                                with m.If(req.mem == i):
-                                    m.d.comb += [s.host.re.eq(1), s.host.addr.eq(req.addr)]
+                        m.d.comb += op_ok.eq(self.enable)
+                        with m.If(take):
                             m.d.sync += [read_mem.eq(req.mem), resp.eq(0),
                                          resp.error.eq(~known)]
                             m.next = "READ"
                     with m.Case(BusOp.STATUS, BusOp.COUNTS):
-                        m.d.comb += self.req.ready.eq(self.enable)
-                        with m.If(self.req.valid & self.enable):
-                            m.d.sync += [resp.eq(0), resp.error.eq(~known)]
-                            for i, s in enumerate(self.srams):
-                                status = Cat(s.corrected_count, s.detected_count,
-                                             s.overflow_count, s.error, s.fault_overflow)
-                                counts = Cat(s.read_count, s.write_count) if s.access_bits \
-                                    else 0
-                                with m.If(req.mem == i):
-                                    with m.If(req.op == BusOp.COUNTS):
-                                        m.d.sync += resp.data.eq(counts)
-                                    with m.Else():
-                                        m.d.sync += resp.data.eq(status)
+                        m.d.comb += op_ok.eq(self.enable)
+                        with m.If(take):
+                            m.d.sync += [resp.eq(0), resp.error.eq(~known),
+                                         resp.data.eq(Mux(req.op == BusOp.COUNTS,
+                                                          counts[req.mem], status[req.mem]))]
                             m.next = "RESP"
                     with m.Default():
-                        m.d.comb += self.req.ready.eq(1)
+                        m.d.comb += op_ok.eq(1)
+                m.d.comb += self.req.ready.eq(op_ok)
             with m.State("READ"):
-                for i, s in enumerate(self.srams):
-                    with m.If(read_mem == i):
-                        m.d.sync += [resp.data.eq(s.read[0].data),
-                                     resp.corrected.eq(s.read[0].corrected),
-                                     resp.detected.eq(s.read[0].detected)]
+                m.d.sync += [resp.data.eq(read_data[read_mem]),
+                             resp.corrected.eq(read_corr[read_mem]),
+                             resp.detected.eq(read_det[read_mem])]
                 m.next = "RESP"
             with m.State("RESP"):
                 m.d.comb += self.resp.valid.eq(1)

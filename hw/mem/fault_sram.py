@@ -119,7 +119,7 @@ class FaultSRAM(wiring.Component):
     read_ports : int
         Number of independent read ports (1..4).
     fault_slots : int
-        Distinct addresses that can hold stuck-at faults at once (0 disables them).
+        Stuck-at faults held at once, each (address, mask, value) (0 disables them).
     counter_bits : int
         Width of the saturating status counters.
     init : sequence of int, optional
@@ -200,11 +200,14 @@ class FaultSRAM(wiring.Component):
             directory.add(self)
 
     @classmethod
-    def for_chip(cls, spec, config, directory=None, read_ports: int = 1) -> "FaultSRAM":
+    def for_chip(cls, spec, config, directory=None, read_ports: int = 1,
+                 images=None) -> "FaultSRAM":
         """The FaultSRAM for a :class:`hw.isa.MemorySpec` of a chip configured by
-        ``config`` (protection by role, fault slots, counter widths)."""
+        ``config`` (protection by role, fault slots, counter widths); ``images``
+        (``{name: words}``) gives initial contents."""
         m = config.memory
-        return cls(spec.width, spec.depth, name=spec.name, role=spec.role,
+        init = [int(w) for w in images[spec.name]] if images and spec.name in images else ()
+        return cls(spec.width, spec.depth, name=spec.name, role=spec.role, init=init,
                    protection=m.protection.for_role(spec.role), read_ports=read_ports,
                    fault_slots=m.fault_slots, counter_bits=m.counter_bits,
                    directory=directory, access_bits=config.core.counter_bits)
@@ -288,34 +291,28 @@ class FaultSRAM(wiring.Component):
                 m.d.sync += pending.eq(0)
 
         # --- stuck-at slots ----------------------------------------------------------------
+        # Each stuck-at fault takes the lowest free slot: (address, mask, value). Slots
+        # are freed only all at once (CLEAR), so slot order is injection order and a
+        # later fault wins where masks overlap.
         k = self.fault_slots
         slot_valid = Signal(max(k, 1))
         slot_addr = [Signal(aw, name=f"slot{i}_addr") for i in range(k)]
-        slot_s0 = [Signal(sw, name=f"slot{i}_s0") for i in range(k)]
-        slot_s1 = [Signal(sw, name=f"slot{i}_s1") for i in range(k)]
+        slot_mask = [Signal(sw, name=f"slot{i}_mask") for i in range(k)]
+        slot_one = [Signal(name=f"slot{i}_one") for i in range(k)]
         stuck = accept & ((fault.kind == FaultKind.STUCK_AT_0) | (fault.kind == FaultKind.STUCK_AT_1))
-        to_one = fault.kind == FaultKind.STUCK_AT_1
         refused = Signal()
         if k:
-            hit = Cat(*(slot_valid[i] & (slot_addr[i] == fault.addr) for i in range(k)))
-            free = ~slot_valid
             with m.If(accept & (fault.kind == FaultKind.CLEAR)):
                 m.d.sync += slot_valid.eq(0)
             with m.If(stuck):
-                with m.If(hit.any()):
+                with m.Switch(~slot_valid):
                     for i in range(k):
-                        with m.If(hit[i]):
-                            self._merge_stuck(m, slot_s0[i], slot_s1[i], fault.mask, to_one)
-                with m.Else():
-                    # lowest free slot; none free -> refused
-                    with m.Switch(free):
-                        for i in range(k):
-                            with m.Case("-" * (k - 1 - i) + "1" + "0" * i):
-                                m.d.sync += [slot_valid[i].eq(1), slot_addr[i].eq(fault.addr),
-                                             slot_s0[i].eq(Mux(to_one, 0, fault.mask)),
-                                             slot_s1[i].eq(Mux(to_one, fault.mask, 0))]
-                        with m.Default():
-                            m.d.comb += refused.eq(1)
+                        with m.Case("-" * (k - 1 - i) + "1" + "0" * i):
+                            m.d.sync += [slot_valid[i].eq(1), slot_addr[i].eq(fault.addr),
+                                         slot_mask[i].eq(fault.mask),
+                                         slot_one[i].eq(fault.kind == FaultKind.STUCK_AT_1)]
+                    with m.Default():
+                        m.d.comb += refused.eq(1)
         else:
             m.d.comb += refused.eq(stuck)
 
@@ -334,13 +331,14 @@ class FaultSRAM(wiring.Component):
             m.d.sync += valid_q.eq(r_en)
             with m.If(r_en):
                 m.d.sync += addr_q.eq(r_addr)
-            and_mask = Signal(sw, name=f"r{i}_stuck0")
-            or_mask = Signal(sw, name=f"r{i}_stuck1")
+            forced = rp.data
             for j in range(k):
-                with m.If(slot_valid[j] & (slot_addr[j] == addr_q)):
-                    m.d.comb += [and_mask.eq(slot_s0[j]), or_mask.eq(slot_s1[j])]
-            forced = Signal(sw, name=f"r{i}_forced")
-            m.d.comb += forced.eq((rp.data & ~and_mask) | or_mask)
+                hit = slot_valid[j] & (slot_addr[j] == addr_q)
+                stuck_bits = Mux(slot_one[j], slot_mask[j], 0)
+                forced = Mux(hit, (forced & ~slot_mask[j]) | stuck_bits, forced)
+            forced_sig = Signal(sw, name=f"r{i}_forced")
+            m.d.comb += forced_sig.eq(forced)
+            forced = forced_sig
             d, c, e = self._decode(m, forced, f"r{i}")
             m.d.comb += [port.data.eq(d), port.corrected.eq(c), port.detected.eq(e)]
             corrected_n.append(valid_q & c)
@@ -370,13 +368,6 @@ class FaultSRAM(wiring.Component):
                          self.overflow_count.eq(0), self.error.eq(0),
                          self.fault_overflow.eq(0)]
         return m
-
-    @staticmethod
-    def _merge_stuck(m, s0, s1, mask, to_one):
-        with m.If(to_one):
-            m.d.sync += [s1.eq(s1 | mask), s0.eq(s0 & ~mask)]
-        with m.Else():
-            m.d.sync += [s0.eq(s0 | mask), s1.eq(s1 & ~mask)]
 
     def _saturating(self, m, counter, events):
         total = sum(e.as_unsigned() if hasattr(e, "as_unsigned") else e for e in events)

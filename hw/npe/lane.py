@@ -56,6 +56,8 @@ class NpeLane(wiring.Component):
     prefix : str
         Core name; memories are ``{prefix}.lane{index}.weights/acc/state``.
     directory : MemoryDirectory, optional
+    images : dict, optional
+        Initial memory contents by memory name (a network baked into the bitstream).
 
     Members
     -------
@@ -68,13 +70,13 @@ class NpeLane(wiring.Component):
     """
 
     def __init__(self, config: ChipConfig, index: int, *, prefix: str = "core",
-                 directory=None):
+                 directory=None, images=None):
         self.config, self.index = config, index
         self.isa = isa = Isa(config.core)
         c = config.core
         specs = {s.name: s for s in core_memories(isa, prefix)}
         mk = lambda kind: FaultSRAM.for_chip(specs[f"{prefix}.lane{index}.{kind}"], config,
-                                             directory)
+                                             directory, images=images)
         self.weights, self.acc, self.state = mk("weights"), mk("acc"), mk("state")
         super().__init__({
             "issue": In(isa.lane_issue),
@@ -225,6 +227,15 @@ class NpeLane(wiring.Component):
                     m.d.comb += out.eq(regs[i])
         return out
 
+    @staticmethod
+    def _clamp(a, bits):
+        """Clamp to the signed range of ``bits``: in range iff the bits from ``bits-1``
+        up are all equal (cheaper than two comparisons)."""
+        top = a[bits - 1:]
+        fits = (top == 0) | (top == (1 << len(top)) - 1)
+        hi, lo = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
+        return Mux(fits, a, Mux(a[-1], lo, hi))
+
     def _slot(self, m, k, src, dst, regs):
         """ALU slot ``k``: stage register ``src`` -> ``dst``, advancing unless frozen."""
         c, isa = self.config.core, self.isa
@@ -238,9 +249,11 @@ class NpeLane(wiring.Component):
                     m.d.comb += A.eq(src.t[i])
         B = self._operand(m, src, slot.src_b, regs, f"s{k}")
         # One adder serves ADD/SUB/CADD/CSUB and the comparisons (A - B).
+        # CAGE uses it too: |A| >= B  <=>  A - B >= 0 (A >= 0)  or  A + B <= 0 (A < 0).
         sub = Signal(name=f"s{k}_sub")
         total = Signal(signed(D + 1), name=f"s{k}_sum")
-        m.d.comb += [sub.eq(~((op == AluOp.ADD) | (op == AluOp.CADD))),
+        m.d.comb += [sub.eq(~((op == AluOp.ADD) | (op == AluOp.CADD)
+                              | ((op == AluOp.CAGE) & A[-1]))),
                      total.eq(A + Mux(sub, -B, B))]
         lt = total < 0  # valid for the subtracting ops: A < B
         wrapped = total[:D].as_signed()
@@ -248,8 +261,6 @@ class NpeLane(wiring.Component):
         write = Signal(name=f"s{k}_w")
         pred = Signal(name=f"s{k}_p")
         m.d.comb += pred.eq(src.pred)
-        smax, smin = (1 << (c.state_bits - 1)) - 1, -(1 << (c.state_bits - 1))
-        pmax, pmin = (1 << (c.payload_bits - 1)) - 1, -(1 << (c.payload_bits - 1))
         with m.Switch(op):
             with m.Case(AluOp.MOV):
                 m.d.comb += [result.eq(B), write.eq(1)]
@@ -264,18 +275,15 @@ class NpeLane(wiring.Component):
             with m.Case(AluOp.CLT):
                 m.d.comb += pred.eq(lt)
             with m.Case(AluOp.CAGE):
-                mag = Signal(signed(D + 1), name=f"s{k}_abs")
-                m.d.comb += [mag.eq(Mux(A < 0, -A, A)), pred.eq(mag >= B)]
+                m.d.comb += pred.eq(Mux(A[-1], total <= 0, total >= 0))
             with m.Case(AluOp.SEL):
                 m.d.comb += [result.eq(Mux(src.pred, B, A)), write.eq(1)]
             with m.Case(AluOp.CADD, AluOp.CSUB):
                 m.d.comb += [result.eq(Mux(src.pred, wrapped, A)), write.eq(1)]
             with m.Case(AluOp.SAT):
-                m.d.comb += [result.eq(Mux(A > smax, smax, Mux(A < smin, smin, A))),
-                             write.eq(1)]
+                m.d.comb += [result.eq(self._clamp(A, c.state_bits)), write.eq(1)]
             with m.Case(AluOp.SATP):
-                m.d.comb += [result.eq(Mux(A > pmax, pmax, Mux(A < pmin, pmin, A))),
-                             write.eq(1)]
+                m.d.comb += [result.eq(self._clamp(A, c.payload_bits)), write.eq(1)]
             if k < c.mul_slots:
                 with m.Case(AluOp.MUL):
                     prod = Signal(signed(D + c.state_bits), name=f"s{k}_prod")

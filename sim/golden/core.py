@@ -10,7 +10,7 @@ Architectural results, compared with the RTL by the cross-checks: the spikes of 
 tick in emission order (issue order of the VEC instructions, lanes ascending within an
 instruction), final memory contents, and the counters ``events_in``, ``events_out``,
 ``synops`` (enabled lanes of MAC instructions), ``neuron_updates`` (enabled lanes of VEC
-instructions that write the state record), ``ticks``, ``acc_overflows``, and the reads
+instructions that write the membrane ``v``), ``ticks``, ``acc_overflows``, and the reads
 and writes of every memory. Cycle counts are not modelled (they are measured on the
 RTL by ``python -m benchmarks core``).
 """
@@ -237,7 +237,8 @@ class GoldenCore:
                                  for v, u, p0, p1 in zip(res["v"], res["u"], f[2], f[3])],
                                 dtype=object)
                 self._write(f"lane{lane}.state", r, word)
-                self.counters["neuron_updates"] += len(r)
+                if int(ins.st_v) != 0:
+                    self.counters["neuron_updates"] += len(r)
             if res["a"] is not None:
                 self._write(f"lane{lane}.acc", r, res["a"] & ((1 << c.acc_bits) - 1))
             iters = np.nonzero(sel)[0]

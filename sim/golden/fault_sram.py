@@ -11,18 +11,18 @@ Semantics (the RTL matches them; the cross-check test in
 
 * ``write`` encodes the data and replaces the whole stored word, which also repairs any
   bit flips in it.
-* ``read`` takes the stored word, forces the stuck-at bits registered for that address
-  (``(stored & ~stuck0) | stuck1``), then decodes it. Every read whose decode reports a
+* ``read`` takes the stored word, applies the stuck-at faults registered for that
+  address in the order they were injected (``(stored & ~mask) | (mask if value 1)``,
+  so a later fault wins where masks overlap), then decodes it. Every read whose decode reports a
   corrected (detected) error adds one to ``corrected_count`` (``detected_count``); a
   detected error also sets the sticky ``error`` flag. Counters saturate at
   ``2**counter_bits - 1``.
 * ``inject(addr, mask, FLIP)`` XORs ``mask`` into the stored word (a single-event upset
   when one bit is set, a multi-bit upset otherwise).
-* ``inject(addr, mask, STUCK_AT_0 / STUCK_AT_1)`` adds the bits of ``mask`` to the stuck
-  mask of ``addr`` (a later stuck-at of the same bit to the other value wins). Each
-  distinct address takes one of ``fault_slots`` slots; when all are taken the fault is
-  not applied, ``overflow_count`` counts it and the sticky ``fault_overflow`` flag is
-  set.
+* ``inject(addr, mask, STUCK_AT_0 / STUCK_AT_1)`` holds the bits of ``mask`` of word
+  ``addr`` at 0/1 on every read. Each such fault takes one of ``fault_slots`` slots;
+  when all are taken the fault is not applied, ``overflow_count`` counts it and the
+  sticky ``fault_overflow`` flag is set.
 * ``inject(..., CLEAR)`` removes all stuck-at faults. Bit flips are stored data: only a
   write (or a second flip) repairs them.
 * ``clear_status()`` zeroes the counters and both sticky flags.
@@ -100,9 +100,7 @@ class GoldenFaultSRAM:
         self.bits = np.zeros((depth, self.stored_width), dtype=np.uint8)
         self._data_pos = np.array(self.layout.data_pos, dtype=np.intp)
         self._check_sets = [np.array(s, dtype=np.intp) for s in self.layout.check_sets]
-        self._slot_addr: list[int] = []
-        self._slot_s0: list[np.ndarray] = []
-        self._slot_s1: list[np.ndarray] = []
+        self._slots: list[tuple[int, np.ndarray, int]] = []   # (addr, mask bits, value)
         self.clear_status()
         if init is not None:
             init = np.asarray(init)
@@ -190,10 +188,10 @@ class GoldenFaultSRAM:
 
     def _forced(self, addr: np.ndarray) -> np.ndarray:
         raw = self.bits[addr]
-        for a, s0, s1 in zip(self._slot_addr, self._slot_s0, self._slot_s1):
+        for a, mbits, value in self._slots:
             rows = addr == a
             if rows.any():
-                raw[rows] = (raw[rows] & (1 - s0)) | s1
+                raw[rows] = (raw[rows] & (1 - mbits)) | (mbits * value)
         return raw
 
     def read(self, addr) -> ReadResult:
@@ -216,7 +214,7 @@ class GoldenFaultSRAM:
         """Apply one fault; returns False when a stuck-at fault found no free slot."""
         kind = FaultKind(kind)
         if kind is FaultKind.CLEAR:
-            self._slot_addr.clear(); self._slot_s0.clear(); self._slot_s1.clear()
+            self._slots.clear()
             return True
         addr = int(self._check_addr(addr)[0])
         if mask < 0 or mask >> self.stored_width:
@@ -226,19 +224,9 @@ class GoldenFaultSRAM:
         if kind is FaultKind.FLIP:
             self.bits[addr] ^= mbits
             return True
-        if addr in self._slot_addr:
-            i = self._slot_addr.index(addr)
-        elif len(self._slot_addr) < self.fault_slots:
-            i = len(self._slot_addr)
-            self._slot_addr.append(addr)
-            self._slot_s0.append(np.zeros(self.stored_width, np.uint8))
-            self._slot_s1.append(np.zeros(self.stored_width, np.uint8))
-        else:
+        if len(self._slots) >= self.fault_slots:
             self._bump("overflow_count", 1)
             self.fault_overflow = True
             return False
-        set_, other = (self._slot_s0, self._slot_s1) if kind is FaultKind.STUCK_AT_0 \
-            else (self._slot_s1, self._slot_s0)
-        set_[i] = set_[i] | mbits
-        other[i] = other[i] & (1 - mbits)
+        self._slots.append((addr, mbits, int(kind is FaultKind.STUCK_AT_1)))
         return True

@@ -1,6 +1,6 @@
 """Neurocore in Verilator vs the instruction-level golden model: seeded random networks
 (1-3 layers; LIF, IF, sigma-delta; dense, sparse and recurrent projections; binary and
-graded inputs) on 1, 2, 4 and 8 lanes. Each network runs 12 timesteps; spikes per
+graded inputs) on 1, 2 (with 6 ALU slots: two-pass sigma-delta), 4 and 8 lanes. Each network runs 12 timesteps; spikes per
 timestep, counters, per-memory access counts and the final neuron memories must match.
 The seed of each network is in the failure message; rerun one with
 SPIKEFORGE_SEED=<seed> SPIKEFORGE_CORE_NETWORKS=1."""
@@ -20,8 +20,10 @@ SEED = int(os.environ.get("SPIKEFORGE_SEED", 3000))
 
 
 def core_config(lanes: int) -> ChipConfig:
+    # The 2-lane core has 6 ALU slots: sigma-delta layers run as two-pass programs there.
     return ChipConfig(core=CoreConfig(lanes=lanes, neurons=128, axons=128, synapses=2048,
-                                      microcode_depth=32, layers=4))
+                                      microcode_depth=32, layers=4,
+                                      slots=6 if lanes == 2 else 8))
 
 
 def build_core(config: ChipConfig):

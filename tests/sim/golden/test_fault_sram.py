@@ -61,22 +61,29 @@ def test_vectorised_encoder_matches_scalar_encoder(width, data):
 
 
 def test_stuck_at_slots_overflow_and_clear():
-    g = GoldenFaultSRAM(8, 8, fault_slots=2, counter_bits=2)
+    g = GoldenFaultSRAM(8, 8, fault_slots=3, counter_bits=2)
     g.write(np.arange(8), np.full(8, 0x0F))
     assert g.inject(1, 0x01, FaultKind.STUCK_AT_0)
-    assert g.inject(1, 0x80, FaultKind.STUCK_AT_1)   # same address: same slot
+    assert g.inject(1, 0x80, FaultKind.STUCK_AT_1)   # same word: a second slot
     assert g.inject(2, 0xF0, FaultKind.STUCK_AT_1)
     assert g.read(1).data == 0x8E and g.read(2).data == 0xFF
-    assert g.inject(1, 0x01, FaultKind.STUCK_AT_1)   # other value wins
-    assert g.read(1).data == 0x8F
-    for _ in range(5):
-        assert not g.inject(3, 0x01, FaultKind.STUCK_AT_0)
+    for _ in range(5):                               # no slot left
+        assert not g.inject(1, 0x01, FaultKind.STUCK_AT_1)
+    assert g.read(1).data == 0x8E
     assert g.fault_overflow and g.overflow_count == 3  # saturates at 2**2 - 1
     g.write(1, 0x00)  # stuck bits persist across writes
-    assert g.read(1).data == 0x81
+    assert g.read(1).data == 0x80
     g.inject(0, 0, FaultKind.CLEAR)
     assert g.read(1).data == 0x00 and g.read(2).data == 0x0F
     assert g.inject(3, 0x01, FaultKind.STUCK_AT_0)
+
+
+def test_later_stuck_at_wins_where_masks_overlap():
+    g = GoldenFaultSRAM(8, 2, fault_slots=2)
+    g.write(0, 0x00)
+    g.inject(0, 0x0F, FaultKind.STUCK_AT_1)
+    g.inject(0, 0x03, FaultKind.STUCK_AT_0)
+    assert g.read(0).data == 0x0C
 
 
 def test_flip_persists_until_written():

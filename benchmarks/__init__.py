@@ -1,0 +1,12 @@
+"""Benchmarks: ``python -m benchmarks NAME [--quick] [--json FILE]``.
+
+Every figure comes from the RTL's own counters (or a tool's report), measured by the
+command that prints it; nothing is typed in. Each benchmark writes one JSON object::
+
+    {"name": ..., "command": ..., "config": {...}, "figures": {...}, "rows": [...],
+     "units": {...}}
+"""
+
+BENCHMARKS = {
+    "core": "benchmarks.core",
+}

@@ -1,0 +1,133 @@
+"""Board demo of one neurocore: a network baked into the memories, running on its own.
+
+Until the host link exists this is what ``python -m hw.build`` puts on a board with
+``--design core``: the resource estimate synthesizes the bare :class:`Neurocore` (its
+host-facing ports kept as module ports, so nothing is optimised away), while the
+board's bitstream plan gets this wrapper, which needs no host:
+
+* :func:`demo_network` is compiled for the core and loaded as memory initial contents;
+* every ``period`` cycles one timestep runs: the inputs whose bit is set in a 16-bit
+  LFSR (stepped once per timestep) send an event with payload 1, then a tick;
+* spikes of neurons that feed other layers return to the core as events on their axon
+  (a routing ROM) through a FIFO deep enough for every neuron, so the core never waits
+  on its own output; they integrate at the next timestep, as the timing rules say;
+* each spike of output neuron ``i`` toggles ``leds[i]``.
+"""
+
+import numpy as np
+from amaranth import Cat, Module, Signal
+from amaranth.lib import data, fifo, wiring
+from amaranth.lib.wiring import Out
+
+from .config import ChipConfig
+from .core import Neurocore
+from .isa import Isa
+
+__all__ = ["CoreDemo", "demo_network", "lfsr_inputs"]
+
+LFSR_TAPS = 0xB400   # x^16 + x^14 + x^13 + x^11 + 1 (maximal length, Galois form)
+LFSR_SEED = 0xACE1
+
+
+def demo_network(config: ChipConfig):
+    """16 inputs -> 32 LIF -> 4 LIF, fixed seed, sized to fit any default-sized core."""
+    from sw.network import Layer, Network, Neuron
+    rng = np.random.default_rng(2026)
+    return Network(16, [
+        Layer("hidden", 32, Neuron("lif", threshold=60, leak_mult=230, leak_shift=8),
+              {"input": rng.integers(-10, 40, (16, 32))}),
+        Layer("out", 4, Neuron("lif", threshold=50, leak_mult=220, leak_shift=8,
+                               reset="subtract"),
+              {"hidden": rng.integers(-8, 20, (32, 4))}),
+    ])
+
+
+def lfsr_inputs(steps: int):
+    """The demo's input events per timestep (what the hardware LFSR produces)."""
+    state, out = LFSR_SEED, []
+    for _ in range(steps):
+        state = (state >> 1) ^ (LFSR_TAPS if state & 1 else 0)
+        out.append([(i, 1) for i in range(16) if state >> i & 1])
+    return out
+
+
+class CoreDemo(wiring.Component):
+    """See the module docstring. ``out_spikes`` counts output-layer spikes."""
+
+    leds: Out(4)
+
+    def __init__(self, config: ChipConfig, directory=None, *, period: int = 1 << 20):
+        from sw.compiler import compile_core
+        self.config, self.period = config, period
+        self.image = compile_core(demo_network(config), config)
+        self.core = Neurocore(config, directory=directory, images=self.image.images)
+        self.out_spikes = Signal(32)
+        self.steps = Signal(32)
+        super().__init__()
+
+    def elaborate(self, platform):
+        m = Module()
+        c, img = self.config.core, self.image
+        isa = Isa(c)
+        m.submodules.core = core = self.core
+        m.d.comb += core.spikes.ready.eq(1)
+
+        # spikes -> routing ROM -> feedback FIFO, or LED toggles
+        m.submodules.feedback = fb = fifo.SyncFIFOBuffered(width=isa.event.size,
+                                                           depth=c.neurons)
+        fb_in = data.View(isa.event, fb.w_data)
+        out_ids = {int(n): i for i, n in enumerate(img.neurons["out"])}
+        with m.If(core.spikes.valid):
+            with m.Switch(core.spikes.payload.neuron):
+                for n, axon in img.routes.items():
+                    with m.Case(n):
+                        m.d.comb += [fb_in.axon.eq(axon), fb_in.payload.eq(1), fb.w_en.eq(1)]
+                for n, i in out_ids.items():
+                    with m.Case(n):
+                        m.d.sync += [self.leds[i].eq(~self.leds[i]),
+                                     self.out_spikes.eq(self.out_spikes + 1)]
+
+        # timestep sequencer
+        lfsr = Signal(16, init=LFSR_SEED)
+        bit = Signal(range(17))
+        timer = Signal(range(self.period + 1))
+        ev = core.events.payload
+        with m.FSM():
+            with m.State("WAIT"):
+                m.d.comb += [ev.eq(fb.r_data), core.events.valid.eq(fb.r_rdy),
+                             fb.r_en.eq(core.events.ready)]
+                m.d.sync += timer.eq(timer + 1)
+                with m.If(timer == self.period - 1):
+                    m.d.sync += [timer.eq(0), bit.eq(0)]
+                    with m.If(lfsr[0]):
+                        m.d.sync += lfsr.eq((lfsr >> 1) ^ LFSR_TAPS)
+                    with m.Else():
+                        m.d.sync += lfsr.eq(lfsr >> 1)
+                    m.next = "INPUTS"
+            with m.State("INPUTS"):
+                axons = img.input_axons
+                with m.Switch(bit):
+                    for i in range(16):
+                        with m.Case(i):
+                            m.d.comb += ev.axon.eq(int(axons[i]))
+                send = Signal()
+                m.d.comb += [send.eq(lfsr.bit_select(bit, 1) & (bit != 16)),
+                             ev.payload.eq(1), core.events.valid.eq(send)]
+                with m.If(bit == 16):
+                    m.next = "DRAIN"
+                with m.Elif(~send | core.events.ready):
+                    m.d.sync += bit.eq(bit + 1)
+            with m.State("DRAIN"):
+                m.d.comb += [ev.eq(fb.r_data), core.events.valid.eq(fb.r_rdy),
+                             fb.r_en.eq(core.events.ready)]
+                with m.If(~fb.r_rdy & (fb.level == 0) & core.idle):
+                    m.next = "TICK"
+            with m.State("TICK"):
+                m.d.comb += core.tick.valid.eq(1)
+                with m.If(core.tick.ready):
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(core.tick_done):
+                    m.d.sync += self.steps.eq(self.steps + 1)
+                    m.next = "WAIT"
+        return m
