@@ -39,6 +39,7 @@ def test_board_required(capsys):
 
 
 def test_arty_build_writes_plan_directory_and_measured_report(tmp_path, capsys):
+    """The README's main job, on the default design (the neurocore)."""
     out = tmp_path / "arty"
     assert main(["--board", "arty_a7", "--out", str(out), "--no-bitstream"]) == 0
     for f in ["top.v", "top.xdc", "top.tcl", "build_top.sh"]:
@@ -48,7 +49,10 @@ def test_arty_build_writes_plan_directory_and_measured_report(tmp_path, capsys):
 
     directory = MemoryDirectory.load(out / "memories.json")
     report = json.loads((out / "report.json").read_text())
-    assert report["memories"] == len(directory) > 0
+    assert report["design"] == "core"
+    assert [m.name for m in directory][:4] == ["core.microcode", "core.axon_table",
+                                                "core.layer_table", "core.target_table"]
+    assert report["memories"] == len(directory) == 4 + 3 * 4
     assert report["memory_bits"] == directory.total_bits
     assert report["command"] == f"python -m hw.build --board arty_a7 --out {out} --no-bitstream"
 
@@ -70,6 +74,7 @@ def test_design_that_does_not_fit_exits_1(tmp_path, monkeypatch, capsys):
     arty = boards.get_board("arty_a7")
     tiny = dataclasses.replace(arty, name="tiny", capacity={**arty.capacity, "lut": 10})
     monkeypatch.setitem(boards.BOARDS, "tiny", tiny)
-    assert main(["--board", "tiny", "--out", str(tmp_path), "--no-bitstream"]) == 1
+    assert main(["--board", "tiny", "--out", str(tmp_path), "--no-bitstream",
+                 "--design", "selftest"]) == 1
     assert json.loads((tmp_path / "report.json").read_text())["fits"] is False
     assert "fits xc7a35ticsg324-1L: NO" in capsys.readouterr().out
