@@ -82,37 +82,34 @@ def sigma_delta(name: str = "sigma_delta", slots: int = 8) -> Program:
     ``d`` in the accumulator, the second decides, emits and clears the accumulator (half
     the neuron-update rate, same results).
     """
-    if slots < 8:
+    if slots >= len(_SD_SIGMA) + len(_SD_DELTA):
         return Program(name, [
-            Instr(InstrClass.VEC, slots=(
-                Slot(AluOp.ADD, X, X, Operand.A),
-                Slot(AluOp.SAT, X, X),
-                Slot(AluOp.ADD, Y, X, Operand.P0),
-                Slot(AluOp.MAX, Y, Y, Operand.ZERO),
-                Slot(AluOp.SUB, Y, Y, Operand.Z),
-                Slot(AluOp.SATP, Y, Y),
-            ), st_v=StoreSel.X, st_a=AccSel.Y, loop=("param",),
-                agu=((True, (1,)), (False, ()))),
-            Instr(InstrClass.VEC, slots=(
-                Slot(AluOp.MOV, Y, X, Operand.A),
-                Slot(AluOp.CAGE, None, Y, Operand.P1),
-                Slot(AluOp.CADD, Z, Z, Operand.Y),
-            ), st_u=StoreSel.Z, st_a=AccSel.ZERO, emit=Emit.PRED, emit_src=Operand.Y,
-                **_ROWS),
-        ])
+            Instr(InstrClass.VEC, slots=_SD_SIGMA + _SD_DELTA, st_v=StoreSel.X,
+                  st_u=StoreSel.Z, st_a=AccSel.ZERO, emit=Emit.PRED, emit_src=Operand.Y,
+                  **_ROWS)])
     return Program(name, [
-        Instr(InstrClass.VEC, slots=(
-            Slot(AluOp.ADD, X, X, Operand.A),
-            Slot(AluOp.SAT, X, X),
-            Slot(AluOp.ADD, Y, X, Operand.P0),
-            Slot(AluOp.MAX, Y, Y, Operand.ZERO),
-            Slot(AluOp.SUB, Y, Y, Operand.Z),
-            Slot(AluOp.SATP, Y, Y),
-            Slot(AluOp.CAGE, None, Y, Operand.P1),
-            Slot(AluOp.CADD, Z, Z, Operand.Y),
-        ), st_v=StoreSel.X, st_u=StoreSel.Z, st_a=AccSel.ZERO, emit=Emit.PRED,
-            emit_src=Operand.Y, **_ROWS),
+        Instr(InstrClass.VEC, slots=_SD_SIGMA, st_v=StoreSel.X, st_a=AccSel.Y,
+              loop=("param",), agu=((True, (1,)), (False, ()))),
+        Instr(InstrClass.VEC, slots=(Slot(AluOp.MOV, Y, X, Operand.A),) + _SD_DELTA,
+              st_u=StoreSel.Z, st_a=AccSel.ZERO, emit=Emit.PRED, emit_src=Operand.Y,
+              **_ROWS),
     ])
+
+
+# sigma, activation and delta of the sigma-delta neuron (y = the delta to send)
+_SD_SIGMA = (
+    Slot(AluOp.ADD, X, X, Operand.A),
+    Slot(AluOp.SAT, X, X),
+    Slot(AluOp.ADD, Y, X, Operand.P0),
+    Slot(AluOp.MAX, Y, Y, Operand.ZERO),
+    Slot(AluOp.SUB, Y, Y, Operand.Z),
+    Slot(AluOp.SATP, Y, Y),
+)
+# decide, and account what was sent
+_SD_DELTA = (
+    Slot(AluOp.CAGE, None, Y, Operand.P1),
+    Slot(AluOp.CADD, Z, Z, Operand.Y),
+)
 
 
 #: Models the compiler knows, with the payload their spikes carry.

@@ -19,7 +19,8 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["params", "SignalAccess", "AmaranthAccess", "CocotbAccess", "Divergence"]
+__all__ = ["params", "SignalAccess", "AmaranthAccess", "CocotbAccess", "Divergence",
+           "run_amaranth", "start_cocotb"]
 
 
 def params() -> dict:
@@ -107,6 +108,21 @@ class CocotbAccess(SignalAccess):
     async def settle(self):
         from cocotb.triggers import ReadWrite
         await ReadWrite()
+
+
+def run_amaranth(dut, bench, *, period: float = 1e-8) -> None:
+    """Run one async testbench ``bench(ctx)`` on ``dut`` in amaranth.sim (one clock).
+    ``SPIKEFORGE_WAVES=<file.vcd>`` records waveforms."""
+    from amaranth.sim import Simulator
+    sim = Simulator(dut)
+    sim.add_clock(period)
+    sim.add_testbench(bench)
+    waves = os.environ.get("SPIKEFORGE_WAVES")
+    if waves and waves.endswith(".vcd"):
+        with sim.write_vcd(waves):
+            sim.run()
+    else:
+        sim.run()
 
 
 async def start_cocotb(dut, period_ns: int = 10) -> CocotbAccess:

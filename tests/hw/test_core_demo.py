@@ -1,11 +1,11 @@
 """The board demo (a baked network driven by an LFSR) computes what the network model
 says: same output spikes over 12 timesteps."""
 
-from amaranth.sim import Simulator
 
 from hw.config import ChipConfig, CoreConfig
 from hw.core_demo import CoreDemo, demo_network, lfsr_inputs
 from sim.golden.network import NetworkModel
+from sim.tb import run_amaranth
 
 
 def test_demo_matches_network_model():
@@ -24,7 +24,4 @@ def test_demo_matches_network_model():
         assert ctx.get(dut.steps) == steps
         await ctx.tick().repeat(4)   # the last tick's spikes leave the output FIFO
         assert ctx.get(dut.out_spikes) == want > 0
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_amaranth(dut, bench)

@@ -1,9 +1,9 @@
 """Memory self-test: what each protection mode buys, shown on a tiny configuration."""
 
-from amaranth.sim import Simulator
 
 from hw.config import ChipConfig, CoreConfig
 from hw.selftest import MemorySelfTest
+from sim.tb import run_amaranth
 
 
 def test_selftest_flags_silent_corruption_only_without_protection():
@@ -22,10 +22,7 @@ def test_selftest_flags_silent_corruption_only_without_protection():
         assert ctx.get(secded.detected_count) == 0
         assert ctx.get(dut.leds) == (0b001 << 1) | (passes & 1)
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_amaranth(dut, bench)
 
 
 def test_selftest_registers_its_memories():

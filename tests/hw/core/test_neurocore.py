@@ -3,7 +3,6 @@ back-pressure, the memory bus, tick ordering and the accumulator overflow flag."
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hw.config import ChipConfig, CoreConfig, MemoryConfig, ProtectionConfig, Protection
 from hw.core import Neurocore
@@ -12,7 +11,7 @@ from hw.mem import FaultKind
 from hw.mem.bus import BusOp
 from sim.golden.core import GoldenCore
 from sim.stimulus import random_case
-from sim.tb import AmaranthAccess
+from sim.tb import AmaranthAccess, run_amaranth
 from sim.tb.core import CoreDriver, crosscheck
 from sw.compiler import compile_core
 from sw.network import Layer, Network, Neuron
@@ -21,11 +20,6 @@ SMALL = ChipConfig(core=CoreConfig(lanes=4, neurons=32, axons=64, synapses=512,
                                    microcode_depth=16, layers=4, out_fifo_depth=4))
 
 
-def simulate(dut, bench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
 
 
 @pytest.mark.parametrize("seed", [11, 12])
@@ -35,7 +29,7 @@ def test_random_network_matches_golden(seed):
 
     async def bench(ctx):
         await crosscheck(AmaranthAccess(ctx, dut), SMALL, image, steps, label=f"seed {seed}")
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def busy_network():
@@ -59,7 +53,7 @@ def test_spike_backpressure_loses_nothing():
             frozen.append(ctx.get(dut.controller.freeze))
             return cycle % 5 == 0
         await crosscheck(access, SMALL, image, steps, label="backpressure", spike_ready=ready)
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
     assert sum(frozen) > 20
 
 
@@ -84,7 +78,7 @@ def test_memory_bus_status_faults_and_unknown_index():
         assert (await drv.bus(BusOp.READ, 12, 0))[3] == 1   # error flag
         await drv.bus(BusOp.CLEAR, w0)
         assert (await drv.bus(BusOp.STATUS, w0))[0] == 0
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def test_tick_goes_ahead_of_a_same_cycle_event():
@@ -112,7 +106,7 @@ def test_tick_goes_ahead_of_a_same_cycle_event():
             await ctx.tick()
         assert spikes == []                     # the tick saw no input
         assert await drv.step([]) == [(0, 1)]   # the next tick sees the event
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def test_accumulator_overflow_is_counted_and_flagged():
@@ -138,4 +132,4 @@ def test_accumulator_overflow_is_counted_and_flagged():
         await drv.step([(a, 127) for a in range(4)])
         assert drv.counters()["acc_overflows"] == 1
         assert ctx.get(dut.overflow) == 1
-    simulate(dut, bench)
+    run_amaranth(dut, bench)

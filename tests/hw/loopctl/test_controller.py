@@ -4,7 +4,6 @@ lane mask) of random programs with nested loops equals the golden issue order
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hw.config import ChipConfig, CoreConfig
 from hw.isa import InstrClass, Isa, decode
@@ -12,6 +11,7 @@ from hw.loopctl import LoopController
 from hw.loopctl.controller import task_layout
 from sim.golden.loopctl import Job, run_job
 from sw.microcode import Instr, Program, assemble
+from sim.tb import run_amaranth
 
 CFG = ChipConfig(core=CoreConfig(lanes=4, neurons=64, axons=8, synapses=256,
                                  microcode_depth=64, layers=2))
@@ -103,10 +103,7 @@ def test_issue_stream_matches_golden(seed):
                 break
         assert got == want, f"seed {seed}"
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_amaranth(dut, bench)
 
 
 def test_back_to_back_events_have_no_bubbles():
@@ -141,7 +138,4 @@ def test_back_to_back_events_have_no_bubbles():
             await ctx.tick()
         s = "".join(map(str, trace)).strip("0")
         assert s == "1" * sum(rows), s
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
+    run_amaranth(dut, bench)

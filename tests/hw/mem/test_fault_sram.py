@@ -2,20 +2,14 @@
 cycle rules of the fault port that a transaction-level model cannot show."""
 
 import pytest
-from amaranth.sim import Simulator
 
 from hw.config import Protection
 from hw.mem import FaultKind, FaultSRAM, MemoryDirectory
 from hw.mem.fault_sram import fault_layout
-from sim.tb import AmaranthAccess
+from sim.tb import AmaranthAccess, run_amaranth
 from sim.tb.fault_sram import crosscheck, random_ops
 
 
-def simulate(dut, bench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
 
 
 @pytest.mark.parametrize("protection", list(Protection))
@@ -31,7 +25,7 @@ def test_random_ops_match_golden(protection, width, read_ports, fault_slots):
         await crosscheck(AmaranthAccess(ctx, dut), ops, seed=seed, width=width, depth=depth,
                          protection=protection, read_ports=read_ports,
                          fault_slots=fault_slots, counter_bits=4)
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def _flip(dut, addr, mask):
@@ -68,7 +62,7 @@ def test_flip_voided_by_owner_write_to_same_word():
         await _write(ctx, dut, 1, 0x33)  # overwrites the word before the write-back
         assert ctx.get(dut.fault_pending) == 0
         assert await _read(ctx, dut, 1) == 0x33
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def test_flip_write_back_waits_for_free_write_port():
@@ -92,7 +86,7 @@ def test_flip_write_back_waits_for_free_write_port():
         assert ctx.get(dut.fault_pending) == 0
         assert await _read(ctx, dut, 1) == 0x8E
         assert await _read(ctx, dut, 2) == 2
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def test_fault_port_not_ready_while_owner_writes():
@@ -110,7 +104,7 @@ def test_fault_port_not_ready_while_owner_writes():
         await ctx.tick()
         ctx.set(dut.fault.valid, 0)
         assert ctx.get(dut.fault_pending) == 1
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def test_secded_corrects_single_flip_and_counts():
@@ -128,7 +122,7 @@ def test_secded_corrects_single_flip_and_counts():
         await ctx.tick()
         assert ctx.get(dut.corrected_count) == 1
         assert ctx.get(dut.error) == 0
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 @pytest.mark.parametrize("kwargs,message", [
@@ -154,7 +148,7 @@ def test_init_is_encoded():
         assert ctx.get(dut.read[0].corrected) == 0
         assert await _read(ctx, dut, 1) == 0xFF
         assert ctx.get(dut.read[0].corrected) == 0
-    simulate(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def test_directory_registration_and_json(tmp_path):

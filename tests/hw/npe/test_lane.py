@@ -3,20 +3,15 @@ against the golden datapath (sim.golden.npe)."""
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from hw.config import ChipConfig, CoreConfig
 from hw.isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel
 from hw.npe import NpeLane
 from hw.isa import decode
 from sim.golden.npe import vec, wrap
+from sim.tb import run_amaranth
 
 
-def run(dut, bench):
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(bench)
-    sim.run()
 
 
 async def host_write(ctx, sram, addr, value):
@@ -69,7 +64,7 @@ def test_mac_back_to_back_same_row_and_overflow():
             got = await host_read(ctx, dut.acc, r)
             assert wrap(got, 16) == acc[r], r
         assert overflows == want_overflows > 0
-    run(dut, bench)
+    run_amaranth(dut, bench)
 
 
 def random_vec_instruction(rng, isa):
@@ -164,7 +159,7 @@ def test_random_vec_matches_golden(seed):
                 assert got == list(cur_rec[r]), f"seed {seed} instruction {n} row {r}: state"
                 got_a = wrap(await host_read(ctx, dut.acc, r), c.acc_bits)
                 assert got_a == cur_acc[r], f"seed {seed} instruction {n} row {r}: acc"
-    run(dut, bench)
+    run_amaranth(dut, bench)
 
 
 @pytest.mark.parametrize("op", list(AluOp))
@@ -206,4 +201,4 @@ def test_each_op_in_each_kind_of_slot(op, slot):
         for r in range(len(pairs)):
             got = wrap(await host_read(ctx, dut.acc, r), c.acc_bits)
             assert got == res["a"][r], f"{op.name} in slot {slot}: x = op({pairs[r][0]}, {pairs[r][1]})"
-    run(dut, bench)
+    run_amaranth(dut, bench)
