@@ -13,6 +13,12 @@ instruction), final memory contents, and the counters ``events_in``, ``events_ou
 instructions that write the membrane ``v``), ``ticks``, ``acc_overflows``, and the reads
 and writes of every memory. Cycle counts are not modelled (they are measured on the
 RTL by ``python -m benchmarks core``).
+
+One microarchitectural effect is not modelled: when back-to-back MACs update one
+accumulator row, the RTL forwards the sum and also re-reads the (stale) stored word;
+with a fault injected into that word mid-timestep, the RTL's ECC counters of the
+accumulator bank can count that stale read once more than this model. Results (data)
+are unaffected, and faults injected between timesteps (what campaigns do) behave alike.
 """
 
 from __future__ import annotations
