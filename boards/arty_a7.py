@@ -23,6 +23,6 @@ BOARD = Board(
     # 4 lanes; 6 ALU slots (LIF and IF at one neuron per lane and cycle, sigma-delta in
     # two passes) keep the core near 80% of the LUTs; memories sized to the block RAMs.
     config=ChipConfig(core=CoreConfig(lanes=4, neurons=1024, axons=1024, synapses=32768,
-                                      slots=6)),
+                                      slots=6, out_fifo_depth=1024)),
     leds=4,
 )

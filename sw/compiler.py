@@ -84,8 +84,13 @@ def _signed_range(bits):
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
 
-def compile_core(network: Network, config: ChipConfig, prefix: str = "core") -> CoreImage:
-    """Map ``network`` onto one core of ``config``; see the module docstring."""
+def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
+                 input_payload_max=None) -> CoreImage:
+    """Map ``network`` onto one core of ``config``; see the module docstring.
+
+    ``input_payload_max`` (one value per network input) bounds the payloads each input
+    carries, for the accumulator proof; by default any payload of ``payload_bits``.
+    """
     try:
         network.validate()
     except ValueError as e:
@@ -129,16 +134,18 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core") -> 
 
     # -- accumulator headroom ----------------------------------------------------------
     amax = (1 << (c.acc_bits - 1)) - 1
-    pmax = {INPUT: max(-plo, phi)}
+    pmax = {INPUT: np.full(network.inputs, max(-plo, phi), np.int64)
+            if input_payload_max is None else np.asarray(input_payload_max, np.int64)}
     for layer in layers:
-        pmax[layer.name] = max(-plo, phi) if layer.neuron.graded else 1
+        pmax[layer.name] = np.full(layer.size, max(-plo, phi) if layer.neuron.graded else 1,
+                                   np.int64)
     report = []
     for layer in layers:
         bound = np.zeros(layer.size, np.int64)
         fan_in = np.zeros(layer.size, np.int64)
         for source, w in layer.inputs.items():
             w = np.asarray(w, np.int64)
-            bound += np.abs(w).sum(axis=0) * pmax[source]
+            bound += (np.abs(w) * pmax[source][:, None]).sum(axis=0)
             fan_in += (w != 0).sum(axis=0)
         worst = int(np.argmax(bound)) if layer.size else 0
         if bound[worst] > amax:

@@ -62,11 +62,12 @@ class Neurocore(wiring.Component):
     counters : ``Out(counter_layout)``
     clear_counters : ``In(1)``
     overflow : ``Out(1)``, sticky: an accumulator overflowed.
-    mem_req, mem_resp : the memory bus's request and response streams.
+    mem_req, mem_resp : the memory bus's request and response streams (absent with
+        ``own_bus=False``, when a chip-level bus drives the memories).
     """
 
     def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None,
-                 images=None):
+                 images=None, own_bus: bool = True):
         self.config = config
         self.isa = isa = Isa(config.core)
         c = config.core
@@ -83,7 +84,12 @@ class Neurocore(wiring.Component):
         for lane in self.lanes:
             self.srams += [lane.weights, lane.acc, lane.state]
         assert [s.name for s in self.srams] == list(specs)
-        self.bus = MemoryBus(self.srams)
+        # A chip drives all its memories from one bus of its own instead.
+        self.bus = MemoryBus(self.srams) if own_bus else None
+        bus_ports = {
+            "mem_req": In(stream.Signature(self.bus.req.payload.shape())),
+            "mem_resp": Out(stream.Signature(self.bus.resp.payload.shape())),
+        } if own_bus else {}
         self.counter_layout = data.StructLayout({n: c.counter_bits for n in COUNTERS})
         super().__init__({
             "events": In(stream.Signature(isa.event)),
@@ -94,8 +100,7 @@ class Neurocore(wiring.Component):
             "counters": Out(self.counter_layout),
             "clear_counters": In(1),
             "overflow": Out(1),
-            "mem_req": In(stream.Signature(self.bus.req.payload.shape())),
-            "mem_resp": Out(stream.Signature(self.bus.resp.payload.shape())),
+            **bus_ports,
         })
 
     def elaborate(self, platform):
@@ -106,9 +111,11 @@ class Neurocore(wiring.Component):
         m.submodules.target_table = ttab = self.target_table
         for i, lane in enumerate(self.lanes):
             m.submodules[f"lane{i}"] = lane
-        m.submodules.bus = bus = self.bus
-        wiring.connect(m, wiring.flipped(self.mem_req), bus.req)
-        wiring.connect(m, bus.resp, wiring.flipped(self.mem_resp))
+        bus = self.bus
+        if bus is not None:
+            m.submodules.bus = bus
+            wiring.connect(m, wiring.flipped(self.mem_req), bus.req)
+            wiring.connect(m, bus.resp, wiring.flipped(self.mem_resp))
 
         # tasks: a tick goes ahead of an event offered in the same cycle
         task = ctl.tasks.payload
@@ -167,7 +174,9 @@ class Neurocore(wiring.Component):
         idle = Signal()
         m.d.comb += [idle.eq(ctl.idle & ~pending.any() & (ofifo.level == 0)),
                      self.idle.eq(idle),
-                     self.tick_done.eq(ctl.tick_done), bus.enable.eq(idle)]
+                     self.tick_done.eq(ctl.tick_done)]
+        if bus is not None:
+            m.d.comb += bus.enable.eq(idle)
 
         # counters
         def popcount(v):

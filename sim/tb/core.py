@@ -143,9 +143,11 @@ class CoreDriver:
         spikes = []
         queue = list(events)
         tick_sent = False
+        taking = 1          # what we drive on spikes.ready (never read back)
         for cycle in range(MAX_STEP_CYCLES):
             if spike_ready is not None:
-                d.set("spikes.ready", int(spike_ready(cycle)))
+                taking = int(spike_ready(cycle))
+                d.set("spikes.ready", taking)
             if queue:
                 axon, payload = queue[0]
                 d.set("events.payload", Isa.pack(ev_layout, {"axon": axon, "payload": payload}))
@@ -157,7 +159,7 @@ class CoreDriver:
             await d.settle()
             ev_ready = d.get("events.ready")
             tick_ready = d.get("tick.ready")
-            sp_valid = d.get("spikes.valid") and d.get("spikes.ready")
+            sp_valid = d.get("spikes.valid") and taking
             sp = d.get("spikes.payload")
             done = d.get("tick_done")
             await self.tick()

@@ -23,7 +23,7 @@ from hw.config import ChipConfig, ConfigError, CoreConfig, MemoryConfig, NocConf
     (lambda: CoreConfig(lanes="4"), "CoreConfig.lanes: must be an integer, not '4'"),
     (lambda: CoreConfig(lanes=True), "CoreConfig.lanes: must be an integer, not True"),
     (lambda: NocConfig(fifo_depth=3),
-     "NocConfig.fifo_depth: 3 is out of range: must be a power of two in 1..256"),
+     "NocConfig.fifo_depth: 3 is out of range: must be a power of two in 2..256"),
     (lambda: MemoryConfig(counter_bits=0),
      "MemoryConfig.counter_bits: 0 is out of range: must be an integer in 1..32"),
     (lambda: ChipConfig(core=4), "ChipConfig.core: must be a CoreConfig, not 4"),
@@ -40,7 +40,7 @@ def test_validation_messages(make, message):
     ({"memory": {"protection": {"weights": "ecc"}}}, "memory.protection.weights",
      "memory.protection.weights: 'ecc' is not one of 'none', 'parity', 'secded'"),
     ({"noc": {"widht": 2}}, "noc.widht",
-     "noc.widht: unknown field; NocConfig has: fifo_depth, height, width"),
+     "noc.widht: unknown field; NocConfig has: fifo_depth, height, routes, width"),
     ({"core": 5}, "core", "core: must be a table of fields, not 5"),
 ])
 def test_nested_errors_use_dotted_paths(data, path, message):
