@@ -19,7 +19,7 @@ from sw.compiler import CompileError, compile_core
 from sw.network import INPUT, Layer, Network, Neuron, load_network
 
 __all__ = ["random_network", "random_inputs", "random_case", "load_fixture", "fixture_names",
-           "bench_network"]
+           "bench_network", "random_chip_case", "bench_chip_network"]
 
 
 def _fit_weights(w, pmax, acc_bits):
@@ -31,7 +31,8 @@ def _fit_weights(w, pmax, acc_bits):
     return w
 
 
-def random_network(rng: np.random.Generator, config: ChipConfig) -> Network:
+def random_network(rng: np.random.Generator, config: ChipConfig, *, max_layer: int = 48,
+                   max_inputs: int = 32) -> Network:
     c = config.core
     wmax = (1 << (c.weight_bits - 1)) - 1
     pmax = (1 << (c.payload_bits - 1)) - 1
@@ -43,9 +44,9 @@ def random_network(rng: np.random.Generator, config: ChipConfig) -> Network:
         rows_left = budget // c.lanes - sum(-(-s // c.lanes) for s in sizes)
         if rows_left <= 0:
             break
-        sizes.append(int(rng.integers(1, min(rows_left * c.lanes, 48) + 1)))
+        sizes.append(int(rng.integers(1, min(rows_left * c.lanes, max_layer) + 1)))
     inputs_budget = c.axons - sum(sizes[:-1])
-    n_in = int(rng.integers(1, max(2, min(inputs_budget, 32))))
+    n_in = int(rng.integers(1, max(2, min(inputs_budget, max_inputs))))
     layers = []
     for k, size in enumerate(sizes):
         model = str(rng.choice(["lif", "lif", "if", "sigma_delta"]))
@@ -150,3 +151,40 @@ def bench_network(config: ChipConfig, fanouts):
     layer = Layer("bench", n, Neuron("lif", threshold=1000, leak_mult=255, leak_shift=8),
                   {INPUT: w})
     return Network(1 + len(fanouts), [layer]), {f: k for k, f in enumerate(fanouts, 1)}
+
+
+def random_chip_case(rng: np.random.Generator, config: ChipConfig, steps: int):
+    """A random network sized for the whole mesh (so that layers split across tiles),
+    mapped with every layer reported to the host: ``(ChipImage, inputs per step)``.
+    Networks the mesh cannot hold are drawn again (up to 50 times)."""
+    from sw.mapper import map_network
+    c, tiles = config.core, config.noc.tiles
+    virtual = config.replace(core=c.replace(
+        neurons=c.neurons * tiles, axons=min(c.axons * tiles, 65536),
+        synapses=c.synapses * tiles, out_fifo_depth=max(c.out_fifo_depth, 2)))
+    for _ in range(50):
+        net = random_network(rng, virtual, max_layer=max(48, c.neurons * tiles // 3))
+        try:
+            image = map_network(net, config, outputs=[l.name for l in net.layers])
+        except CompileError as e:
+            if "ran out" in str(e) or "run out" in str(e) or "not even one" in str(e):
+                continue
+            raise
+        return image, random_inputs(rng, net, steps, config)
+    raise RuntimeError("no random network fits this chip")
+
+
+def bench_chip_network(config: ChipConfig, inputs: int = 32, seed: int = 4):
+    """A layered network with one full layer per tile (so every hop is a mesh hop):
+    ``inputs`` inputs, then ``tiles`` dense LIF layers of ``neurons`` each, weights
+    scaled so that each layer keeps firing."""
+    rng = np.random.default_rng(seed)
+    c = config.core
+    layers, src, n_src = [], INPUT, inputs
+    for k in range(config.noc.tiles):
+        w = rng.integers(-20, 60, (n_src, c.neurons))
+        layers.append(Layer(f"l{k}", c.neurons, Neuron("lif", threshold=n_src * 6,
+                                                       leak_mult=200, leak_shift=8),
+                            {src: w}))
+        src, n_src = f"l{k}", c.neurons
+    return Network(inputs, layers)

@@ -1,0 +1,153 @@
+"""The chip: a W x H mesh of tiles (router + neurocore + route expander) and a host port.
+
+Timestep protocol (what the driver does):
+
+1. send the timestep's input events on ``host_in`` (packets to ``(x, y, axon)``);
+2. send one ``step`` request; the chip waits until it is quiescent (every core idle,
+   every route expander idle, no flit in the mesh, nothing offered on ``host_in``),
+   then ticks every core at once;
+3. ``step_done`` pulses once every core has finished its tick and every spike has
+   reached its destination core (or the host, on ``host_out``) and been integrated: the
+   chip is quiescent again and the next timestep may begin.
+
+Spikes of a tick are integrated at the next timestep wherever they go, so the result
+does not depend on arrival order (DESIGN.md section 4). Each core's output FIFO holds a
+whole tick's spikes (``out_fifo_depth >= neurons``, checked here), so every tick
+completes whatever the mesh is doing, and the mesh drains because integration never
+waits on output: the chip cannot deadlock. The host must keep taking ``host_out``.
+
+Memories: every FaultSRAM of every tile, in :func:`hw.noc.packet.chip_memories` order,
+is in the memory directory and on the chip's memory bus (``mem_req``/``mem_resp``,
+index = that order), usable while the chip is idle (faults at any time).
+
+Counters: ``counters`` (chip: cycles busy/idle, steps, host events in/out, misrouted
+flits) and ``core_counters[t]`` (each core's, :data:`hw.core.COUNTERS`).
+"""
+
+from amaranth import Cat, Module, Mux, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import ChipConfig
+from .core import Neurocore
+from .mem import MemoryDirectory
+from .mem.bus import MemoryBus
+from .noc.mesh import Mesh
+from .noc.packet import packet_layout, tile_coords, tile_prefix
+from .noc.route_expander import RouteExpander
+
+__all__ = ["Chip", "CHIP_COUNTERS"]
+
+CHIP_COUNTERS = ("cycles_busy", "cycles_idle", "steps", "host_events_in", "host_events_out",
+                 "misrouted")
+
+
+class Chip(wiring.Component):
+    def __init__(self, config: ChipConfig, directory: MemoryDirectory | None = None,
+                 images=None):
+        c = config.core
+        if c.out_fifo_depth < c.neurons:
+            raise ValueError(f"core.out_fifo_depth ({c.out_fifo_depth}) must be at least "
+                             f"core.neurons ({c.neurons}) on a chip: one tick's spikes must "
+                             "fit in a core's output FIFO, or cores can deadlock")
+        self.config = config
+        self.directory = directory if directory is not None else MemoryDirectory(config.hash)
+        self.coords = tile_coords(config)
+        self.cores, self.expanders = [], []
+        srams = []
+        for x, y in self.coords:
+            core = Neurocore(config, prefix=tile_prefix(x, y), directory=self.directory,
+                             images=images, own_bus=False)
+            exp = RouteExpander(config, x, y, directory=self.directory, images=images)
+            self.cores.append(core)
+            self.expanders.append(exp)
+            srams += core.srams + exp.srams
+        self.srams = srams
+        self.mesh = Mesh(config)
+        self.bus = MemoryBus(srams)
+        layout = packet_layout(config)
+        self.counter_layout = data.StructLayout({n: c.counter_bits for n in CHIP_COUNTERS})
+        super().__init__({
+            "host_in": In(stream.Signature(layout)),
+            "host_out": Out(stream.Signature(layout)),
+            "step": In(stream.Signature(1)),
+            "step_done": Out(1),
+            "idle": Out(1),
+            "mem_req": In(stream.Signature(self.bus.req.payload.shape())),
+            "mem_resp": Out(stream.Signature(self.bus.resp.payload.shape())),
+            "counters": Out(self.counter_layout),
+            "core_counters": Out(self.cores[0].counter_layout).array(len(self.coords)),
+            "clear_counters": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        c = self.config.core
+        n = len(self.coords)
+        m.submodules.mesh = mesh = self.mesh
+        m.submodules.bus = bus = self.bus
+        wiring.connect(m, wiring.flipped(self.mem_req), bus.req)
+        wiring.connect(m, bus.resp, wiring.flipped(self.mem_resp))
+        wiring.connect(m, wiring.flipped(self.host_in), mesh.host_in)
+        wiring.connect(m, mesh.host_out, wiring.flipped(self.host_out))
+        for t, (x, y) in enumerate(self.coords):
+            core, exp = self.cores[t], self.expanders[t]
+            m.submodules[f"core{x}_{y}"] = core
+            m.submodules[f"routes{x}_{y}"] = exp
+            wiring.connect(m, core.spikes, exp.spikes)
+            wiring.connect(m, exp.packets, mesh.local_in[t])
+            arrive = mesh.local_out[t]
+            m.d.comb += [core.events.valid.eq(arrive.valid),
+                         core.events.payload.axon.eq(arrive.payload.axon),
+                         core.events.payload.payload.eq(arrive.payload.payload),
+                         arrive.ready.eq(core.events.ready),
+                         core.clear_counters.eq(self.clear_counters),
+                         self.core_counters[t].eq(core.counters)]
+
+        quiet = Signal()
+        m.d.comb += quiet.eq(mesh.empty & ~self.host_in.valid
+                             & Cat(*(k.idle for k in self.cores)).all()
+                             & Cat(*(e.idle for e in self.expanders)).all())
+        accepted = Signal(n)
+        done = Signal(n)
+        with m.FSM() as fsm:
+            with m.State("IDLE"):
+                with m.If(self.step.valid & quiet):
+                    m.d.sync += [accepted.eq(0), done.eq(0)]
+                    m.next = "TICK"
+            with m.State("TICK"):
+                for t, core in enumerate(self.cores):
+                    m.d.comb += core.tick.valid.eq(~accepted[t])
+                    with m.If(core.tick.ready):
+                        m.d.sync += accepted[t].eq(1)
+                with m.If(Cat(*(accepted[t] | core.tick.ready
+                                 for t, core in enumerate(self.cores))).all()):
+                    m.d.comb += self.step.ready.eq(1)
+                    m.next = "RUN"
+            with m.State("RUN"):
+                with m.If(done.all() & quiet):
+                    m.d.comb += self.step_done.eq(1)
+                    m.next = "IDLE"
+        for t, core in enumerate(self.cores):
+            with m.If(core.tick_done):
+                m.d.sync += done[t].eq(1)
+        idle = Signal()
+        m.d.comb += [idle.eq(fsm.ongoing("IDLE") & quiet), self.idle.eq(idle),
+                     bus.enable.eq(idle)]
+
+        def fires(s):
+            return (s.valid & s.ready).as_unsigned()
+        increments = {"cycles_busy": ~idle, "cycles_idle": idle, "steps": self.step_done,
+                      "host_events_in": fires(self.host_in),
+                      "host_events_out": fires(self.host_out)}
+        top = (1 << c.counter_bits) - 1
+        for name, inc in increments.items():
+            cnt = getattr(self.counters, name)
+            nxt = Signal(c.counter_bits + 1, name=f"chip_{name}_next")
+            m.d.comb += nxt.eq(cnt + inc)
+            with m.If(self.clear_counters):
+                m.d.sync += cnt.eq(0)
+            with m.Else():
+                m.d.sync += cnt.eq(Mux(nxt > top, top, nxt))
+        m.d.comb += self.counters.misrouted.eq(mesh.misrouted)
+        return m

@@ -1,0 +1,223 @@
+"""Chip cross-check: RTL (:class:`hw.chip.Chip`) vs :class:`sim.golden.chip.GoldenChip`.
+
+:class:`ChipDriver` speaks the chip's timestep protocol through a
+:class:`~sim.tb.SignalAccess`: memory images through the chip's memory bus, host
+packets in, one step request, output packets collected until ``step_done``.
+:func:`crosscheck` compares, per timestep, the host's output events (as sorted lists:
+the mesh decides arrival order), then every core's counters, the chip counters and
+the final neuron memories of every tile; the first difference raises
+:class:`~sim.tb.Divergence` naming the network seed, timestep, tile or memory.
+"""
+
+from __future__ import annotations
+
+import cocotb
+import numpy as np
+
+from hw.chip import CHIP_COUNTERS
+from hw.core import COUNTERS
+from hw.isa import Isa
+from hw.mem.bus import BusOp, bus_request_layout
+from hw.mem.protection import code_layout
+from hw.noc.packet import chip_memories, packet_layout, tile_coords
+from sim.golden.chip import GoldenChip
+from sim.tb import Divergence, SignalAccess, params, start_cocotb
+
+__all__ = ["ChipDriver", "crosscheck"]
+
+MAX_STEP_CYCLES = 1_000_000
+
+
+class ChipDriver:
+    def __init__(self, dut: SignalAccess, config):
+        self.dut, self.config = dut, config
+        self.specs = chip_memories(config)
+        m = config.memory
+        aw = max(max(1, (s.depth - 1).bit_length()) for s in self.specs)
+        dw = max(max(s.width, code_layout(s.width, m.protection.for_role(s.role)).stored_width,
+                     3 * m.counter_bits + 2, 2 * config.core.counter_bits) for s in self.specs)
+        self.req_layout = bus_request_layout(len(self.specs), aw, dw)
+        self._dbits = dw
+        self.packet = packet_layout(config)
+        self.cycles = 0
+        for name in ("host_in.valid", "step.valid", "mem_req.valid", "clear_counters"):
+            dut.set(name, 0)
+        dut.set("host_out.ready", 1)
+        dut.set("mem_resp.ready", 1)
+
+    async def tick(self, n=1):
+        await self.dut.tick(n)
+        self.cycles += n
+
+    async def bus(self, op, mem=0, addr=0, data=0, kind=0):
+        d = self.dut
+        d.set("mem_req.payload", Isa.pack(self.req_layout, {
+            "op": op, "mem": mem, "addr": addr, "data": int(data), "kind": kind}))
+        d.set("mem_req.valid", 1)
+        for _ in range(1000):
+            await d.settle()
+            ready = d.get("mem_req.ready")
+            await self.tick()
+            if ready:
+                break
+        else:
+            raise Divergence(f"chip memory bus did not accept {BusOp(op).name} of {mem}")
+        d.set("mem_req.valid", 0)
+        if op not in (BusOp.READ, BusOp.STATUS, BusOp.COUNTS):
+            return None
+        for _ in range(10):
+            if d.get("mem_resp.valid"):
+                r = d.get("mem_resp.payload")
+                await self.tick()
+                return r & ((1 << self._dbits) - 1)
+            await self.tick()
+        raise Divergence(f"chip memory bus gave no answer to {BusOp(op).name} of {mem}")
+
+    async def load(self, images: dict, *, skip_zero: bool = False):
+        """Write every word (``skip_zero``: only non-zero ones, for memories known to be
+        zero, as after power-up)."""
+        for i, spec in enumerate(self.specs):
+            for addr, word in enumerate(images[spec.name]):
+                if int(word) or not skip_zero:
+                    await self.bus(BusOp.WRITE, i, addr, int(word))
+
+    async def clear(self):
+        self.dut.set("clear_counters", 1)
+        await self.tick()
+        self.dut.set("clear_counters", 0)
+
+    def core_counters(self, t: int) -> dict:
+        raw = self.dut.get(f"core_counters.{t}")
+        cb = self.config.core.counter_bits
+        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(COUNTERS)}
+
+    def chip_counters(self) -> dict:
+        raw = self.dut.get("counters")
+        cb = self.config.core.counter_bits
+        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(CHIP_COUNTERS)}
+
+    def _unpack(self, raw):
+        p = Isa.unpack(self.packet, raw)
+        return int(p.x), int(p.y), int(p.axon), int(p.payload)
+
+    async def step(self, packets) -> list:
+        """Host packets (x, y, axon, payload) in, one timestep; returns sorted output
+        packets (x, y, neuron, payload)."""
+        d = self.dut
+        out = []
+        queue = list(packets)
+        step_sent = False
+        for _ in range(MAX_STEP_CYCLES):
+            if queue:
+                x, y, axon, payload = queue[0]
+                d.set("host_in.payload", Isa.pack(self.packet, {
+                    "to_host": 0, "x": x, "y": y, "axon": axon, "payload": payload}))
+            d.set("host_in.valid", int(bool(queue)))
+            d.set("step.valid", int(not queue and not step_sent))
+            await d.settle()
+            in_ready = d.get("host_in.ready")
+            step_ready = d.get("step.ready")
+            o_valid, o_raw = d.get("host_out.valid"), d.get("host_out.payload")
+            done = d.get("step_done")
+            await self.tick()
+            if queue and in_ready:
+                queue.pop(0)
+            elif not queue and not step_sent and step_ready:
+                step_sent = True
+            if o_valid:
+                out.append(self._unpack(o_raw))
+            if done:
+                break
+        else:
+            raise Divergence(f"no step_done within {MAX_STEP_CYCLES} cycles")
+        d.set("host_in.valid", 0)
+        d.set("step.valid", 0)
+        return sorted(out)
+
+
+async def crosscheck(dut: SignalAccess, config, image, inputs, *, label: str,
+                     fresh: bool = False) -> dict:
+    """``fresh``: the chip's memories are all zero (first network after power-up)."""
+    drv = ChipDriver(dut, config)
+    gold = GoldenChip(config)
+    gold.load(image.images)
+    await drv.load(image.images, skip_zero=fresh)
+    await drv.clear()
+    for t, events in enumerate(inputs):
+        packets = image.host_packets(events)
+        want = gold.step(packets)
+        got = await drv.step(packets)
+        if got != want:
+            raise Divergence(f"{label}: first divergence at timestep {t}: RTL host events "
+                             f"{got[:10]}{'...' if len(got) > 10 else ''} ({len(got)}), golden "
+                             f"{want[:10]}{'...' if len(want) > 10 else ''} ({len(want)})")
+    for t, xy in enumerate(tile_coords(config)):
+        rtl = drv.core_counters(t)
+        gc = gold.cores[xy].counters
+        for name, value in gc.items():
+            if rtl[name] != value:
+                raise Divergence(f"{label}: tile {xy} counter {name}: RTL {rtl[name]}, "
+                                 f"golden {value}")
+    chip = drv.chip_counters()
+    for name, value in gold.counters.items():
+        if chip[name] != value:
+            raise Divergence(f"{label}: chip counter {name}: RTL {chip[name]}, golden {value}")
+    if chip["misrouted"]:
+        raise Divergence(f"{label}: {chip['misrouted']} flits misrouted")
+    for i, spec in enumerate(drv.specs):
+        if spec.role != "state":
+            continue
+        want = gold.mems[spec.name]
+        data, _, _ = want.decode(want._forced(np.arange(want.depth)))
+        for addr in range(spec.depth):
+            got = await drv.bus(BusOp.READ, i, addr)
+            if got != int(data[addr]):
+                raise Divergence(f"{label}: final {spec.name}[{addr}]: RTL {got:#x}, "
+                                 f"golden {int(data[addr]):#x}")
+    return {"cycles": drv.cycles, "chip": chip}
+
+
+@cocotb.test()
+async def test_chip_random(dut):
+    from hw.config import ChipConfig
+    from sim.stimulus import random_chip_case
+    p = params()
+    config = ChipConfig.from_dict(p["config"])
+    access = await start_cocotb(dut)
+    n = config.noc
+    for k in range(p["networks"]):
+        seed = p["seed"] + k
+        image, inputs = random_chip_case(np.random.default_rng(seed), config, p["steps"])
+        await crosscheck(access, config, image, inputs, fresh=k == 0,
+                         label=f"{n.width}x{n.height} chip, network seed {seed}")
+        dut._log.info("network seed %d: RTL == golden over %d timesteps", seed, len(inputs))
+
+
+@cocotb.test()
+async def test_chip_bench(dut):
+    """Whole-chip throughput for ``python -m benchmarks noc``: a layered network, one
+    layer per tile; writes synaptic ops (all cores) and chip cycles to params()["out"]."""
+    import json
+    from hw.config import ChipConfig
+    from sim.stimulus import bench_chip_network, random_inputs
+    from sw.mapper import map_network
+    p = params()
+    config = ChipConfig.from_dict(p["config"])
+    net = bench_chip_network(config)
+    image = map_network(net, config)
+    inputs = random_inputs(np.random.default_rng(1), net, p["steps"], config, rate=0.5,
+                           graded=False)
+    access = await start_cocotb(dut)
+    drv = ChipDriver(access, config)
+    await drv.load(image.images, skip_zero=True)
+    await drv.clear()
+    spikes = 0
+    for events in inputs:
+        spikes += len(await drv.step(image.host_packets(events)))
+    synops = sum(drv.core_counters(t)["synops"] for t in range(config.noc.tiles))
+    cycles = drv.chip_counters()["cycles_busy"]
+    with open(p["out"], "w") as f:
+        json.dump({"synops": synops, "cycles": cycles, "steps": len(inputs),
+                   "output_spikes": spikes,
+                   "placement": {k: [list(map(list, [xy])) + [a, b] for xy, a, b in v]
+                                 for k, v in image.placement.items()}}, f)
