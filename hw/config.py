@@ -38,7 +38,7 @@ import tomli_w
 
 __all__ = [
     "ConfigError", "Protection", "ProtectionConfig", "MemoryConfig", "CoreConfig",
-    "NocConfig", "ChipConfig",
+    "NocConfig", "HostConfig", "ChipConfig",
 ]
 
 
@@ -322,12 +322,26 @@ class NocConfig(_ConfigBase):
 
 
 @dataclass(frozen=True)
+class HostConfig(_ConfigBase):
+    """Host interface (:mod:`hw.host`)."""
+
+    #: Largest frame payload in bytes the chip accepts (its frame buffer holds
+    #: ``max_payload + 5`` bytes); longer frames get a TOO_LONG error reply.
+    max_payload: int = _field(1024, lo=64, hi=65535)
+    #: UART baud rate on boards (the divisor comes from the board clock).
+    baud: int = _field(115200, lo=1200, hi=12_000_000)
+    #: Output-event FIFO between the chip's host port and the transmitter, in packets.
+    out_fifo_depth: int = _field(64, lo=4, hi=4096, pow2=True)
+
+
+@dataclass(frozen=True)
 class ChipConfig(_ConfigBase):
     """The whole chip. Every width and size of hw, sim and sw derives from this."""
 
     core: CoreConfig = field(default_factory=CoreConfig)
     noc: NocConfig = field(default_factory=NocConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    host: HostConfig = field(default_factory=HostConfig)
 
     @property
     def hash(self) -> str:

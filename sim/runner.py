@@ -32,6 +32,7 @@ import hashlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
@@ -155,6 +156,51 @@ def verilator_build(toplevel: str, make_component: Callable[[], object],
                     os.environ["MAKEFLAGS"] = saved
             done.write_text(digest)
     return VerilatorBuild(toplevel, build_dir, vfile, digest)
+
+
+def verilator_exe(toplevel: str, make_component: Callable[[], object],
+                  key: Mapping | str, *, harness: str = "bytepipe.cpp",
+                  opt: str = "-O2") -> Path:
+    """Build (or reuse) a stand-alone Verilator executable: the component with a C++
+    harness from ``sim/harness`` (no cocotb, no Python per cycle). Returns the binary.
+
+    The harness and ``opt`` are part of the cache key, like the config and ``hw``.
+    """
+    from amaranth.back import verilog
+
+    root = setup_verilator()
+    hfile = Path(__file__).resolve().parent / "harness" / harness
+    key_text = key if isinstance(key, str) else json.dumps(key, sort_keys=True, default=str)
+    digest = hashlib.sha256((key_text + opt + harness + hfile.read_text()
+                             + _source_digest()).encode()).hexdigest()[:16]
+    build_dir = cache_root() / "verilator" / f"{toplevel}-exe-{digest}"
+    exe = build_dir / "Vtop"
+    with _locked(cache_root() / "verilator" / f"{toplevel}-exe-{digest}.lock"):
+        if not (build_dir / "BUILD_OK").exists():
+            if build_dir.exists():
+                shutil.rmtree(build_dir)
+            build_dir.mkdir(parents=True)
+            vfile = build_dir / f"{toplevel}.v"
+            vfile.write_text(verilog.convert(make_component(), name="top"))
+            (build_dir / "key.json").write_text(key_text)
+            env = dict(os.environ)
+            # See verilator_build for the PCH flag and the -O0 slow path.
+            env["MAKEFLAGS"] = " ".join(filter(None, [
+                env.get("MAKEFLAGS"), "CFG_CXXFLAGS_PCH_I=-include", f"OPT_FAST={opt}",
+                "OPT_SLOW=-O0"]))
+            cmd = [str(root / "bin" / "verilator"), "--cc", "--exe", "--build",
+                   "-j", str(os.cpu_count() or 2), "-Wno-fatal", "-Wno-lint", "-Wno-style",
+                   "--top-module", "top", "-Mdir", str(build_dir / "obj"),
+                   "-o", str(exe), str(vfile), str(hfile)]
+            with open(build_dir / "build.log", "w") as log:
+                r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   cwd=build_dir)
+            if r.returncode != 0 or not exe.exists():
+                raise RuntimeError(f"Verilator build of {toplevel} failed; log: "
+                                   f"{build_dir / 'build.log'}")
+            shutil.rmtree(build_dir / "obj", ignore_errors=True)
+            (build_dir / "BUILD_OK").write_text(digest)
+    return exe
 
 
 def _failures(results_xml: Path) -> tuple[int, list[str]]:

@@ -1,0 +1,179 @@
+"""The host protocol: framed commands over a byte stream (UART on a board, a pipe in
+simulation). One definition for the RTL (:mod:`hw.host.interface`), the driver
+(:mod:`sw.driver`) and the golden host (:mod:`sim.golden.host`).
+
+Framing
+-------
+A frame on the wire is SLIP-framed (RFC 1055): ``END`` (0xC0), the escaped body,
+``END``. Inside the body 0xC0 is sent as ``ESC ESC_END`` (0xDB 0xDC) and 0xDB as
+``ESC ESC_ESC`` (0xDB 0xDD). Empty frames (two ``END`` in a row) are ignored, so a
+sender may start every frame with ``END`` and a receiver resynchronises at the next
+``END`` after any garbage: a bad frame costs one error reply, never a hang.
+
+The body::
+
+    op (1 byte) | length (2 bytes, little-endian) | payload (length bytes) | crc (2 bytes, big-endian)
+
+``crc`` is CRC-16/CCITT-FALSE (polynomial 0x1021, initial value 0xFFFF, no reflection,
+no final XOR) over ``op``, ``length`` and ``payload``; sent big-endian, so the CRC of the
+whole body is 0. All multi-byte fields are little-endian.
+
+Commands (host -> chip) and replies (chip -> host): a good command gets one reply
+``op | 0x80``; a bad one gets one :data:`Op.ERROR` reply (code, offending op) and
+changes nothing. ``RUN`` also sends frames while it runs (:data:`Op.OUTPUT`,
+:data:`Op.STEP_DONE`). Memory words travel as ``word_bytes`` bytes each and packets as
+``packet_bytes`` bytes (the packed :func:`hw.noc.packet.packet_layout`), both reported by
+``IDENTIFY``.
+
+=============  ===========================================  ===================================
+op             payload                                      reply payload
+=============  ===========================================  ===================================
+IDENTIFY 0x01  --                                           :data:`IDENTITY` fields
+WRITE 0x02     mem (2), addr (4), words (n x word_bytes)    --
+READ 0x03      mem (2), addr (4), count (2)                 count x (word, flags (1))
+FAULT 0x04     mem (2), addr (4), kind (1), mask (word)     --
+MEMSTAT 0x05   mem (2), bus op (1: STATUS, COUNTS, CLEAR)   word, flags (1)
+EVENTS 0x06    packets (n x packet_bytes)                   --
+RUN 0x07       steps (4)                                    steps (4), after the frames below
+COUNTERS 0x08  tile (2; 0xFFFF: the chip's)                 the counters, packed
+CLEAR 0x09     --                                           --  (clears every counter)
+RESET 0x0A     --                                           --  (resets the chip, not memories)
+=============  ===========================================  ===================================
+
+During ``RUN``, per timestep: zero or more ``OUTPUT`` frames (step (4), packets) with the
+step's output events in the order the host port saw them, then one ``STEP_DONE``
+(step (4), events (4): how many output events the step had). Read flags: bit 0
+corrected, bit 1 detected, bit 2 bus error.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+
+__all__ = ["Op", "Error", "END", "ESC", "ESC_END", "ESC_ESC", "PROTOCOL_VERSION",
+           "IDENTITY", "crc16", "encode_frame", "FrameDecoder", "body", "ProtocolError"]
+
+PROTOCOL_VERSION = 1
+END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
+#: Header (op, length) and CRC bytes around a payload.
+OVERHEAD = 5
+
+
+class Op(enum.IntEnum):
+    IDENTIFY = 0x01
+    WRITE = 0x02
+    READ = 0x03
+    FAULT = 0x04
+    MEMSTAT = 0x05
+    EVENTS = 0x06
+    RUN = 0x07
+    COUNTERS = 0x08
+    CLEAR = 0x09
+    RESET = 0x0A
+    OUTPUT = 0x90
+    STEP_DONE = 0x91
+    ERROR = 0xFF
+
+
+class Error(enum.IntEnum):
+    """Codes of :data:`Op.ERROR` replies (payload: code, op of the bad frame or 0)."""
+
+    BAD_CRC = 1
+    BAD_LENGTH = 2       # length field != bytes received, or wrong size for the op
+    TOO_LONG = 3         # payload longer than host.max_payload
+    UNKNOWN_OP = 4
+    BAD_MEMORY = 5       # memory id outside the directory
+    BAD_ADDRESS = 6      # address (+ count) outside the memory
+    BAD_ESCAPE = 7       # ESC followed by something other than ESC_END / ESC_ESC
+    BAD_TILE = 8
+    SHORT = 9            # fewer than 5 bytes between two ENDs
+    BAD_ARGUMENT = 10    # e.g. MEMSTAT with an op other than STATUS/COUNTS/CLEAR
+
+
+#: IDENTIFY reply fields, in order: (name, bytes).
+IDENTITY = (("version", 1), ("config_hash", 8), ("build_id", 4), ("word_bytes", 1),
+            ("packet_bytes", 1), ("memories", 2), ("width", 1), ("height", 1),
+            ("max_payload", 2))
+
+
+class ProtocolError(RuntimeError):
+    """The chip answered with an error frame, or with something unexpected."""
+
+
+def crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """CRC-16/CCITT-FALSE (check value of b"123456789": 0x29B1)."""
+    for b in data:
+        crc ^= b << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
+    return crc
+
+
+def body(op: int, payload: bytes = b"") -> bytes:
+    """The unescaped frame body: op, length, payload, CRC."""
+    head = struct.pack("<BH", op, len(payload)) + bytes(payload)
+    return head + struct.pack(">H", crc16(head))
+
+
+def encode_frame(op: int, payload: bytes = b"") -> bytes:
+    """A whole frame on the wire (leading and trailing END)."""
+    out = bytearray([END])
+    for b in body(op, payload):
+        if b == END:
+            out += bytes([ESC, ESC_END])
+        elif b == ESC:
+            out += bytes([ESC, ESC_ESC])
+        else:
+            out.append(b)
+    out.append(END)
+    return bytes(out)
+
+
+class FrameDecoder:
+    """Incremental SLIP decoder: ``feed(bytes)`` returns the complete frames received
+    as ``(op, payload)`` or, for a frame that is damaged, ``(None, Error)``."""
+
+    def __init__(self, max_payload: int = 1 << 16):
+        self.max_payload = max_payload
+        self._buf = bytearray()
+        self._esc = False
+        self._bad_escape = False
+
+    def feed(self, data: bytes) -> list:
+        frames = []
+        for b in data:
+            if b == END:
+                if self._buf or self._bad_escape:
+                    frames.append(self._finish())
+                self._buf, self._esc, self._bad_escape = bytearray(), False, False
+            elif self._esc:
+                self._esc = False
+                if b == ESC_END:
+                    self._buf.append(END)
+                elif b == ESC_ESC:
+                    self._buf.append(ESC)
+                else:
+                    # kept, as the RTL keeps it: it counts towards TOO_LONG
+                    self._buf.append(b)
+                    self._bad_escape = True
+            elif b == ESC:
+                self._esc = True
+            else:
+                self._buf.append(b)
+        return frames
+
+    def _finish(self):
+        b = bytes(self._buf)
+        if len(b) > self.max_payload + OVERHEAD:
+            return None, Error.TOO_LONG
+        if self._bad_escape:
+            return None, Error.BAD_ESCAPE
+        if len(b) < OVERHEAD:
+            return None, Error.SHORT
+        if crc16(b) != 0:
+            return None, Error.BAD_CRC
+        op, length = struct.unpack("<BH", b[:3])
+        if length != len(b) - OVERHEAD:
+            return None, Error.BAD_LENGTH
+        return op, b[3:-2]

@@ -1,0 +1,221 @@
+"""Golden host: the host protocol (:mod:`hw.host.protocol`) executed on the chip golden
+model, byte stream in, byte stream out, with the RTL's checks in the RTL's order, so
+that the driver's ``golden`` backend runs the very frames the chip gets.
+
+What the model cannot know: cycle counters (``cycles_busy``/``cycles_idle`` of the chip
+and of each core) read as 0 and ``misrouted`` as 0; memory access counts (MEMSTAT
+COUNTS) are the model's own tallies of its datapath accesses. Output events of a
+timestep come sorted (the RTL sends them in mesh order; the driver sorts both).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from hw.chip import CHIP_COUNTERS
+from hw.config import ChipConfig
+from hw.core import COUNTERS
+from hw.host.interface import build_id, host_geometry
+from hw.host.protocol import (PROTOCOL_VERSION, Error, FrameDecoder, Op,
+                              encode_frame)
+from hw.isa import Isa
+from hw.mem.bus import BusOp
+from hw.noc.packet import chip_memories, packet_layout, tile_coords
+from sim.golden.chip import GoldenChip
+
+__all__ = ["GoldenHost"]
+
+
+class GoldenHost:
+    def __init__(self, config: ChipConfig):
+        self.config = config
+        self.chip = GoldenChip(config)
+        self.geometry = g = host_geometry(config)
+        self.specs = chip_memories(config)
+        self.mems = [self.chip.mems[s.name] for s in self.specs]
+        self.decoder = FrameDecoder(config.host.max_payload)
+        self.layout = packet_layout(config)
+        self.pending = []
+        self.coords = tile_coords(config)
+        self._wb, self._pb = g["word_bytes"], g["packet_bytes"]
+
+    # -- byte stream ---------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> bytes:
+        out = bytearray()
+        for op, payload in self.decoder.feed(data):
+            if op is None:
+                out += self._error(payload, 0)
+            else:
+                out += self._command(op, payload)
+        return bytes(out)
+
+    @staticmethod
+    def _error(code, op) -> bytes:
+        return encode_frame(Op.ERROR, bytes([int(code), int(op) & 0xFF]))
+
+    @staticmethod
+    def _ok(op, payload=b"") -> bytes:
+        return encode_frame(op | 0x80, payload)
+
+    # -- commands ------------------------------------------------------------------------
+
+    def _command(self, op: int, p: bytes) -> bytes:
+        n, WB, PB = len(p), self._wb, self._pb
+        maxp = self.config.host.max_payload
+        hdr = p[:16].ljust(16, b"\0")
+        mem_id, addr = struct.unpack_from("<HI", hdr)
+        depth = self.specs[mem_id].depth if mem_id < len(self.specs) else 0
+
+        def err(code):
+            return self._error(code, op)
+
+        if op == Op.IDENTIFY:
+            if n:
+                return err(Error.BAD_LENGTH)
+            c = self.config
+            return self._ok(op, struct.pack("<BQIBBHBBH", PROTOCOL_VERSION, int(c.hash, 16),
+                                            build_id(c), WB, PB, len(self.specs),
+                                            c.noc.width, c.noc.height, maxp))
+        if op == Op.WRITE:
+            if n < 6 + WB or (n - 6) % WB:
+                return err(Error.BAD_LENGTH)
+            if mem_id >= len(self.specs):
+                return err(Error.BAD_MEMORY)
+            words = (n - 6) // WB
+            if addr + words > depth:
+                return err(Error.BAD_ADDRESS)
+            mem = self.mems[mem_id]
+            mask = (1 << mem.width) - 1
+            for k in range(words):
+                w = int.from_bytes(p[6 + k * WB:6 + (k + 1) * WB], "little")
+                mem.write(addr + k, [w & mask])
+            return self._ok(op)
+        if op == Op.READ:
+            if n != 8:
+                return err(Error.BAD_LENGTH)
+            if mem_id >= len(self.specs):
+                return err(Error.BAD_MEMORY)
+            count = struct.unpack_from("<H", hdr, 6)[0]
+            if count == 0 or addr + count > depth:
+                return err(Error.BAD_ADDRESS)
+            if count * (WB + 1) > maxp:
+                return err(Error.BAD_ARGUMENT)
+            out = bytearray()
+            for a in range(addr, addr + count):
+                r = self.mems[mem_id].read(a)
+                out += int(r.data).to_bytes(WB, "little")
+                out.append(int(r.corrected) | int(r.detected) << 1)
+            return self._ok(op, bytes(out))
+        if op == Op.FAULT:
+            if n != 7 + WB:
+                return err(Error.BAD_LENGTH)
+            if mem_id >= len(self.specs):
+                return err(Error.BAD_MEMORY)
+            if addr >= depth:
+                return err(Error.BAD_ADDRESS)
+            kind = p[6]
+            if kind > 3:
+                return err(Error.BAD_ARGUMENT)
+            mem = self.mems[mem_id]
+            mask = int.from_bytes(p[7:7 + WB], "little") & ((1 << mem.stored_width) - 1)
+            mem.inject(addr, mask, kind)
+            return self._ok(op)
+        if op == Op.MEMSTAT:
+            if n != 3:
+                return err(Error.BAD_LENGTH)
+            if mem_id >= len(self.specs):
+                return err(Error.BAD_MEMORY)
+            bop = p[2]
+            if bop not in (BusOp.STATUS.value, BusOp.COUNTS.value, BusOp.CLEAR.value):
+                return err(Error.BAD_ARGUMENT)
+            mem = self.mems[mem_id]
+            name = self.specs[mem_id].name
+            if bop == BusOp.CLEAR.value:
+                mem.clear_status()
+                self._tallies(name, clear=True)
+                word = 0
+            elif bop == BusOp.STATUS.value:
+                cb = mem.counter_bits
+                word = (mem.corrected_count | mem.detected_count << cb
+                        | mem.overflow_count << 2 * cb | int(mem.error) << 3 * cb
+                        | int(mem.fault_overflow) << 3 * cb + 1)
+            else:
+                ab = self.config.core.counter_bits
+                reads, writes = self._tallies(name)
+                word = (reads & ((1 << ab) - 1)) | (writes & ((1 << ab) - 1)) << ab
+            return self._ok(op, word.to_bytes(WB, "little") + b"\0")
+        if op == Op.EVENTS:
+            if n % PB:
+                return err(Error.BAD_LENGTH)
+            for k in range(n // PB):
+                f = Isa.unpack(self.layout, int.from_bytes(p[k * PB:(k + 1) * PB], "little"))
+                self.pending.append((int(f.x), int(f.y), int(f.axon), int(f.payload)))
+            return self._ok(op)
+        if op == Op.RUN:
+            if n != 4:
+                return err(Error.BAD_LENGTH)
+            steps = struct.unpack("<I", p)[0]
+            out = bytearray()
+            k_max = max(1, min(self.config.host.out_fifo_depth, (maxp - 4) // PB))
+            for s in range(steps):
+                packets = [q for q in self.pending if (q[0], q[1]) in self.chip.cores]
+                self.pending = []
+                events = self.chip.step(packets)
+                for i in range(0, len(events), k_max):
+                    chunk = events[i:i + k_max]
+                    body = struct.pack("<I", s) + b"".join(
+                        Isa.pack(self.layout, {"to_host": 1, "x": x, "y": y, "axon": a,
+                                               "payload": v}).to_bytes(PB, "little")
+                        for x, y, a, v in chunk)
+                    out += encode_frame(Op.OUTPUT, body)
+                out += encode_frame(Op.STEP_DONE, struct.pack("<II", s, len(events)))
+            return bytes(out) + self._ok(op, struct.pack("<I", steps))
+        if op == Op.COUNTERS:
+            if n != 2:
+                return err(Error.BAD_LENGTH)
+            tile = mem_id
+            if tile != 0xFFFF and tile >= len(self.coords):
+                return err(Error.BAD_TILE)
+            if tile == 0xFFFF:
+                values, names, size = self.chip.counters, CHIP_COUNTERS, "chip_counter_bytes"
+            else:
+                values = self.chip.cores[self.coords[tile]].counters
+                names, size = COUNTERS, "core_counter_bytes"
+            cb = self.config.core.counter_bits
+            top = (1 << cb) - 1
+            word = sum(min(int(values.get(k, 0)), top) << i * cb for i, k in enumerate(names))
+            return self._ok(op, word.to_bytes(self.geometry[size], "little"))
+        if op in (Op.CLEAR, Op.RESET):
+            if n:
+                return err(Error.BAD_LENGTH)
+            self._clear_counters()
+            if op == Op.RESET:
+                # the RTL resets every register of the chip: queues, memory status
+                # counters and flags, stuck-at slots, access counters (not memory words)
+                self.pending = []
+                self.chip.pending.clear()
+                for spec, mem in zip(self.specs, self.mems):
+                    mem.clear_status()
+                    mem._slots.clear()
+                    self._tallies(spec.name, clear=True)
+            return self._ok(op)
+        return err(Error.UNKNOWN_OP)
+
+    def _clear_counters(self):
+        for k in self.chip.counters:
+            self.chip.counters[k] = 0
+        for core in self.chip.cores.values():
+            for k in core.counters:
+                core.counters[k] = 0
+
+    def _tallies(self, name, clear=False):
+        for core in self.chip.cores.values():
+            if name in core.mems:
+                if clear:
+                    core.reads[name] = core.writes[name] = 0
+                return core.reads[name], core.writes[name]
+        if clear:
+            self.chip.reads[name] = 0
+        return self.chip.reads[name], 0
+

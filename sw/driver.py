@@ -1,0 +1,430 @@
+"""Driver: one :class:`Chip` API on every backend, speaking the host protocol
+(:mod:`hw.host.protocol`).
+
+Backends (the ``backend`` string):
+
+``golden``
+    :class:`sim.golden.host.GoldenHost` in this process: the chip golden model executing
+    the same frames.
+``verilator``
+    the RTL (:class:`hw.host.HostChip`) as a stand-alone Verilator executable
+    (:func:`sim.runner.verilator_exe`, built once per config and cached), talking over
+    pipes. The clock runs in C++; Python only sees bytes.
+``serial:PORT[@BAUD]``
+    a board's UART through pyserial; ``PORT`` is a device (``/dev/ttyUSB1``) or any
+    pyserial URL (``socket://host:port``). BAUD defaults to ``config.host.baud``.
+
+On connect the driver sends IDENTIFY and refuses (:class:`ProtocolError`) a chip built
+from another configuration, another RTL generator (build id; ``check_build=False``
+skips that for boards flashed earlier), or with other wire sizes.
+
+Example::
+
+    with Chip("verilator", config) as chip:
+        chip.load(image)                        # a sw.mapper.ChipImage
+        outputs = chip.run_network(image, inputs)
+        print(chip.counters())
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import struct
+import subprocess
+import time
+
+import numpy as np
+
+from hw.chip import CHIP_COUNTERS
+from hw.config import ChipConfig
+from hw.core import COUNTERS
+from hw.host.interface import build_id, host_geometry
+from hw.host.protocol import (IDENTITY, PROTOCOL_VERSION, Error, FrameDecoder, Op,
+                              ProtocolError, encode_frame)
+from hw.isa import Isa
+from hw.mem.bus import BusOp
+from hw.mem.fault_sram import FaultKind
+from hw.noc.packet import chip_memories, packet_layout, tile_coords
+
+__all__ = ["Chip", "ProtocolError", "open_transport"]
+
+
+# -- transports ----------------------------------------------------------------------------
+
+class _GoldenTransport:
+    def __init__(self, config):
+        from sim.golden.host import GoldenHost
+        self.host = GoldenHost(config)
+        self._out = bytearray()
+
+    def write(self, data: bytes):
+        self._out += self.host.feed(data)
+
+    def read(self, timeout: float) -> bytes:
+        data, self._out = bytes(self._out), bytearray()
+        return data
+
+    def close(self):
+        pass
+
+
+class _PipeTransport:
+    """A process that speaks the protocol on stdin/stdout (the Verilator harness)."""
+
+    def __init__(self, argv, env=None):
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, bufsize=0, env=env)
+
+    def write(self, data: bytes):
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def read(self, timeout: float) -> bytes:
+        fd = self.proc.stdout.fileno()
+        r, _, _ = select.select([fd], [], [], timeout)
+        if not r:
+            return b""
+        data = os.read(fd, 1 << 16)
+        if not data:
+            err = self.proc.stderr.read().decode(errors="replace")
+            raise ProtocolError(f"the simulator exited ({self.proc.poll()}): {err.strip()}")
+        return data
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.close()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.stderr = self.proc.stderr.read().decode(errors="replace")
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+class _SerialTransport:
+    def __init__(self, port: str, baud: int):
+        import serial
+        self.port = serial.serial_for_url(port, baudrate=baud, timeout=0)
+
+    def write(self, data: bytes):
+        self.port.write(data)
+        self.port.flush()
+
+    def read(self, timeout: float) -> bytes:
+        end = time.monotonic() + timeout
+        while True:
+            n = self.port.in_waiting
+            if n:
+                return self.port.read(n)
+            if time.monotonic() >= end:
+                return b""
+            time.sleep(0.0005)
+
+    def close(self):
+        self.port.close()
+
+
+def open_transport(backend: str, config: ChipConfig, *, opt: str = "-O2"):
+    """The byte transport of a backend string (see the module docstring)."""
+    if backend == "golden":
+        return _GoldenTransport(config)
+    if backend == "verilator":
+        from hw.host import HostChip
+        from sim.runner import verilator_exe
+        exe = verilator_exe("hostchip", lambda: HostChip(config), key=config.to_dict(),
+                            opt=opt)
+        return _PipeTransport([str(exe)])
+    if backend.startswith("serial:"):
+        port, _, baud = backend[len("serial:"):].partition("@")
+        if not port:
+            raise ValueError("serial backend needs a port: 'serial:/dev/ttyUSB1' or "
+                             "'serial:socket://host:port'")
+        return _SerialTransport(port, int(baud) if baud else config.host.baud)
+    raise ValueError(f"unknown backend {backend!r}: use 'golden', 'verilator' or "
+                     "'serial:PORT[@BAUD]'")
+
+
+# -- the chip ------------------------------------------------------------------------------
+
+class Chip:
+    """A chip of ``config`` behind ``backend``; see the module docstring."""
+
+    def __init__(self, backend: str, config: ChipConfig, *, timeout: float = 30.0,
+                 check_build: bool = True, transport=None):
+        self.backend, self.config, self.timeout = backend, config, timeout
+        self.geometry = g = host_geometry(config)
+        self.specs = chip_memories(config)
+        self.ids = {s.name: i for i, s in enumerate(self.specs)}
+        self.layout = packet_layout(config)
+        self.coords = tile_coords(config)
+        self._wb, self._pb = g["word_bytes"], g["packet_bytes"]
+        self._decoder = FrameDecoder(1 << 16)
+        self._frames = []
+        self.link = transport if transport is not None else open_transport(backend, config)
+        try:
+            self.identity = self.identify()
+            self._check_identity(check_build)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- plumbing ------------------------------------------------------------------------
+
+    def close(self):
+        if self.link is not None:
+            self.link.close()
+            self.link = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _next_frame(self):
+        end = time.monotonic() + self.timeout
+        while not self._frames:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise ProtocolError(f"{self.backend}: no reply within {self.timeout} s")
+            self._frames += self._decoder.feed(self.link.read(min(left, 0.5)))
+        return self._frames.pop(0)
+
+    def send_raw(self, data: bytes):
+        """Bytes straight onto the link (for protocol tests)."""
+        self.link.write(data)
+
+    def receive(self):
+        """The next frame from the chip: ``(op, payload)`` or ``(None, Error)``."""
+        return self._next_frame()
+
+    def command(self, op: int, payload: bytes = b"", on_frame=None) -> bytes:
+        """Send one command; return its reply's payload. Frames that arrive before the
+        reply (RUN's OUTPUT/STEP_DONE) go to ``on_frame``. An error reply raises
+        :class:`ProtocolError` naming the command and the error."""
+        self.link.write(encode_frame(op, payload))
+        while True:
+            rop, rp = self._next_frame()
+            if rop == op | 0x80:
+                return rp
+            if rop == Op.ERROR:
+                code = Error(rp[0]) if rp and rp[0] in Error._value2member_map_ else rp[:1]
+                name = Op(op).name if op in Op._value2member_map_ else hex(op)
+                raise ProtocolError(f"{self.backend}: the chip refused {name}: "
+                                    f"{getattr(code, 'name', code)}")
+            if rop is None:
+                raise ProtocolError(f"{self.backend}: damaged reply frame ({rp.name})")
+            if on_frame is None:
+                raise ProtocolError(f"{self.backend}: unexpected frame {rop:#x} while "
+                                    f"waiting for the reply to {Op(op).name}")
+            on_frame(rop, rp)
+
+    # -- identity ------------------------------------------------------------------------
+
+    def identify(self) -> dict:
+        p = self.command(Op.IDENTIFY)
+        out, pos = {}, 0
+        for name, n in IDENTITY:
+            out[name] = int.from_bytes(p[pos:pos + n], "little")
+            pos += n
+        out["config_hash"] = f"{out['config_hash']:016x}"
+        return out
+
+    def _check_identity(self, check_build: bool):
+        i, c, g = self.identity, self.config, self.geometry
+        if i["version"] != PROTOCOL_VERSION:
+            raise ProtocolError(f"chip speaks protocol version {i['version']}, this driver "
+                                f"{PROTOCOL_VERSION}")
+        if i["config_hash"] != c.hash:
+            raise ProtocolError(f"chip was built from configuration {i['config_hash']}, "
+                                f"the driver has {c.hash}: load the chip's config file or "
+                                "rebuild the chip")
+        if check_build and i["build_id"] != build_id(c):
+            raise ProtocolError(f"chip build id {i['build_id']:08x} differs from this "
+                                f"source tree's {build_id(c):08x} (same config, other RTL "
+                                "generator): rebuild, or pass check_build=False")
+        want = {"word_bytes": g["word_bytes"], "packet_bytes": g["packet_bytes"],
+                "memories": g["memories"], "width": c.noc.width, "height": c.noc.height,
+                "max_payload": c.host.max_payload}
+        for k, v in want.items():
+            if i[k] != v:
+                raise ProtocolError(f"chip reports {k} = {i[k]}, the config implies {v}")
+
+    # -- memories ------------------------------------------------------------------------
+
+    def memory(self, name: str) -> int:
+        """Directory id of a memory, by name (``tile0_0.lane1.weights``)."""
+        try:
+            return self.ids[name]
+        except KeyError:
+            raise KeyError(f"no memory named {name!r}; e.g. {', '.join(list(self.ids)[:4])}, "
+                           f"... ({len(self.ids)} memories)") from None
+
+    def _range(self, name, addr, count):
+        spec = self.specs[self.memory(name)]
+        if addr < 0 or count < 0 or addr + count > spec.depth:
+            raise ValueError(f"memory {name!r}: addresses {addr}..{addr + count - 1} are "
+                             f"outside its depth {spec.depth}")
+        return spec
+
+    def write(self, name: str, addr: int, words) -> None:
+        words = [int(w) for w in np.asarray(words, dtype=object).ravel()]
+        spec = self._range(name, addr, len(words))
+        for k, w in enumerate(words):
+            if w < 0 or w >> spec.width:
+                raise ValueError(f"memory {name!r}: word {addr + k} = {w} does not fit "
+                                 f"{spec.width} bits")
+        per = (self.config.host.max_payload - 6) // self._wb
+        mid = self.memory(name)
+        for i in range(0, len(words), per):
+            chunk = words[i:i + per]
+            self.command(Op.WRITE, struct.pack("<HI", mid, addr + i) + b"".join(
+                w.to_bytes(self._wb, "little") for w in chunk))
+
+    def read(self, name: str, addr: int = 0, count: int | None = None):
+        """Words (through faults and the decoder) and per-word flags (bit 0 corrected,
+        bit 1 detected)."""
+        spec = self.specs[self.memory(name)]
+        count = spec.depth - addr if count is None else count
+        self._range(name, addr, count)
+        per = self.config.host.max_payload // (self._wb + 1)
+        words, flags = [], []
+        for i in range(0, count, per):
+            n = min(per, count - i)
+            p = self.command(Op.READ, struct.pack("<HIH", self.memory(name), addr + i, n))
+            for k in range(n):
+                item = p[k * (self._wb + 1):(k + 1) * (self._wb + 1)]
+                words.append(int.from_bytes(item[:-1], "little"))
+                flags.append(item[-1])
+        return words, flags
+
+    def load(self, image, *, skip_zero: bool = False) -> None:
+        """Write memory images (a ChipImage or ``{name: words}``); ``skip_zero`` skips
+        runs of zero words (only right for memories known to be zero)."""
+        images = getattr(image, "images", image)
+        for name, words in images.items():
+            words = [int(w) for w in np.asarray(words, dtype=object).ravel()]
+            if not skip_zero:
+                self.write(name, 0, words)
+                continue
+            k = 0
+            while k < len(words):
+                if words[k] == 0:
+                    k += 1
+                    continue
+                j = k
+                while j < len(words) and words[j] != 0:
+                    j += 1
+                self.write(name, k, words[k:j])
+                k = j
+
+    def fault(self, name: str, addr: int, kind, mask: int) -> None:
+        """Fault-port transfer: ``kind`` a FaultKind (FLIP, STUCK_AT_0, STUCK_AT_1,
+        CLEAR) and ``mask`` over the stored (encoded) bits."""
+        kind = FaultKind(kind)
+        self._range(name, addr, 1)
+        self.command(Op.FAULT, struct.pack("<HIB", self.memory(name), addr, kind.value)
+                     + int(mask).to_bytes(self._wb, "little"))
+
+    def memory_status(self, name: str) -> dict:
+        cb = self.config.memory.counter_bits
+        w = self._memstat(name, BusOp.STATUS)
+        top = (1 << cb) - 1
+        return {"corrected": w & top, "detected": w >> cb & top, "fault_overflows": w >> 2 * cb & top,
+                "error": bool(w >> 3 * cb & 1), "fault_overflow": bool(w >> 3 * cb + 1 & 1)}
+
+    def memory_counts(self, name: str) -> dict:
+        ab = self.config.core.counter_bits
+        w = self._memstat(name, BusOp.COUNTS)
+        return {"reads": w & ((1 << ab) - 1), "writes": w >> ab & ((1 << ab) - 1)}
+
+    def clear_memory_status(self, name: str) -> None:
+        self._memstat(name, BusOp.CLEAR)
+
+    def _memstat(self, name, op) -> int:
+        p = self.command(Op.MEMSTAT, struct.pack("<HB", self.memory(name), op.value))
+        return int.from_bytes(p[:self._wb], "little")
+
+    # -- running -------------------------------------------------------------------------
+
+    def _pack(self, x, y, axon, payload) -> bytes:
+        if (x, y) not in self.coords:
+            raise ValueError(f"event for tile {(x, y)}, outside the {self.config.noc.width} "
+                             f"x {self.config.noc.height} mesh")
+        lo, hi = -(1 << self.config.core.payload_bits - 1), (1 << self.config.core.payload_bits - 1) - 1
+        if not lo <= payload <= hi:
+            raise ValueError(f"event payload {payload} outside {lo}..{hi} (core.payload_bits)")
+        return Isa.pack(self.layout, {"to_host": 0, "x": x, "y": y, "axon": axon,
+                                      "payload": payload}).to_bytes(self._pb, "little")
+
+    def events(self, packets) -> None:
+        """Input events (x, y, axon, payload) for the coming timestep."""
+        per = self.config.host.max_payload // self._pb
+        data = [self._pack(*p) for p in packets]
+        for i in range(0, len(data), per):
+            self.command(Op.EVENTS, b"".join(data[i:i + per]))
+
+    def run(self, steps: int = 1) -> list:
+        """Run ``steps`` timesteps; per step the output events (x, y, neuron, payload),
+        sorted (the mesh decides arrival order; DESIGN.md section 4)."""
+        out = [[] for _ in range(steps)]
+        counts = {}
+
+        def on_frame(op, p):
+            s = struct.unpack_from("<I", p)[0]
+            if op == Op.OUTPUT:
+                for k in range((len(p) - 4) // self._pb):
+                    raw = int.from_bytes(p[4 + k * self._pb:4 + (k + 1) * self._pb], "little")
+                    f = Isa.unpack(self.layout, raw)
+                    out[s].append((int(f.x), int(f.y), int(f.axon), int(f.payload)))
+            elif op == Op.STEP_DONE:
+                counts[s] = struct.unpack_from("<I", p, 4)[0]
+            else:
+                raise ProtocolError(f"unexpected frame {op:#x} during RUN")
+        self.command(Op.RUN, struct.pack("<I", steps), on_frame=on_frame)
+        for s in range(steps):
+            if counts.get(s) != len(out[s]):
+                raise ProtocolError(f"timestep {s}: STEP_DONE reports {counts.get(s)} output "
+                                    f"events, {len(out[s])} arrived")
+        return [sorted(o) for o in out]
+
+    def step(self, packets=()) -> list:
+        """One timestep with input events; returns its sorted output events."""
+        self.events(packets)
+        return self.run(1)[0]
+
+    def run_network(self, image, inputs) -> list:
+        """Per step of ``inputs`` (lists of (input index, payload)): the decoded output
+        events ``{layer: [(index, payload)]}`` of a ChipImage."""
+        return [image.decode_outputs(self.step(image.host_packets(ev))) for ev in inputs]
+
+    # -- counters, reset -----------------------------------------------------------------
+
+    def counters(self, tile=None) -> dict:
+        """The chip's counters, or those of tile ``(x, y)`` (or its index)."""
+        cb = self.config.core.counter_bits
+        if tile is None:
+            idx, names = 0xFFFF, CHIP_COUNTERS
+        else:
+            idx = self.coords.index(tuple(tile)) if not isinstance(tile, int) else tile
+            names = COUNTERS
+        w = int.from_bytes(self.command(Op.COUNTERS, struct.pack("<H", idx)), "little")
+        return {n: w >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(names)}
+
+    def all_counters(self) -> dict:
+        """Chip counters and the sum of every core's counters."""
+        total = dict.fromkeys(COUNTERS, 0)
+        for t in range(len(self.coords)):
+            for k, v in self.counters(t).items():
+                total[k] += v
+        return {"chip": self.counters(), "cores": total}
+
+    def clear_counters(self) -> None:
+        self.command(Op.CLEAR)
+
+    def reset(self) -> None:
+        """Reset the chip's registers (queues, counters, fault slots); memories keep
+        their words."""
+        self.command(Op.RESET)

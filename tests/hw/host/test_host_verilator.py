@@ -1,0 +1,301 @@
+"""The host interface in Verilator (the driver's ``verilator`` backend), against the
+golden host (its ``golden`` backend):
+
+* protocol fuzz: thousands of random, truncated, corrupted, over-long and
+  semantically wrong frames; the RTL's reply stream equals the golden host's byte for
+  byte (one reply or error per frame), the memories loaded before are intact and the
+  next valid command works;
+* random mapped networks through the whole driver API on both backends: identical
+  output events per timestep, final neuron memories and architectural counters;
+* the serial backend (pyserial) through a pseudo-terminal bridged to the Verilator
+  process, as a board's UART would be.
+
+Rerun with another seed: SPIKEFORGE_SEED=<seed>."""
+
+import os
+import pty
+import struct
+import subprocess
+import threading
+import tty
+
+import numpy as np
+import pytest
+
+from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.host import HostChip
+from hw.host.interface import host_geometry
+from hw.host.protocol import END, ESC, Error, FrameDecoder, Op, body, encode_frame
+from hw.mem.bus import BusOp
+from hw.noc.packet import chip_memories
+from sim.golden.host import GoldenHost
+from sim.runner import verilator_exe
+from sim.stimulus import random_chip_case
+from sw.driver import Chip, _GoldenTransport, _PipeTransport
+
+pytestmark = pytest.mark.verilator
+
+SEED = int(os.environ.get("SPIKEFORGE_SEED", 9000))
+CONFIG = ChipConfig(
+    core=CoreConfig(lanes=1, neurons=16, axons=64, synapses=256, microcode_depth=16,
+                    layers=4, out_fifo_depth=16, slots=6),
+    noc=NocConfig(width=2, height=2, routes=512))
+ARCH = ("steps", "host_events_in", "host_events_out", "events_in", "events_out", "synops",
+        "neuron_updates", "ticks", "acc_overflows")
+
+
+def exe():
+    return verilator_exe("hostchip", lambda: HostChip(CONFIG), key=CONFIG.to_dict(),
+                         opt="-O1")
+
+
+def rtl_bytes(data: bytes) -> bytes:
+    r = subprocess.run([str(exe())], input=data, capture_output=True, timeout=600)
+    assert r.returncode == 0, r.stderr.decode()
+    return r.stdout
+
+
+def fuzz_stream(rng, n_frames):
+    """Frames that must each get exactly one reply, and the error each should get (or
+    None for a valid frame)."""
+    g = host_geometry(CONFIG)
+    WB, PB, n_mems = g["word_bytes"], g["packet_bytes"], g["memories"]
+    depths = g["depths"]
+    maxp = CONFIG.host.max_payload
+    out, expect = bytearray(), []
+
+    def valid():
+        k = rng.integers(5)
+        m = int(rng.integers(n_mems))
+        if k == 0:
+            return Op.IDENTIFY, b""
+        if k == 1:
+            a = int(rng.integers(depths[m]))
+            n = int(rng.integers(1, min(depths[m] - a, 8) + 1))
+            return Op.READ, struct.pack("<HIH", m, a, n)
+        if k == 2:
+            return Op.MEMSTAT, struct.pack("<HB", m, int(rng.choice([3, 4])))
+        if k == 3:
+            return Op.COUNTERS, struct.pack("<H", int(rng.choice([0xFFFF, rng.integers(4)])))
+        return Op.CLEAR, b""
+
+    def wrong():
+        m = int(rng.integers(n_mems))
+        cases = [
+            (Op.IDENTIFY, b"\0", Error.BAD_LENGTH),
+            (Op.WRITE, struct.pack("<HI", m, 0) + b"\0" * (WB - 1), Error.BAD_LENGTH),
+            (Op.WRITE, struct.pack("<HI", n_mems + int(rng.integers(100)), 0) + b"\0" * WB,
+             Error.BAD_MEMORY),
+            (Op.WRITE, struct.pack("<HI", m, depths[m]) + b"\0" * WB, Error.BAD_ADDRESS),
+            (Op.READ, struct.pack("<HIH", m, 0, 0), Error.BAD_ADDRESS),
+            (Op.READ, struct.pack("<HIH", m, int(rng.integers(1 << 32)), 1),
+             Error.BAD_ADDRESS),
+            (Op.READ, struct.pack("<HIH", 0, 0, 0) + b"\0", Error.BAD_LENGTH),
+            (Op.FAULT, struct.pack("<HIB", m, 0, 4 + int(rng.integers(200))) + b"\0" * WB,
+             Error.BAD_ARGUMENT),
+            (Op.FAULT, struct.pack("<HIB", m, depths[m], 0) + b"\0" * WB, Error.BAD_ADDRESS),
+            (Op.MEMSTAT, struct.pack("<HB", m, int(rng.choice([0, 1, 2, 6, 7, 200]))),
+             Error.BAD_ARGUMENT),
+            (Op.MEMSTAT, struct.pack("<HB", n_mems, 3), Error.BAD_MEMORY),
+            (Op.EVENTS, b"\0" * (PB + 1), Error.BAD_LENGTH),
+            (Op.RUN, b"\0" * 3, Error.BAD_LENGTH),
+            (Op.COUNTERS, struct.pack("<H", 4 + int(rng.integers(1000))), Error.BAD_TILE),
+            (Op.RESET, b"\0", Error.BAD_LENGTH),
+            (int(rng.choice([0, 0x0B, 0x42, 0x7F, 0x80, 0x90, 0xFE])), b"", Error.UNKNOWN_OP),
+        ]
+        return cases[int(rng.integers(len(cases)))]
+
+    for _ in range(n_frames):
+        kind = rng.integers(8)
+        if kind == 0:
+            op, p = valid()
+            out += encode_frame(op, p)
+            expect.append(None)
+        elif kind == 1:
+            op, p, e = wrong()
+            out += encode_frame(op, p)
+            expect.append(e)
+        elif kind in (2, 3):                       # corrupted: flip bits in the body
+            op, p = valid()
+            b = bytearray(body(op, p))
+            # 1-3 distinct bits: CRC-16/CCITT detects every such error at these lengths
+            for bit in rng.choice(8 * len(b), int(rng.integers(1, 4)), replace=False):
+                b[bit // 8] ^= 1 << int(bit % 8)
+            out += _slip(bytes(b))
+            expect.append("damaged")
+        elif kind == 4:                            # truncated: no closing END
+            op, p = valid()
+            f = encode_frame(op, p)
+            out += f[:int(rng.integers(2, len(f) - 1))]     # at least END and one byte
+            expect.append("damaged")
+        elif kind == 5:                            # garbage between two ENDs
+            junk = rng.integers(0, 256, int(rng.integers(1, 40)), dtype=np.uint8).tobytes()
+            junk = junk.replace(bytes([END]), b"\x55")    # one frame, one reply
+            out += bytes([END]) + junk
+            expect.append("damaged")
+        elif kind == 6:                            # too long
+            out += encode_frame(Op.WRITE, bytes(maxp + 1 + int(rng.integers(50))))
+            expect.append(Error.TOO_LONG)
+        else:                                      # a bad escape
+            b = bytearray(body(*valid()))
+            b.insert(int(rng.integers(len(b))), ESC)
+            out += bytes([END]) + _slip_raw(bytes(b)) + bytes([END])
+            expect.append(Error.BAD_ESCAPE)
+    return bytes(out), expect
+
+
+def _architectural(frame):
+    """A reply with the cycle counters (the first two fields of every COUNTERS reply,
+    which the golden model does not know) zeroed."""
+    op, p = frame
+    if op == Op.COUNTERS | 0x80:
+        cut = 2 * CONFIG.core.counter_bits // 8
+        p = bytes(cut) + p[cut:]
+    return op, p
+
+
+class _Recording(_GoldenTransport):
+    def __init__(self, config):
+        super().__init__(config)
+        self.sent = []
+
+    def write(self, data):
+        self.sent.append(data)
+        super().write(data)
+
+
+def _slip_raw(b: bytes) -> bytes:
+    """SLIP escaping except for the ESC bytes put there on purpose (bad escapes)."""
+    out = bytearray()
+    for x in b:
+        out += bytes([ESC, 0xDC]) if x == END else bytes([x])
+    return bytes(out)
+
+
+def _slip(b: bytes) -> bytes:
+    out = bytearray([END])
+    for x in b:
+        out += {END: bytes([ESC, 0xDC]), ESC: bytes([ESC, 0xDD])}.get(x, bytes([x]))
+    return bytes(out + bytes([END]))
+
+
+def test_protocol_fuzz_rtl_equals_golden():
+    rng = np.random.default_rng(SEED)
+    image, _ = random_chip_case(np.random.default_rng(SEED + 1), CONFIG, 1)
+    recorder = _Recording(CONFIG)          # the frames the driver sends to load
+    Chip("golden", CONFIG, transport=recorder).load(image, skip_zero=True)
+    sent = recorder.sent
+    prologue = b"".join(sent)
+    fuzz, expect = fuzz_stream(rng, 3000)
+    name = next(s.name for s in chip_memories(CONFIG) if s.name.endswith("axon_table"))
+    mid = [s.name for s in chip_memories(CONFIG)].index(name)
+    depth = 16                               # words read back (one READ frame)
+    epilogue = encode_frame(Op.READ, struct.pack("<HIH", mid, 0, depth)) + encode_frame(Op.IDENTIFY)
+    stream = prologue + fuzz + epilogue
+
+    replies = FrameDecoder().feed(rtl_bytes(stream))
+    g = [_architectural(f) for f in replies]
+    w = [_architectural(f) for f in FrameDecoder().feed(GoldenHost(CONFIG).feed(stream))]
+    if g != w:
+        first = next((i for i, (a, b) in enumerate(zip(g, w)) if a != b), min(len(g), len(w)))
+        pytest.fail(f"seed {SEED}: RTL and golden replies differ first at reply {first}: "
+                    f"RTL {g[first:first + 2]}, golden {w[first:first + 2]} "
+                    f"({len(g)} vs {len(w)} replies)")
+    n_load = len(sent)
+    fuzz_replies = replies[n_load:-2]
+    assert len(fuzz_replies) == len(expect), "one reply per frame"
+    for i, (reply, e) in enumerate(zip(fuzz_replies, expect)):
+        op, p = reply
+        if e is None:
+            assert op is not None and op & 0x80 and op != Op.ERROR, (i, reply)
+        elif e == "damaged":
+            assert op == Op.ERROR and p[1] == 0, (i, reply)
+        else:
+            assert op == Op.ERROR and p[0] == e, (i, reply, e)
+    op, p = replies[-2]
+    wb = host_geometry(CONFIG)["word_bytes"]
+    words = [int.from_bytes(p[k * (wb + 1):k * (wb + 1) + wb], "little") for k in range(depth)]
+    assert op == Op.READ | 0x80
+    assert words == [int(w) for w in image.images[name][:depth]], "bad frames changed memory"
+    assert replies[-1][0] == Op.IDENTIFY | 0x80
+
+
+@pytest.mark.parametrize("networks", [4])
+def test_backends_agree_on_random_networks(networks):
+    for k in range(networks):
+        seed = SEED + 100 + k
+        image, inputs = random_chip_case(np.random.default_rng(seed), CONFIG, 8)
+        results = {}
+        for backend in ("golden", "verilator"):
+            transport = _PipeTransport([str(exe())]) if backend == "verilator" else None
+            with Chip(backend, CONFIG, transport=transport) as chip:
+                chip.load(image, skip_zero=True)
+                chip.clear_counters()
+                out = chip.run_network(image, inputs)
+                states = {s.name: chip.read(s.name)[0] for s in chip.specs if s.role == "state"}
+                c = chip.all_counters()
+                counters = {k: {n: v for n, v in d.items() if n in ARCH} for k, d in c.items()}
+                results[backend] = (out, states, counters)
+        g, r = results["golden"], results["verilator"]
+        for t, (a, b) in enumerate(zip(g[0], r[0])):
+            assert a == b, f"network seed {seed}: timestep {t}: golden {a}, RTL {b}"
+        for name in g[1]:
+            assert g[1][name] == r[1][name], f"network seed {seed}: memory {name} differs"
+        assert g[2] == r[2], f"network seed {seed}: counters golden {g[2]}, RTL {r[2]}"
+
+
+def test_serial_backend_through_a_pty():
+    """pyserial on a pseudo-terminal; the other side is bridged to the RTL's pipes."""
+    master, slave = pty.openpty()
+    tty.setraw(slave)
+    proc = subprocess.Popen([str(exe())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            bufsize=0)
+    stop = threading.Event()
+
+    def pump(src, dst):
+        while not stop.is_set():
+            try:
+                data = os.read(src, 4096)
+            except OSError:
+                return
+            if not data:
+                return
+            os.write(dst, data)
+    threads = [threading.Thread(target=pump, args=(master, proc.stdin.fileno()), daemon=True),
+               threading.Thread(target=pump, args=(proc.stdout.fileno(), master), daemon=True)]
+    for t in threads:
+        t.start()
+    try:
+        image, inputs = random_chip_case(np.random.default_rng(SEED + 7), CONFIG, 6)
+        with Chip(f"serial:{os.ttyname(slave)}", CONFIG) as chip:
+            chip.load(image, skip_zero=True)
+            got = chip.run_network(image, inputs)
+            counters = chip.counters()
+        with Chip("golden", CONFIG) as chip:
+            chip.load(image, skip_zero=True)
+            want = chip.run_network(image, inputs)
+        assert got == want
+        assert counters["steps"] == len(inputs)
+    finally:
+        stop.set()
+        proc.stdin.close()
+        proc.wait(timeout=30)
+        os.close(master)
+        os.close(slave)
+
+
+def test_driver_refuses_a_chip_of_another_config():
+    other = CONFIG.replace(host=CONFIG.host.replace(baud=9600))
+    with pytest.raises(Exception, match=r"chip was built from configuration "
+                                        rf"{CONFIG.hash}, the driver has {other.hash}"):
+        Chip("verilator", other, transport=_PipeTransport([str(exe())]))
+
+
+def test_error_replies_name_the_command():
+    with Chip("verilator", CONFIG, transport=_PipeTransport([str(exe())])) as chip:
+        with pytest.raises(Exception, match="the chip refused READ: BAD_ADDRESS"):
+            chip.command(Op.READ, struct.pack("<HIH", 0, 1 << 30, 1))
+        assert chip.identify()["config_hash"] == CONFIG.hash
+        s = chip.memory_status("tile0_0.lane0.weights")
+        assert s == {"corrected": 0, "detected": 0, "fault_overflows": 0, "error": False,
+                     "fault_overflow": False}
