@@ -31,7 +31,7 @@ from hw.config import ChipConfig
 from hw.isa import InstrClass, Isa, SetrSrc, core_memories, decode
 from sim.golden.fault_sram import GoldenFaultSRAM
 from sim.golden.loopctl import Job, ProgramError, run_job
-from sim.golden.npe import mac_sums, vec, wrap
+from sim.golden.npe import mac_sums_grouped, vec, wrap
 
 __all__ = ["GoldenCore", "decode", "ProgramError"]
 
@@ -204,10 +204,8 @@ class GoldenCore:
             old = _signed(self._read(f"lane{lane}.acc", uniq), c.acc_bits)
             # Every MAC reads and writes its accumulator word once in the RTL.
             self.reads[self.mem(f"lane{lane}.acc").name] += n - len(uniq)
-            new = np.empty(len(uniq), np.int64)
-            for j in range(len(uniq)):
-                new[j], ovf = mac_sums(old[j], contrib[inverse == j], c.acc_bits)
-                self.counters["acc_overflows"] += ovf
+            new, ovf = mac_sums_grouped(old, contrib, inverse, c.acc_bits)
+            self.counters["acc_overflows"] += ovf
             self._write(f"lane{lane}.acc", uniq, new & ((1 << c.acc_bits) - 1))
             self.writes[self.mem(f"lane{lane}.acc").name] += n - len(uniq)
 

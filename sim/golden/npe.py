@@ -161,3 +161,30 @@ def mac_sums(a_old, contributions, acc_bits: int):
     lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
     overflows = int(np.count_nonzero((steps < lo) | (steps > hi)))
     return int(wrap(partial[-1], acc_bits)) if len(partial) else int(a_old), overflows
+
+
+def mac_sums_grouped(a_old, contributions, group, acc_bits: int):
+    """:func:`mac_sums` for many accumulators at once (vectorised).
+
+    ``a_old[g]`` is accumulator ``g``'s value before, ``contributions[k]`` goes to
+    accumulator ``group[k]``, in issue order. Returns ``(final values, overflows)``:
+    each step adds one contribution to the wrapped value stored before it, as the
+    hardware does, and counts an overflow when that sum leaves the ``acc_bits`` range.
+    """
+    contributions = np.asarray(contributions, dtype=np.int64)
+    group = np.asarray(group)
+    a_old = np.asarray(a_old, dtype=np.int64)
+    order = np.argsort(group, kind="stable")          # issue order inside each group
+    g, c = group[order], contributions[order]
+    csum = np.cumsum(c)
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    offset = np.repeat(np.r_[0, csum[starts[1:] - 1]], np.diff(np.r_[starts, len(g)]))
+    inclusive = csum - offset                          # partial sums inside each group
+    before = wrap(a_old[g] + inclusive - c, acc_bits)  # stored value before each step
+    lo, hi = -(1 << (acc_bits - 1)), (1 << (acc_bits - 1)) - 1
+    steps = before + c
+    overflows = int(np.count_nonzero((steps < lo) | (steps > hi)))
+    final = a_old.copy()
+    last = np.r_[starts[1:] - 1, len(g) - 1]
+    final[g[last]] = wrap(a_old[g[last]] + inclusive[last], acc_bits)
+    return final, overflows
