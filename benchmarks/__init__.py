@@ -10,4 +10,5 @@ command that prints it; nothing is typed in. Each benchmark writes one JSON obje
 BENCHMARKS = {
     "core": "benchmarks.core",
     "noc": "benchmarks.noc",
+    "demo": "benchmarks.demo",
 }

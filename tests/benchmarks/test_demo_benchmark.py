@@ -1,0 +1,29 @@
+"""python -m benchmarks demo --quick: the end-to-end digits demo (NIR file -> quantized
+network -> 2x1 chip) with the issue's acceptance: RTL == golden chip on every one of
+20 samples, quantized accuracy within 2 points of the float model's."""
+
+import json
+
+import pytest
+
+from benchmarks.__main__ import main
+from benchmarks.demo import FIGURES
+
+pytestmark = pytest.mark.verilator
+
+
+def test_demo_benchmark_quick(tmp_path, capsys):
+    out = tmp_path / "demo.json"
+    assert main(["demo", "--quick", "--json", str(out)]) == 0
+    r = json.loads(out.read_text())
+    f = r["figures"]
+    assert set(FIGURES) <= set(f) and set(FIGURES) <= set(r["units"])
+    assert r["rows"][1]["rtl"] >= 20
+    assert f["rtl_golden_agreement"] == 1.0, r["rows"][1]["disagreeing"]
+    assert abs(f["accuracy_golden"] - f["accuracy_float"]) <= 0.02
+    assert f["accuracy_float"] > 0.9
+    assert 0 < f["synops_per_inference"] and 0 < f["cycles_per_inference"]
+    nb = r["rows"][0]
+    assert 0 < nb["effective_synops"] <= nb["dense_synops"]
+    assert 0 < nb["activation_sparsity"] < 1
+    assert "digits demo" in capsys.readouterr().out
