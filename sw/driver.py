@@ -400,6 +400,28 @@ class Chip:
         events ``{layer: [(index, payload)]}`` of a ChipImage."""
         return [image.decode_outputs(self.step(image.host_packets(ev))) for ev in inputs]
 
+    def layer_states(self, image, field: str = "v") -> dict:
+        """Neuron state ``field`` (``v``, ``u``, ``p0`` bias, ``p1`` threshold) of every
+        layer of a ChipImage, as signed ints per neuron, read from the chip."""
+        isa = Isa(self.config.core)
+        lanes = self.config.core.lanes
+        bits = isa.state.size // 4
+        cache = {}
+        out = {}
+        for layer in image.network.layers:
+            values = np.zeros(layer.size, np.int64)
+            for (x, y), a, b in image.placement[layer.name]:
+                ids = image.tiles[(x, y)].neurons[f"{layer.name}[{a}:{b}]"]
+                for j, n in zip(range(a, b), ids):
+                    name = f"tile{x}_{y}.lane{int(n) % lanes}.state"
+                    if name not in cache:
+                        cache[name] = self.read(name)[0]
+                    rec = Isa.unpack(isa.state, cache[name][int(n) // lanes])
+                    v = int(getattr(rec, field)) & ((1 << bits) - 1)
+                    values[j] = v - (1 << bits) if v >> (bits - 1) else v
+            out[layer.name] = values
+        return out
+
     # -- counters, reset -----------------------------------------------------------------
 
     def counters(self, tile=None) -> dict:
