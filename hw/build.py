@@ -36,13 +36,23 @@ from .synth import SynthesisError, estimate_xilinx
 
 __all__ = ["DESIGNS", "BoardTop", "build", "main"]
 
+def _uart_chip(cfg, d, board):
+    from .host.board import UartHostChip
+    from .host.uart import uart_divisor
+    return UartHostChip(cfg, uart_divisor(int(board.clock_hz), cfg.host.baud), directory=d)
+
+
 #: Designs that can be put on a board: name -> (what the resource estimate synthesizes,
-#: what the board's plan gets, summary); both are factory(config, directory).
+#: what the board's plan gets, summary); both are factory(config, directory, board).
 DESIGNS = {
-    "core": (lambda cfg, d: Neurocore(cfg, directory=d), lambda cfg, d: CoreDemo(cfg, d),
+    "chip": (_uart_chip, _uart_chip,
+             "the chip behind the host protocol on the board's UART (python -m sw.demo "
+             "--backend serial:PORT talks to it); LEDs: busy, UART errors"),
+    "core": (lambda cfg, d, b: Neurocore(cfg, directory=d),
+             lambda cfg, d, b: CoreDemo(cfg, d),
              "one neurocore (estimate: the core with its host-side ports; board: the core "
              "running a baked demo network, spikes on the LEDs)"),
-    "selftest": (MemorySelfTest, MemorySelfTest,
+    "selftest": (lambda cfg, d, b: MemorySelfTest(cfg, d), lambda cfg, d, b: MemorySelfTest(cfg, d),
                  "memory self-test: FaultSRAM fault injection and ECC per pass"),
 }
 DEFAULT_DESIGN = "core"
@@ -52,7 +62,8 @@ _VENDOR_TOOL = {"xc7": "vivado"}
 
 
 class BoardTop(Elaboratable):
-    """Connects a design's board-facing ports (``leds``) to the board's resources."""
+    """Connects a design's board-facing ports (``leds``; ``rx_pin``/``tx_pin`` to the
+    board's UART, with ``busy`` and UART errors on the first LEDs) to the board."""
 
     def __init__(self, design, board: Board):
         self.design, self.board = design, board
@@ -61,6 +72,12 @@ class BoardTop(Elaboratable):
         m = Module()
         m.submodules.design = self.design
         leds = getattr(self.design, "leds", None)
+        if hasattr(self.design, "rx_pin"):
+            uart = platform.request("uart", 0, dir="-")
+            m.submodules.uart_rx = rx = io.Buffer("i", uart.rx)
+            m.submodules.uart_tx = tx = io.Buffer("o", uart.tx)
+            m.d.comb += [self.design.rx_pin.eq(rx.i), tx.o.eq(self.design.tx_pin)]
+            leds = [self.design.busy, self.design.uart_errors.any()]
         if leds is not None:
             for i in range(min(len(leds), self.board.leds)):
                 m.submodules[f"led_{i}"] = buf = io.Buffer("o", platform.request("led", i, dir="-"))
@@ -88,13 +105,13 @@ def build(board: Board, config: ChipConfig, out: Path, *, design_name: str = DEF
     directory = MemoryDirectory(config.hash)
 
     config.save(out / "config.toml")
-    design = factory(config, directory)
+    design = factory(config, directory, board)
     directory.save(out / "memories.json")
     log(f"spikeforge build: {board.description} ({board.device}), design {design_name!r}, "
         f"config {config.hash}, {len(directory)} memories, {directory.total_bits} stored bits")
 
     plan = board.platform().build(
-        BoardTop(board_factory(config, MemoryDirectory(config.hash)), board),
+        BoardTop(board_factory(config, MemoryDirectory(config.hash), board), board),
         name="top", do_build=False)
     vendor_dir = out / "vendor"
     plan.extract(vendor_dir)

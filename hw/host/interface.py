@@ -225,15 +225,18 @@ class HostChip(wiring.Component):
         length = Signal(16)
         hdr = Signal(8 * self.HEADER_BYTES)
         ack = Signal()                         # executor: done with the frame
+        w_rem, w_quo = Signal(range(WB)), Signal(range(BUF // WB + 2))
+        p_rem, p_quo = Signal(range(PB)), Signal(range(BUF // PB + 2))
         m.d.comb += self.rx.ready.eq(~have)
         byte = self.rx.payload
         with m.If(self.rx.valid & ~have):
             with m.If(byte == END):
-                with m.If((cnt != 0) | bad_esc):
+                # an ESC right before END escapes nothing: a bad escape, not a no-op
+                with m.If((cnt != 0) | bad_esc | esc):
                     m.d.sync += have.eq(1)
                     with m.If(cnt > BUF):
                         m.d.sync += rx_err.eq(Error.TOO_LONG)
-                    with m.Elif(bad_esc):
+                    with m.Elif(bad_esc | esc):
                         m.d.sync += rx_err.eq(Error.BAD_ESCAPE)
                     with m.Elif(cnt < OVERHEAD):
                         m.d.sync += rx_err.eq(Error.SHORT)
@@ -261,6 +264,15 @@ class HostChip(wiring.Component):
                     m.d.comb += [wr.addr.eq(cnt), wr.data.eq(value), wr.en.eq(1)]
                 with m.If(cnt <= BUF):
                     m.d.sync += [cnt.eq(cnt + 1), crc.eq(_crc_next(crc, value))]
+                # Payload bytes counted in words (from offset 6, WRITE) and in packets
+                # (from offset 0, EVENTS) as they arrive, two bytes late so that the
+                # CRC is left out: no divider in the command checks.
+                for rem, quo, n, first in ((w_rem, w_quo, WB, 9), (p_rem, p_quo, PB, 3)):
+                    with m.If((cnt >= first + 2) & (cnt <= BUF)):
+                        with m.If(rem == n - 1):
+                            m.d.sync += [rem.eq(0), quo.eq(quo + 1)]
+                        with m.Else():
+                            m.d.sync += rem.eq(rem + 1)
                 with m.Switch(cnt):
                     with m.Case(0):
                         m.d.sync += op.eq(value)
@@ -272,7 +284,8 @@ class HostChip(wiring.Component):
                         with m.Case(3 + k):
                             m.d.sync += hdr[8 * k:8 * k + 8].eq(value)
         with m.If(ack):
-            m.d.sync += [have.eq(0), cnt.eq(0), crc.eq(0xFFFF), esc.eq(0), bad_esc.eq(0)]
+            m.d.sync += [have.eq(0), cnt.eq(0), crc.eq(0xFFFF), esc.eq(0), bad_esc.eq(0),
+                         w_rem.eq(0), w_quo.eq(0), p_rem.eq(0), p_quo.eq(0)]
 
         # -- sender ----------------------------------------------------------------------
         S = 8 * max(3 + 21, 3 + g["core_counter_bytes"], 3 + g["chip_counter_bytes"],
@@ -309,8 +322,7 @@ class HostChip(wiring.Component):
         steps_arg, tile = hdr[0:32], hdr[0:16]
         depth = Signal(32)
         m.d.comb += depth.eq(Mux(mem_id < n_mems, depths[mem_id[:max(1, (n_mems - 1).bit_length())]], 0))
-        wwords = Signal(16)
-        m.d.comb += wwords.eq((length - 6) // WB)
+        wwords = w_quo
 
         err_code, err_op = Signal(8), Signal(8)
         ptr = Signal(range(BUF + 1))
@@ -371,7 +383,7 @@ class HostChip(wiring.Component):
                                 with m.Else():
                                     m.next = "IDENTIFY"
                             with m.Case(Op.WRITE):
-                                with m.If((length < 6 + WB) | ((length - 6) % WB != 0)):
+                                with m.If((length < 6 + WB) | (w_rem != 0)):
                                     fail(Error.BAD_LENGTH)
                                 with m.Elif(mem_id >= n_mems):
                                     fail(Error.BAD_MEMORY)
@@ -387,7 +399,7 @@ class HostChip(wiring.Component):
                                     fail(Error.BAD_MEMORY)
                                 with m.Elif((rcount == 0) | (addr + rcount > depth)):
                                     fail(Error.BAD_ADDRESS)
-                                with m.Elif(rcount * (WB + 1) > MAXP):
+                                with m.Elif(rcount > MAXP // (WB + 1)):
                                     fail(Error.BAD_ARGUMENT)
                                 with m.Else():
                                     m.d.sync += [left_items.eq(rcount), cur_addr.eq(addr)]
@@ -414,10 +426,10 @@ class HostChip(wiring.Component):
                                 with m.Else():
                                     m.next = "MEMSTAT"
                             with m.Case(Op.EVENTS):
-                                with m.If(length % PB != 0):
+                                with m.If(p_rem != 0):
                                     fail(Error.BAD_LENGTH)
                                 with m.Else():
-                                    m.d.sync += left_items.eq(length // PB)
+                                    m.d.sync += left_items.eq(p_quo)
                                     m.next = "EVENT_NEXT"
                                     m.d.sync += ptr.eq(3)
                             with m.Case(Op.RUN):

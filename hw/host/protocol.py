@@ -144,6 +144,8 @@ class FrameDecoder:
         frames = []
         for b in data:
             if b == END:
+                # an ESC right before END escapes nothing: a bad escape (as in the RTL)
+                self._bad_escape |= self._esc
                 if self._buf or self._bad_escape:
                     frames.append(self._finish())
                 self._buf, self._esc, self._bad_escape = bytearray(), False, False
