@@ -55,7 +55,7 @@ DESIGNS = {
     "selftest": (lambda cfg, d, b: MemorySelfTest(cfg, d), lambda cfg, d, b: MemorySelfTest(cfg, d),
                  "memory self-test: FaultSRAM fault injection and ECC per pass"),
 }
-DEFAULT_DESIGN = "core"
+DEFAULT_DESIGN = "chip"
 
 #: Vendor tool that turns each family's plan into a bitstream.
 _VENDOR_TOOL = {"xc7": "vivado"}

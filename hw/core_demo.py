@@ -1,7 +1,8 @@
 """Board demo of one neurocore: a network baked into the memories, running on its own.
 
-Until the host link exists this is what ``python -m hw.build`` puts on a board with
-``--design core``: the resource estimate synthesizes the bare :class:`Neurocore` (its
+This is what ``python -m hw.build`` puts on a board with ``--design core`` (a board
+check that needs no host; the default design is the chip behind its UART host link,
+:mod:`hw.host.board`): the resource estimate synthesizes the bare :class:`Neurocore` (its
 host-facing ports kept as module ports, so nothing is optimised away), while the
 board's bitstream plan gets this wrapper, which needs no host:
 

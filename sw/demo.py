@@ -256,9 +256,15 @@ def main(argv=None) -> int:
                     help="of those, how many also run on the backend (default 20; 0: none)")
     ap.add_argument("--model", default="nir", choices=["nir", "npz"],
                     help="import the fixture from NIR (default) or the float-model npz")
+    ap.add_argument("--board", help="use this board's chip configuration (boards/), e.g. "
+                                    "arty_a7 with --backend serial:/dev/ttyUSB1")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args(argv)
-    r = run_demo(samples=args.samples, rtl_samples=args.rtl_samples,
+    config = DEMO_CONFIG
+    if args.board:
+        from boards import get_board
+        config = get_board(args.board).config
+    r = run_demo(samples=args.samples, rtl_samples=args.rtl_samples, config=config,
                  golden_samples=args.golden_samples, backend=args.backend,
                  model_kind=args.model)
     print(table(r))

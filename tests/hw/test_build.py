@@ -39,7 +39,8 @@ def test_board_required(capsys):
 
 
 def test_arty_build_writes_plan_directory_and_measured_report(tmp_path, capsys):
-    """The README's main job, on the default design (the neurocore)."""
+    """The README's main job, on the default design (the chip behind its UART host
+    link)."""
     out = tmp_path / "arty"
     assert main(["--board", "arty_a7", "--out", str(out), "--no-bitstream"]) == 0
     for f in ["top.v", "top.xdc", "top.tcl", "build_top.sh"]:
@@ -49,10 +50,12 @@ def test_arty_build_writes_plan_directory_and_measured_report(tmp_path, capsys):
 
     directory = MemoryDirectory.load(out / "memories.json")
     report = json.loads((out / "report.json").read_text())
-    assert report["design"] == "core"
-    assert [m.name for m in directory][:4] == ["core.microcode", "core.axon_table",
-                                                "core.layer_table", "core.target_table"]
-    assert report["memories"] == len(directory) == 4 + 3 * 4
+    assert report["design"] == "chip"
+    assert [m.name for m in directory][:4] == ["tile0_0.microcode", "tile0_0.axon_table",
+                                                "tile0_0.layer_table", "tile0_0.target_table"]
+    # per tile: 4 core tables, 3 memories per lane (4 lanes), route and destination tables
+    assert report["memories"] == len(directory) == 4 + 3 * 4 + 2
+    assert "uart" in (out / "vendor" / "top.xdc").read_text().lower()
     assert report["memory_bits"] == directory.total_bits
     assert report["command"] == f"python -m hw.build --board arty_a7 --out {out} --no-bitstream"
 
