@@ -38,7 +38,7 @@ import tomli_w
 
 __all__ = [
     "ConfigError", "Protection", "ProtectionConfig", "MemoryConfig", "CoreConfig",
-    "NocConfig", "HostConfig", "ChipConfig",
+    "NocConfig", "HostConfig", "DelayConfig", "ChipConfig",
 ]
 
 
@@ -322,6 +322,18 @@ class NocConfig(_ConfigBase):
 
 
 @dataclass(frozen=True)
+class DelayConfig(_ConfigBase):
+    """Synaptic delays (:mod:`hw.delay`)."""
+
+    #: Time slots D of the delay queue: delays 1 .. D-1 timesteps (0 bypasses it).
+    slots: int = _field(16, lo=2, hi=256, pow2=True)
+    #: Entries of the shared circular delay queue (one per delayed event in flight).
+    capacity: int = _field(256, lo=2, hi=65536)
+    #: Delay groups per axon (distinct delays of one axon's synapses).
+    groups: int = _field(4, lo=1, hi=256, pow2=True)
+
+
+@dataclass(frozen=True)
 class HostConfig(_ConfigBase):
     """Host interface (:mod:`hw.host`)."""
 
@@ -342,6 +354,7 @@ class ChipConfig(_ConfigBase):
     noc: NocConfig = field(default_factory=NocConfig)
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     host: HostConfig = field(default_factory=HostConfig)
+    delay: DelayConfig = field(default_factory=DelayConfig)
 
     @property
     def hash(self) -> str:
