@@ -26,6 +26,8 @@ Proofs and refusals (:class:`CompileError`, naming the layer and the limit)
     synapses of ``|w| * max |payload of the source|`` must fit ``acc_bits`` (this is an
     exact bound, sharper than ``weight_bits + payload_bits + log2(fan-in)``; it assumes
     at most one event per axon per timestep, which spikes obey and inputs must).
+    Synaptic delays (``Layer.delays``) are refused: the core has no delay unit yet
+    (:func:`refuse_delays`; networks with delays run on the golden model only).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ from sw.microcode import AssemblyError, assemble
 from sw.network import INPUT, Network
 from sw import programs
 
-__all__ = ["CompileError", "CoreImage", "compile_core"]
+__all__ = ["CompileError", "CoreImage", "compile_core", "refuse_delays"]
 
 
 class CompileError(ValueError):
@@ -80,6 +82,18 @@ class CoreImage:
         return out
 
 
+def refuse_delays(network: Network) -> None:
+    """CompileError for the first layer with a synapse of nonzero delay, naming the
+    layer, the source of its largest delay and that delay (``network`` validated)."""
+    for layer in network.layers:
+        delay, source = layer.max_delay()
+        if delay:
+            raise CompileError(
+                f"layer {layer.name!r}: synapses with delays up to {delay} timesteps (from "
+                f"{source!r}); the core has no delay unit yet (hw/delay exists but is not "
+                "connected to the core); run such networks on sim.golden.network.NetworkModel")
+
+
 def _signed_range(bits):
     return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
 
@@ -95,6 +109,7 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
         network.validate()
     except ValueError as e:
         raise CompileError(str(e)) from None
+    refuse_delays(network)
     c = config.core
     isa = Isa(c)
     N = c.lanes

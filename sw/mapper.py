@@ -22,7 +22,8 @@ Routes
     becomes one host packet per tile with an axon for it (``input_routes``).
 
 Refusals (:class:`~sw.compiler.CompileError`) name the layer and what ran out: tiles,
-a tile's route entries, or anything :func:`compile_core` refuses.
+a tile's route entries, or anything :func:`compile_core` refuses; synaptic delays are
+refused up front (:func:`~sw.compiler.refuse_delays`: no delay unit in the core yet).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from hw.config import ChipConfig
 from hw.isa import Isa
 from hw.noc.packet import (chip_memories, dest_layout, route_layout, tile_coords,
                            tile_prefix)
-from sw.compiler import CompileError, compile_core
+from sw.compiler import CompileError, compile_core, refuse_delays
 from sw.network import INPUT, Layer, Network, Neuron
 
 __all__ = ["ChipImage", "map_network", "snake_order"]
@@ -102,6 +103,7 @@ def map_network(network: Network, config: ChipConfig, outputs=None) -> ChipImage
         network.validate()
     except ValueError as e:
         raise CompileError(str(e)) from None
+    refuse_delays(network)
     c, noc = config.core, config.noc
     if c.out_fifo_depth < c.neurons:
         raise CompileError(f"core.out_fifo_depth ({c.out_fifo_depth}) must be at least "

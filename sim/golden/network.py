@@ -8,6 +8,17 @@ images produces the same spikes.
 Timestep ``t``: accumulators start at zero; input events of ``t`` and the spikes that
 layers emitted at ``t - 1`` are integrated (``acc += W[i, :] * payload``, wrapped to
 ``acc_bits``); then each layer, in order, updates and emits.
+
+Synaptic delays (``Layer.delays``, :mod:`sw.network`): each layer keeps a ring of
+``D = network.max_delay() + 1`` future accumulator vectors (``pending[layer]``, shape
+``(D, size)``; row ``(now + d) mod D`` is due ``d`` timesteps from now). Every event
+integrated at ``t`` adds ``W[i, j] * payload`` to row ``(t + delay[i, j]) mod D``
+(synapses with delay 0: to the row of ``t`` itself); the row of ``t`` then becomes the
+layer's accumulator for ``t`` and is cleared. Wrap rule: a row's contributions are
+summed exactly (int64) and the sum is wrapped to ``acc_bits`` once, at its due step.
+Two's-complement wrapping is addition modulo ``2**acc_bits``, so this equals wrapping
+after every addition, in any order and at any time (as the ring-buffer unit,
+:mod:`sim.golden.delay`, does); without delays ``D = 1`` and the model is what it was.
 """
 
 from __future__ import annotations
@@ -30,20 +41,41 @@ class NetworkModel:
         self.v = {l.name: np.zeros(l.size, np.int64) for l in network.layers}
         self.u = {l.name: np.zeros(l.size, np.int64) for l in network.layers}
         self._last = {l.name: [] for l in network.layers}
+        #: ring slots: 1 + the largest synaptic delay
+        self.slots = network.max_delay() + 1
+        #: layer -> (slots, size) future accumulators; row ``now`` is due this step
+        self.pending = {l.name: np.zeros((self.slots, l.size), np.int64)
+                        for l in network.layers}
+        self.now = 0
+        # delays are read here, once (they size the ring); weights every step, as before
+        self._d = {(l.name, s): l.synapse_delays(s)
+                   for l in network.layers for s in l.inputs}
 
     def step(self, events) -> dict:
         """One timestep; ``events`` are (input index, payload). Returns
         ``{layer: [(index, payload), ...]}`` in ascending index order."""
         c = self.core
         D, S = c.alu_bits, c.state_bits
-        acc = {l.name: np.zeros(l.size, np.int64) for l in self.net.layers}
+        now, slots = self.now, self.slots
+        acc = {}
         spikes_in = {INPUT: list(events), **self._last}
         for layer in self.net.layers:
+            ring = self.pending[layer.name]
             for source, w in layer.inputs.items():
                 if spikes_in[source]:
                     idx = np.array([i for i, _ in spikes_in[source]], dtype=np.int64)
                     pay = np.array([p for _, p in spikes_in[source]], dtype=np.int64)
-                    acc[layer.name] += (np.asarray(w, np.int64)[idx] * pay[:, None]).sum(axis=0)
+                    contrib = np.asarray(w, np.int64)[idx] * pay[:, None]
+                    delay = self._d[(layer.name, source)]
+                    if delay is None:
+                        ring[now] += contrib.sum(axis=0)
+                    else:
+                        due = (now + delay[idx]) % slots
+                        np.add.at(ring, (due, np.broadcast_to(np.arange(layer.size),
+                                                              due.shape)), contrib)
+            acc[layer.name] = ring[now].copy()
+            ring[now] = 0
+        self.now = (now + 1) % slots
         out = {}
         for layer in self.net.layers:
             n = layer.neuron
