@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 from ..chip import CHIP_COUNTERS, Chip
 from ..config import ChipConfig
 from ..core import COUNTERS
-from ..mem.bus import BusOp
+from ..mem.bus import BusOp, bus_widths
 from ..mem.fault_sram import FaultKind
 from ..noc.packet import chip_memories, packet_layout
 from .protocol import END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION, Error, Op
@@ -59,11 +59,8 @@ def build_id(config: ChipConfig) -> int:
 def host_geometry(config: ChipConfig) -> dict:
     """Byte sizes on the wire, derived from the config alone (the driver and the golden
     host use them; :class:`HostChip` checks that its chip agrees)."""
-    from ..mem.protection import code_layout
-    m = config.memory
     specs = chip_memories(config)
-    data_bits = max(max(s.width, code_layout(s.width, m.protection.for_role(s.role)).stored_width,
-                        3 * m.counter_bits + 2, 2 * config.core.counter_bits) for s in specs)
+    _, data_bits = bus_widths(specs, config)
     cb = config.core.counter_bits
     return {"word_bytes": -(-data_bits // 8), "data_bits": data_bits,
             "packet_bytes": -(-packet_layout(config).size // 8),

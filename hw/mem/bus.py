@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from .fault_sram import FaultKind
 
-__all__ = ["BusOp", "MemoryBus", "bus_request_layout", "bus_response_layout"]
+__all__ = ["BusOp", "MemoryBus", "bus_request_layout", "bus_response_layout", "bus_widths"]
 
 
 class BusOp(enum.Enum, shape=3):
@@ -51,6 +51,18 @@ class BusOp(enum.Enum, shape=3):
 def bus_request_layout(n_mems: int, addr_bits: int, data_bits: int) -> data.StructLayout:
     return data.StructLayout({"op": BusOp, "mem": max(1, (n_mems - 1).bit_length()),
                               "addr": addr_bits, "data": data_bits, "kind": FaultKind})
+
+
+def bus_widths(specs, config) -> tuple:
+    """``(addr_bits, data_bits)`` of the bus over memories given as specs (name, role,
+    width, depth) of ``config``: what :class:`MemoryBus` derives from the FaultSRAM
+    instances, for software that has only the config (drivers, testbenches)."""
+    from .protection import code_layout
+    m = config.memory
+    addr_bits = max(max(1, (s.depth - 1).bit_length()) for s in specs)
+    data_bits = max(max(s.width, code_layout(s.width, m.protection.for_role(s.role)).stored_width,
+                        3 * m.counter_bits + 2, 2 * config.core.counter_bits) for s in specs)
+    return addr_bits, data_bits
 
 
 def bus_response_layout(data_bits: int) -> data.StructLayout:

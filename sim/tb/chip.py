@@ -17,69 +17,23 @@ import numpy as np
 from hw.chip import CHIP_COUNTERS
 from hw.core import COUNTERS
 from hw.isa import Isa
-from hw.mem.bus import BusOp, bus_request_layout
-from hw.mem.protection import code_layout
 from hw.noc.packet import chip_memories, packet_layout, tile_coords
 from sim.golden.chip import GoldenChip
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
+from sim.tb.bus import BusDriver
 
 __all__ = ["ChipDriver", "crosscheck"]
 
 MAX_STEP_CYCLES = 1_000_000
 
 
-class ChipDriver:
+class ChipDriver(BusDriver):
     def __init__(self, dut: SignalAccess, config):
-        self.dut, self.config = dut, config
-        self.specs = chip_memories(config)
-        m = config.memory
-        aw = max(max(1, (s.depth - 1).bit_length()) for s in self.specs)
-        dw = max(max(s.width, code_layout(s.width, m.protection.for_role(s.role)).stored_width,
-                     3 * m.counter_bits + 2, 2 * config.core.counter_bits) for s in self.specs)
-        self.req_layout = bus_request_layout(len(self.specs), aw, dw)
-        self._dbits = dw
+        super().__init__(dut, config, chip_memories(config))
         self.packet = packet_layout(config)
-        self.cycles = 0
-        for name in ("host_in.valid", "step.valid", "mem_req.valid", "clear_counters"):
+        for name in ("host_in.valid", "step.valid", "clear_counters"):
             dut.set(name, 0)
         dut.set("host_out.ready", 1)
-        dut.set("mem_resp.ready", 1)
-
-    async def tick(self, n=1):
-        await self.dut.tick(n)
-        self.cycles += n
-
-    async def bus(self, op, mem=0, addr=0, data=0, kind=0):
-        d = self.dut
-        d.set("mem_req.payload", Isa.pack(self.req_layout, {
-            "op": op, "mem": mem, "addr": addr, "data": int(data), "kind": kind}))
-        d.set("mem_req.valid", 1)
-        for _ in range(1000):
-            await d.settle()
-            ready = d.get("mem_req.ready")
-            await self.tick()
-            if ready:
-                break
-        else:
-            raise Divergence(f"chip memory bus did not accept {BusOp(op).name} of {mem}")
-        d.set("mem_req.valid", 0)
-        if op not in (BusOp.READ, BusOp.STATUS, BusOp.COUNTS):
-            return None
-        for _ in range(10):
-            if d.get("mem_resp.valid"):
-                r = d.get("mem_resp.payload")
-                await self.tick()
-                return r & ((1 << self._dbits) - 1)
-            await self.tick()
-        raise Divergence(f"chip memory bus gave no answer to {BusOp(op).name} of {mem}")
-
-    async def load(self, images: dict, *, skip_zero: bool = False):
-        """Write every word (``skip_zero``: only non-zero ones, for memories known to be
-        zero, as after power-up)."""
-        for i, spec in enumerate(self.specs):
-            for addr, word in enumerate(images[spec.name]):
-                if int(word) or not skip_zero:
-                    await self.bus(BusOp.WRITE, i, addr, int(word))
 
     async def clear(self):
         self.dut.set("clear_counters", 1)
@@ -170,7 +124,7 @@ async def crosscheck(dut: SignalAccess, config, image, inputs, *, label: str,
         want = gold.mems[spec.name]
         data, _, _ = want.decode(want._forced(np.arange(want.depth)))
         for addr in range(spec.depth):
-            got = await drv.bus(BusOp.READ, i, addr)
+            got = await drv.read(i, addr)
             if got != int(data[addr]):
                 raise Divergence(f"{label}: final {spec.name}[{addr}]: RTL {got:#x}, "
                                  f"golden {int(data[addr]):#x}")

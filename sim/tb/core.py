@@ -19,9 +19,10 @@ import numpy as np
 
 from hw.core import COUNTERS
 from hw.isa import Isa, core_memories
-from hw.mem.bus import BusOp, bus_request_layout
+from hw.mem.bus import BusOp
 from sim.golden.core import GoldenCore
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
+from sim.tb.bus import BusDriver
 
 __all__ = ["CoreDriver", "crosscheck"]
 
@@ -29,67 +30,15 @@ __all__ = ["CoreDriver", "crosscheck"]
 MAX_STEP_CYCLES = 2_000_000
 
 
-class CoreDriver:
+class CoreDriver(BusDriver):
     """Cycle-level driver of a Neurocore's ports."""
 
     def __init__(self, dut: SignalAccess, config):
-        self.dut, self.config = dut, config
         self.isa = isa = Isa(config.core)
-        self.specs = core_memories(isa, "core")
-        aw = max(max(1, (s.depth - 1).bit_length()) for s in self.specs)
-        from hw.mem.protection import code_layout
-        dw = max(max(s.width, code_layout(s.width, config.memory.protection.for_role(s.role))
-                     .stored_width, 3 * config.memory.counter_bits + 2,
-                     2 * config.core.counter_bits) for s in self.specs)
-        self.req_layout = bus_request_layout(len(self.specs), aw, dw)
-        self._dbits = dw
-        self.cycles = 0
-        for name in ("events.valid", "tick.valid", "mem_req.valid", "clear_counters"):
+        super().__init__(dut, config, core_memories(isa, "core"))
+        for name in ("events.valid", "tick.valid", "clear_counters"):
             dut.set(name, 0)
         dut.set("spikes.ready", 1)
-        dut.set("mem_resp.ready", 1)
-
-    async def tick(self, n=1):
-        await self.dut.tick(n)
-        self.cycles += n
-
-    async def bus(self, op, mem=0, addr=0, data=0, kind=0):
-        """One memory-bus request; returns the response (data, corrected, detected,
-        error) for requests that answer."""
-        d = self.dut
-        d.set("mem_req.payload", Isa.pack(self.req_layout, {
-            "op": op, "mem": mem, "addr": addr, "data": int(data), "kind": kind}))
-        d.set("mem_req.valid", 1)
-        for _ in range(1000):
-            await d.settle()
-            ready = d.get("mem_req.ready")
-            await self.tick()
-            if ready:
-                break
-        else:
-            raise Divergence(f"memory bus did not accept {BusOp(op).name} of memory {mem}")
-        d.set("mem_req.valid", 0)
-        if op not in (BusOp.READ, BusOp.STATUS, BusOp.COUNTS):
-            return None
-        for _ in range(10):
-            if d.get("mem_resp.valid"):
-                r = d.get("mem_resp.payload")
-                await self.tick()
-                dbits = self._dbits
-                return (r & ((1 << dbits) - 1), r >> dbits & 1, r >> (dbits + 1) & 1,
-                        r >> (dbits + 2) & 1)
-            await self.tick()
-        raise Divergence(f"memory bus gave no answer to {BusOp(op).name} of memory {mem}")
-
-    async def load(self, images: dict, *, skip_zero=False):
-        for i, spec in enumerate(self.specs):
-            for addr, word in enumerate(images[spec.name]):
-                if skip_zero and not int(word):
-                    continue
-                await self.bus(BusOp.WRITE, i, addr, int(word))
-
-    async def read(self, mem: int, addr: int) -> int:
-        return (await self.bus(BusOp.READ, mem, addr))[0]
 
     async def access_counts(self, mem: int):
         data = (await self.bus(BusOp.COUNTS, mem))[0]
