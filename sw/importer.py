@@ -81,7 +81,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sw.network import INPUT, Layer, Network, Neuron
+from sw.network import INPUT, Layer, LayerLookup, Network, Neuron
 
 __all__ = [
     "ModelImportError", "FloatLayer", "FloatModel", "save_float_model", "load_float_model",
@@ -152,22 +152,12 @@ class FloatLayer:
 
 
 @dataclass
-class FloatModel:
+class FloatModel(LayerLookup):
     """A trained float spiking network: ``dt`` (seconds), ``inputs`` channels, layers."""
 
     dt: float
     inputs: int
     layers: list
-
-    def layer(self, name: str) -> FloatLayer:
-        for layer in self.layers:
-            if layer.name == name:
-                return layer
-        raise KeyError(f"no layer named {name!r}; layers: "
-                       f"{', '.join(l.name for l in self.layers)}")
-
-    def size(self, source: str) -> int:
-        return self.inputs if source == INPUT else self.layer(source).size
 
     @property
     def outputs(self) -> list:

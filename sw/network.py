@@ -27,7 +27,7 @@ import numpy as np
 
 from sw.programs import MODELS
 
-__all__ = ["Neuron", "Layer", "Network", "INPUT", "save_network", "load_network"]
+__all__ = ["Neuron", "Layer", "LayerLookup", "Network", "INPUT", "save_network", "load_network"]
 
 INPUT = "input"
 
@@ -89,12 +89,11 @@ class Layer:
         return best
 
 
-@dataclass
-class Network:
-    inputs: int
-    layers: list
+class LayerLookup:
+    """Lookups shared by networks of layers (this one and the importer's float model):
+    ``inputs`` channels and ``layers`` with names and sizes."""
 
-    def layer(self, name: str) -> Layer:
+    def layer(self, name: str):
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -103,6 +102,12 @@ class Network:
 
     def size(self, source: str) -> int:
         return self.inputs if source == INPUT else self.layer(source).size
+
+
+@dataclass
+class Network(LayerLookup):
+    inputs: int
+    layers: list
 
     def max_delay(self) -> int:
         """The largest synaptic delay of the network (0 without delays)."""
