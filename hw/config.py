@@ -38,7 +38,7 @@ import tomli_w
 
 __all__ = [
     "ConfigError", "Protection", "ProtectionConfig", "MemoryConfig", "CoreConfig",
-    "NocConfig", "HostConfig", "DelayConfig", "ChipConfig",
+    "NocConfig", "HostConfig", "DelayConfig", "DelayUnit", "ChipConfig",
 ]
 
 
@@ -59,6 +59,19 @@ class Protection(enum.Enum):
     PARITY = "parity"
     #: Extended Hamming code: corrects one flipped bit, detects two.
     SECDED = "secded"
+
+
+class DelayUnit(enum.Enum):
+    """How a core implements synaptic delays (:mod:`hw.delay`)."""
+
+    #: No delay hardware: every synapse has delay 0 (the axon table has no groups).
+    NONE = "none"
+    #: Shared circular delay queue: delayed events are stored once per delay group and
+    #: drained into the integrate path at their timestep (memory scales with activity).
+    SCDQ = "scdq"
+    #: Ring buffer (Loihi-style): every lane's accumulator bank holds ``slots`` future
+    #: accumulators per neuron; a delayed synapse adds into the slot of its timestep.
+    RING = "ring"
 
 
 def _field(default, *, lo=None, hi=None, pow2=False, doc=""):
@@ -331,6 +344,12 @@ class DelayConfig(_ConfigBase):
     capacity: int = _field(256, lo=2, hi=65536)
     #: Delay groups per axon (distinct delays of one axon's synapses).
     groups: int = _field(4, lo=1, hi=256, pow2=True)
+    #: The cores' delay hardware; ``none`` builds cores without any.
+    unit: DelayUnit = DelayUnit.NONE
+
+    @property
+    def enabled(self) -> bool:
+        return self.unit is not DelayUnit.NONE
 
 
 @dataclass(frozen=True)

@@ -47,7 +47,7 @@ from functools import cached_property
 from amaranth import signed, unsigned
 from amaranth.lib import data
 
-from .config import CoreConfig
+from .config import CoreConfig, DelayConfig, DelayUnit
 
 __all__ = ["InstrClass", "CountSrc", "AluOp", "Temp", "Operand", "StoreSel", "AccSel",
            "Emit", "SetrSrc", "Isa", "LOOP_LEVELS", "AGUS", "MemorySpec", "core_memories", "decode"]
@@ -156,13 +156,52 @@ class SetrSrc(enum.IntEnum):
 
 
 class Isa:
-    """Layouts of one core configuration."""
+    """Layouts of one core configuration.
 
-    def __init__(self, core: CoreConfig):
+    ``delay`` (the chip's :class:`DelayConfig`; None for none) adds the delay groups:
+    with a delay unit, axon ``a``'s group ``g`` is axon-table word ``a * groups + g``
+    (:meth:`axon_word`), and each entry carries its ``delay`` (timesteps) and ``more``
+    (group ``g + 1`` exists too). With the ring buffer, every accumulator bank holds
+    ``slots`` words per neuron row: row ``r``, slot ``s`` at word ``r * slots + s``.
+    """
+
+    def __init__(self, core: CoreConfig, delay: DelayConfig | None = None):
         self.core = core
+        self.delay = delay if delay is not None else DelayConfig()
         c = core
         #: Width of shift amounts: enough to shift a state x state product out entirely.
         self.shift_bits = max(1, (c.alu_bits + c.state_bits).bit_length())
+
+    @classmethod
+    def of(cls, config) -> "Isa":
+        """The ISA of a :class:`~hw.config.ChipConfig`'s cores."""
+        return cls(config.core, config.delay)
+
+    @property
+    def unit(self) -> DelayUnit:
+        return self.delay.unit
+
+    @property
+    def groups(self) -> int:
+        """Axon-table words per axon: ``delay.groups``, 1 without a delay unit."""
+        return self.delay.groups if self.delay.enabled else 1
+
+    @property
+    def group_bits(self) -> int:
+        return (self.groups - 1).bit_length()
+
+    @property
+    def slot_bits(self) -> int:
+        """Bits of a delay in timesteps (``log2 delay.slots``); 0 without a delay unit."""
+        return (self.delay.slots - 1).bit_length() if self.delay.enabled else 0
+
+    @property
+    def acc_slots(self) -> int:
+        """Accumulator words per neuron row: ``delay.slots`` with the ring, else 1."""
+        return self.delay.slots if self.unit is DelayUnit.RING else 1
+
+    def axon_word(self, axon: int, group: int = 0) -> int:
+        return axon * self.groups + group
 
     @cached_property
     def agu(self) -> data.StructLayout:
@@ -210,6 +249,8 @@ class Isa:
             "payload": signed(c.payload_bits),
             "ctl": self.vec_control,
             "rd": 4, "rval": signed(c.state_bits),
+            # ring buffer: the accumulator slot of a MAC ((now + delay) mod slots)
+            **({"slot": self.slot_bits} if self.acc_slots > 1 else {}),
         })
 
     @property
@@ -220,15 +261,19 @@ class Isa:
 
     @cached_property
     def job(self) -> data.StructLayout:
-        """Axon-table entry: what one event on this axon runs."""
+        """Axon-table entry: what one event on this axon (delay group) runs; with a
+        delay unit also the group's ``delay`` and ``more`` (a next group follows)."""
         c = self.core
+        extra = {"delay": self.slot_bits, "more": 1} if self.delay.enabled else {}
         return data.StructLayout({"pc": c.pc_bits, "base": c.row_bits,
-                                  "count": c.count_bits, "mask": c.lanes})
+                                  "count": c.count_bits, "mask": c.lanes, **extra})
 
     @cached_property
     def layer(self) -> data.StructLayout:
         """Layer-table entry: what the tick runs for one layer (in table order)."""
-        return data.StructLayout({"valid": 1, **dict(self.job.members)})
+        c = self.core
+        return data.StructLayout({"valid": 1, "pc": c.pc_bits, "base": c.row_bits,
+                                  "count": c.count_bits, "mask": c.lanes})
 
     @cached_property
     def event(self) -> data.StructLayout:
@@ -293,19 +338,25 @@ def core_memories(isa: Isa, prefix: str) -> list[MemorySpec]:
     """The memories of one neurocore, in directory order.
 
     ``{prefix}.microcode``, ``.axon_table``, ``.layer_table``, ``.target_table``, then
-    per lane ``l``: ``.lane{l}.weights``, ``.lane{l}.acc``, ``.lane{l}.state``.
+    per lane ``l``: ``.lane{l}.weights``, ``.lane{l}.acc``, ``.lane{l}.state``, then with
+    the SCDQ ``.delay_queue``.
     """
     c = isa.core
     specs = [
         MemorySpec(f"{prefix}.microcode", "microcode", isa.instruction.size, c.microcode_depth),
-        MemorySpec(f"{prefix}.axon_table", "tables", isa.job.size, c.axons),
+        MemorySpec(f"{prefix}.axon_table", "tables", isa.job.size, c.axons * isa.groups),
         MemorySpec(f"{prefix}.layer_table", "tables", isa.layer.size, c.layers),
         MemorySpec(f"{prefix}.target_table", "tables", isa.target_bits, c.synapse_rows),
     ]
     for lane in range(c.lanes):
         specs += [
             MemorySpec(f"{prefix}.lane{lane}.weights", "weights", c.weight_bits, c.synapse_rows),
-            MemorySpec(f"{prefix}.lane{lane}.acc", "state", c.acc_bits, c.neuron_rows),
+            MemorySpec(f"{prefix}.lane{lane}.acc", "state", c.acc_bits,
+                       c.neuron_rows * isa.acc_slots),
             MemorySpec(f"{prefix}.lane{lane}.state", "state", isa.state.size, c.neuron_rows),
         ]
+    if isa.unit is DelayUnit.SCDQ:
+        from .config import ChipConfig
+        from .delay.scdq import queue_memory
+        specs.append(queue_memory(ChipConfig(core=c, delay=isa.delay), prefix))
     return specs

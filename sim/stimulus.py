@@ -5,7 +5,9 @@ layers of random size and neuron model (LIF with either reset, IF, sigma-delta),
 dense and sparse projections, occasionally a recurrent or skip projection, weights
 and thresholds scaled so that layers neither stay silent nor saturate, and always
 within the compiler's accumulator proof. :func:`random_inputs` draws binary or graded
-input events per timestep (at most one per input channel and step).
+input events per timestep (at most one per input channel and step). With a delay unit in
+the configuration, :func:`add_random_delays` gives every synapse a delay (each source
+neuron draws 1 .. ``delay.groups`` distinct delays from all of 0 .. ``slots - 1``).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from hw.config import ChipConfig
 from sw.compiler import CompileError, compile_core
 from sw.network import INPUT, Layer, Network, Neuron, load_network
 
-__all__ = ["random_network", "random_inputs", "random_case", "load_fixture", "fixture_names",
+__all__ = ["random_network", "random_inputs", "random_case", "add_random_delays", "load_fixture", "fixture_names",
            "bench_network", "random_chip_case", "bench_chip_network"]
 
 
@@ -81,6 +83,33 @@ def random_network(rng: np.random.Generator, config: ChipConfig, *, max_layer: i
     return Network(n_in, layers)
 
 
+def add_random_delays(rng: np.random.Generator, network: Network, config: ChipConfig,
+                      *, max_delay: int | None = None) -> Network:
+    """``network`` with random synaptic delays: each source neuron (an input or a layer
+    neuron) draws 1 .. ``delay.groups`` distinct delays from 0 .. ``max_delay``
+    (default ``delay.slots - 1``), used by all its synapses, each synapse one of them."""
+    d = config.delay
+    top = d.slots - 1 if max_delay is None else max_delay
+    sets = {}
+
+    def choices(src, i):
+        if (src, i) not in sets:
+            k = int(rng.integers(1, min(d.groups, top + 1) + 1))
+            sets[(src, i)] = rng.choice(top + 1, size=k, replace=False)
+        return sets[(src, i)]
+    layers = []
+    for layer in network.layers:
+        delays = {}
+        for src, w in layer.inputs.items():
+            w = np.asarray(w)
+            dm = np.zeros(w.shape, np.int64)
+            for i in range(w.shape[0]):
+                dm[i] = rng.choice(choices(src, i), size=w.shape[1])
+            delays[src] = dm
+        layers.append(Layer(layer.name, layer.size, layer.neuron, layer.inputs, delays))
+    return Network(network.inputs, layers)
+
+
 def random_inputs(rng: np.random.Generator, network: Network, steps: int, config: ChipConfig,
                   *, rate: float | None = None, graded: bool | None = None):
     """Per timestep a list of (input index, payload)."""
@@ -100,12 +129,16 @@ def random_case(rng: np.random.Generator, config: ChipConfig, steps: int):
     """A compiled random network and its inputs: ``(CoreImage, steps)``.
 
     Networks that exceed the core's synapse rows or axons are drawn again (up to 50
-    times); any other compile error is a bug and propagates.
+    times); any other compile error is a bug and propagates. With a delay unit, the
+    synapses get random delays; the delay queue is deliberately not sized for the worst
+    case (``activity=[]``), so that small capacities overflow and the tests see it.
     """
     for _ in range(50):
         net = random_network(rng, config)
+        if config.delay.enabled:
+            net = add_random_delays(rng, net, config)
         try:
-            image = compile_core(net, config)
+            image = compile_core(net, config, activity=[] if config.delay.enabled else None)
         except CompileError as e:
             if "run out" in str(e) or "axons" in str(e):
                 continue
@@ -164,8 +197,11 @@ def random_chip_case(rng: np.random.Generator, config: ChipConfig, steps: int):
         synapses=c.synapses * tiles, out_fifo_depth=max(c.out_fifo_depth, 2)))
     for _ in range(50):
         net = random_network(rng, virtual, max_layer=max(48, c.neurons * tiles // 3))
+        if config.delay.enabled:
+            net = add_random_delays(rng, net, config)
         try:
-            image = map_network(net, config, outputs=[l.name for l in net.layers])
+            image = map_network(net, config, outputs=[l.name for l in net.layers],
+                                activity=[] if config.delay.enabled else None)
         except CompileError as e:
             if "ran out" in str(e) or "run out" in str(e) or "not even one" in str(e):
                 continue

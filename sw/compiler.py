@@ -25,9 +25,26 @@ Proofs and refusals (:class:`CompileError`, naming the layer and the limit)
     microcode; and no accumulator may overflow: for each neuron, the sum over its
     synapses of ``|w| * max |payload of the source|`` must fit ``acc_bits`` (this is an
     exact bound, sharper than ``weight_bits + payload_bits + log2(fan-in)``; it assumes
-    at most one event per axon per timestep, which spikes obey and inputs must).
-    Synaptic delays (``Layer.delays``) are refused: the core has no delay unit yet
-    (:func:`refuse_delays`; networks with delays run on the golden model only).
+    at most one event per axon per timestep, which spikes obey and inputs must; with
+    delays each synapse still contributes at most once per timestep, so it holds).
+
+Delay groups (``config.delay.unit`` ``scdq`` or ``ring``)
+    An axon's synapses are grouped by delay: one group per distinct delay (ascending;
+    an axon without synapses has one empty group), each with its own consecutive
+    synapse rows and axon-table word ``axon * delay.groups + g`` = (integrate program,
+    first row, row count, all lanes, delay, ``more``). Refused: a delay ``>=
+    delay.slots``, more distinct delays on one axon than ``delay.groups``, any nonzero
+    delay with ``delay.unit = none`` (:func:`refuse_delays`).
+
+Delay-queue capacity (SCDQ)
+    Guaranteed worst case: every axon fires every timestep, and an event of timestep
+    ``t`` for a group of delay ``d`` is held from ``t`` until the drain at tick
+    ``t + d``, so just before a drain ``d + 1`` of them are in flight: the bound is the
+    sum of ``d + 1`` over every (axon, group of delay ``d > 0``) whose axon can fire.
+    A bound above ``delay.capacity`` is refused, unless the caller opts into
+    activity-based sizing (``activity=``, e.g. from :func:`activity_from_run` on a
+    representative run): then the exact peak occupancy of that activity, times
+    ``activity_margin``, must fit. ``CoreImage.queue`` records the figures.
 """
 
 from __future__ import annotations
@@ -36,13 +53,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.config import ChipConfig
+from hw.config import ChipConfig, DelayUnit
 from hw.isa import Isa, core_memories
 from sw.microcode import AssemblyError, assemble
 from sw.network import INPUT, Network
 from sw import programs
 
-__all__ = ["CompileError", "CoreImage", "compile_core", "refuse_delays"]
+__all__ = ["CompileError", "CoreImage", "compile_core", "refuse_delays", "activity_from_run",
+           "queue_peak"]
 
 
 class CompileError(ValueError):
@@ -64,6 +82,10 @@ class CoreImage:
     entry: dict                     # program name -> pc
     programs: list
     report: list = field(default_factory=list)   # per-layer placement facts
+    #: axon -> nonzero delays of its groups (delay unit only)
+    delay_groups: dict = field(default_factory=dict)
+    #: SCDQ sizing: capacity, worst_case, and with activity: measured_peak, margin
+    queue: dict = field(default_factory=dict)
 
     def input_events(self, events):
         """Network input events (index, payload) -> core events (axon, payload)."""
@@ -82,16 +104,53 @@ class CoreImage:
         return out
 
 
-def refuse_delays(network: Network) -> None:
-    """CompileError for the first layer with a synapse of nonzero delay, naming the
-    layer, the source of its largest delay and that delay (``network`` validated)."""
+def refuse_delays(network: Network, config: ChipConfig) -> None:
+    """CompileError for the first layer whose synapses the config's delay unit cannot
+    hold, naming the layer, the source and the delay (``network`` validated)."""
+    d = config.delay
     for layer in network.layers:
         delay, source = layer.max_delay()
-        if delay:
+        if delay and not d.enabled:
             raise CompileError(
                 f"layer {layer.name!r}: synapses with delays up to {delay} timesteps (from "
-                f"{source!r}); the core has no delay unit yet (hw/delay exists but is not "
-                "connected to the core); run such networks on sim.golden.network.NetworkModel")
+                f"{source!r}) but the cores have no delay unit (delay.unit = 'none'); set "
+                "delay.unit to 'scdq' or 'ring'")
+        if delay >= d.slots:
+            dm = layer.synapse_delays(source)
+            i, j = np.argwhere(dm >= d.slots)[0]
+            raise CompileError(
+                f"layer {layer.name!r}: the synapse from {source!r} neuron {i} to neuron {j} "
+                f"has delay {dm[i, j]}; delays must be below delay.slots = {d.slots}")
+
+
+def activity_from_run(inputs, outputs) -> list:
+    """Per timestep, the events a network's synapses integrate, as ``{source: indices}``:
+    the inputs of step ``t`` and the spikes layers emitted at step ``t - 1``
+    (``outputs`` as :meth:`sim.golden.network.NetworkModel.run` returns them)."""
+    act = []
+    prev = {}
+    for t, events in enumerate(inputs):
+        step = {INPUT: [int(i) for i, _ in events]}
+        for name, spikes in prev.items():
+            step[name] = [int(i) for i, _ in spikes]
+        act.append(step)
+        prev = outputs[t] if t < len(outputs) else {}
+    return act
+
+
+def queue_peak(delay_groups: dict, axon_steps) -> int:
+    """Exact peak SCDQ occupancy (just before a drain) when the axons of
+    ``axon_steps[t]`` fire at timestep ``t``; ``delay_groups``: axon -> nonzero delays."""
+    leave = {}                           # timestep -> entries drained at its tick
+    held = peak = 0
+    for t, axons in enumerate(axon_steps):
+        for a in axons:
+            for d in delay_groups.get(a, ()):
+                held += 1
+                leave[t + d] = leave.get(t + d, 0) + 1
+        peak = max(peak, held)
+        held -= leave.pop(t, 0)
+    return peak
 
 
 def _signed_range(bits):
@@ -99,19 +158,23 @@ def _signed_range(bits):
 
 
 def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
-                 input_payload_max=None) -> CoreImage:
+                 input_payload_max=None, *, activity=None,
+                 activity_margin: float = 1.25) -> CoreImage:
     """Map ``network`` onto one core of ``config``; see the module docstring.
 
     ``input_payload_max`` (one value per network input) bounds the payloads each input
     carries, for the accumulator proof; by default any payload of ``payload_bits``.
+    ``activity`` (per timestep ``{source: indices}``, see :func:`activity_from_run`)
+    opts into sizing the delay queue by that activity times ``activity_margin`` instead
+    of by the guaranteed worst case.
     """
     try:
         network.validate()
     except ValueError as e:
         raise CompileError(str(e)) from None
-    refuse_delays(network)
+    refuse_delays(network, config)
     c = config.core
-    isa = Isa(c)
+    isa = Isa.of(config)
     N = c.lanes
     layers = network.layers
     if len(layers) > c.layers:
@@ -203,31 +266,72 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
     routes = {int(neurons[name][j]): axon_of[(name, j)] for name in feeding
               for j in range(network.layer(name).size)}
 
-    # -- synapse rows ---------------------------------------------------------------------
+    # -- synapse rows, grouped by delay ----------------------------------------------------
     weights = np.zeros((N, c.synapse_rows), np.int64)
     target = np.zeros(c.synapse_rows, np.int64)
-    desc = {}
+    desc = {}                               # axon -> [(first row, rows, delay)]
     srow = 0
     sources = [(INPUT, i) for i in range(network.inputs)] + \
         [(name, j) for name in feeding for j in range(network.layer(name).size)]
+    dmat = {(l.name, s): l.synapse_delays(s) for l in layers for s in l.inputs}
     for source, i in sources:
-        first = srow
+        by_delay = {}                       # delay -> [(layer, target neurons)]
         for layer in layers:
             if source not in layer.inputs:
                 continue
             wrow = np.asarray(layer.inputs[source], np.int64)[i]
             targets = np.nonzero(wrow)[0]
-            for trow in np.unique(targets // N):
-                if srow >= c.synapse_rows:
-                    raise CompileError(
-                        f"layer {layer.name!r}: synapse rows run out at the projection from "
-                        f"{source!r} neuron {i}; the core has {c.synapse_rows} rows "
-                        f"({c.synapses} synapses / {N} lanes, core.synapses)")
-                js = targets[targets // N == trow]
-                weights[js % N, srow] = wrow[js]
-                target[srow] = row_base[layer.name] + trow
-                srow += 1
-        desc[axon_of[(source, i)]] = (first, srow - first)
+            dm = dmat[(layer.name, source)]
+            drow = dm[i][targets] if dm is not None else np.zeros(len(targets), np.int64)
+            for d in np.unique(drow):
+                by_delay.setdefault(int(d), []).append((layer, wrow, targets[drow == d]))
+        if len(by_delay) > isa.groups:
+            layer = by_delay[max(by_delay)][0][0]
+            raise CompileError(
+                f"layer {layer.name!r}: {source!r} neuron {i} has synapses with "
+                f"{len(by_delay)} distinct delays ({', '.join(map(str, sorted(by_delay)))}) but "
+                f"an axon holds at most {isa.groups} delay groups (delay.groups)")
+        groups = []
+        for d in sorted(by_delay) or [0]:
+            first = srow
+            for layer, wrow, js_all in by_delay.get(d, []):
+                for trow in np.unique(js_all // N):
+                    if srow >= c.synapse_rows:
+                        raise CompileError(
+                            f"layer {layer.name!r}: synapse rows run out at the projection "
+                            f"from {source!r} neuron {i}; the core has {c.synapse_rows} rows "
+                            f"({c.synapses} synapses / {N} lanes, core.synapses)")
+                    js = js_all[js_all // N == trow]
+                    weights[js % N, srow] = wrow[js]
+                    target[srow] = row_base[layer.name] + trow
+                    srow += 1
+            groups.append((first, srow - first, d))
+        desc[axon_of[(source, i)]] = groups
+
+    # -- delay-queue capacity ---------------------------------------------------------------
+    delay_groups = {a: [d for _, _, d in g if d] for a, g in desc.items()
+                    if any(d for _, _, d in g)}
+    queue = {}
+    if config.delay.unit is DelayUnit.SCDQ and delay_groups:
+        cap = config.delay.capacity
+        worst = sum(d + 1 for ds in delay_groups.values() for d in ds)
+        queue = {"capacity": cap, "worst_case": worst}
+        if activity is not None:
+            steps = [[axon_of[(src, int(k))] for src, idx in step.items()
+                      for k in idx if (src, int(k)) in axon_of] for step in activity]
+            peak = queue_peak(delay_groups, steps)
+            need = int(np.ceil(peak * activity_margin))
+            queue.update(measured_peak=peak, margin=activity_margin, needed=need)
+            if need > cap:
+                raise CompileError(
+                    f"the delay queue needs {need} entries for the given activity (peak "
+                    f"{peak} x margin {activity_margin}) but delay.capacity = {cap}")
+        elif worst > cap:
+            raise CompileError(
+                f"the delay queue could need {worst} entries (every axon firing every "
+                f"timestep, each delayed group held delay + 1 timesteps) but delay.capacity "
+                f"= {cap}; raise delay.capacity, or pass activity= to size it by measured "
+                "activity")
 
     # -- programs -------------------------------------------------------------------------
     progs = [programs.integrate()]
@@ -254,11 +358,14 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
 
     # -- images ---------------------------------------------------------------------------
     all_lanes = (1 << N) - 1
-    axon_words = np.zeros(c.axons, dtype=object)
+    axon_words = np.zeros(c.axons * isa.groups, dtype=object)
     for axon in range(c.axons):
-        first, count = desc.get(axon, (0, 0))
-        axon_words[axon] = Isa.pack(isa.job, {"pc": entry["integrate"], "base": first,
-                                              "count": count, "mask": all_lanes})
+        groups = desc.get(axon, [(0, 0, 0)])
+        for g, (first, count, d) in enumerate(groups):
+            extra = {"delay": d, "more": int(g + 1 < len(groups))} if isa.delay.enabled else {}
+            axon_words[isa.axon_word(axon, g)] = Isa.pack(
+                isa.job, {"pc": entry["integrate"], "base": first, "count": count,
+                          "mask": all_lanes, **extra})
     layer_words = np.zeros(c.layers, dtype=object)
     for k, layer in enumerate(layers):
         rem = layer.size % N
@@ -280,9 +387,10 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
     for lane in range(N):
         images[f"{prefix}.lane{lane}.weights"] = \
             (weights[lane] & ((1 << c.weight_bits) - 1)).astype(np.uint64)
-        images[f"{prefix}.lane{lane}.acc"] = np.zeros(c.neuron_rows, np.uint64)
+        images[f"{prefix}.lane{lane}.acc"] = np.zeros(c.neuron_rows * isa.acc_slots, np.uint64)
         images[f"{prefix}.lane{lane}.state"] = state[lane]
-    assert set(images) == {s.name for s in core_memories(isa, prefix)}
+    # The delay queue's memory is the queue's own (a linked list built at reset): no image.
+    assert set(images) == {s.name for s in core_memories(isa, prefix) if s.role != "delay"}
     input_axons = np.array([axon_of[(INPUT, i)] for i in range(network.inputs)], np.int64)
     return CoreImage(config, network, prefix, images, input_axons, neurons, routes, layer_of,
-                     entry, progs, report)
+                     entry, progs, report, delay_groups, queue)

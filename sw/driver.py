@@ -403,7 +403,7 @@ class Chip:
     def layer_states(self, image, field: str = "v") -> dict:
         """Neuron state ``field`` (``v``, ``u``, ``p0`` bias, ``p1`` threshold) of every
         layer of a ChipImage, as signed ints per neuron, read from the chip."""
-        isa = Isa(self.config.core)
+        isa = Isa.of(self.config)
         lanes = self.config.core.lanes
         bits = isa.state.size // 4
         cache = {}

@@ -23,7 +23,10 @@ Routes
 
 Refusals (:class:`~sw.compiler.CompileError`) name the layer and what ran out: tiles,
 a tile's route entries, or anything :func:`compile_core` refuses; synaptic delays are
-refused up front (:func:`~sw.compiler.refuse_delays`: no delay unit in the core yet).
+refused up front when the config's delay unit cannot hold them
+(:func:`~sw.compiler.refuse_delays`). Delays travel with their synapses into the
+chunks; ``activity=`` (per timestep ``{source: indices}``) is passed on to every tile's
+:func:`~sw.compiler.compile_core` for activity-based delay-queue sizing.
 """
 
 from __future__ import annotations
@@ -90,20 +93,27 @@ def _chunk_cost(layer: Layer, a: int, b: int, lanes: int):
         block = np.asarray(w)[:, a:b] != 0
         used = np.nonzero(block.any(axis=1))[0]
         sources.update((src, int(i)) for i in used)
-        if len(used):
-            pad = (-block.shape[1]) % lanes
-            grouped = np.pad(block[used], ((0, 0), (0, pad))).reshape(len(used), -1, lanes)
+        if not len(used):
+            continue
+        pad = (-block.shape[1]) % lanes
+        dm = layer.synapse_delays(src)
+        # one synapse row per (source neuron, delay, target row) with a synapse
+        delays = np.unique(dm[:, a:b][block]) if dm is not None else [0]
+        for d in delays:
+            sel = block if dm is None else block & (dm[:, a:b] == d)
+            grouped = np.pad(sel[used], ((0, 0), (0, pad))).reshape(len(used), -1, lanes)
             rows += int(grouped.any(axis=2).sum())
     return sources, rows
 
 
-def map_network(network: Network, config: ChipConfig, outputs=None) -> ChipImage:
+def map_network(network: Network, config: ChipConfig, outputs=None, *, activity=None,
+                activity_margin: float = 1.25) -> ChipImage:
     """Place ``network`` on the chip of ``config``; see the module docstring."""
     try:
         network.validate()
     except ValueError as e:
         raise CompileError(str(e)) from None
-    refuse_delays(network)
+    refuse_delays(network, config)
     c, noc = config.core, config.noc
     if c.out_fifo_depth < c.neurons:
         raise CompileError(f"core.out_fifo_depth ({c.out_fifo_depth}) must be at least "
@@ -168,21 +178,30 @@ def map_network(network: Network, config: ChipConfig, outputs=None) -> ChipImage
         for name, a, b in t.chunks:
             layer = network.layer(name)
             w = np.zeros((len(t.sources), b - a), np.int64)
+            dl = np.zeros_like(w)
             for src, wsrc in layer.inputs.items():
                 wsrc = np.asarray(wsrc, np.int64)
+                dsrc = layer.synapse_delays(src)
                 for i in np.nonzero((wsrc[:, a:b] != 0).any(axis=1))[0]:
                     w[t.sources[(src, int(i))]] = wsrc[i, a:b]
+                    if dsrc is not None:
+                        dl[t.sources[(src, int(i))]] = dsrc[i, a:b]
             n = layer.neuron
             neuron = Neuron(n.model, threshold=layer.param("threshold")[a:b],
                             bias=layer.param("bias")[a:b], leak_mult=n.leak_mult,
                             leak_shift=n.leak_shift, reset=n.reset)
-            layers.append(Layer(f"{name}[{a}:{b}]", b - a, neuron, {INPUT: w}))
+            layers.append(Layer(f"{name}[{a}:{b}]", b - a, neuron, {INPUT: w},
+                                {INPUT: dl} if dl.any() else {}))
         pmax = 1 << (c.payload_bits - 1)        # |most negative payload|
         bound = [pmax if s == INPUT or network.layer(s).neuron.graded else 1
                  for s, _ in t.sources]
+        tile_activity = None if activity is None else [
+            {INPUT: [t.sources[(src, int(i))] for src, idx in step.items() for i in idx
+                     if (src, int(i)) in t.sources]} for step in activity]
         try:
             img = compile_core(Network(len(t.sources), layers), config,
-                               prefix=tile_prefix(*t.xy), input_payload_max=bound)
+                               prefix=tile_prefix(*t.xy), input_payload_max=bound,
+                               activity=tile_activity, activity_margin=activity_margin)
         except CompileError as e:
             raise CompileError(f"tile {t.xy}: {e}") from None
         core_images[t.xy] = img
@@ -221,7 +240,8 @@ def map_network(network: Network, config: ChipConfig, outputs=None) -> ChipImage
     # -- images --------------------------------------------------------------------------
     images = {}
     for spec in chip_memories(config):
-        images[spec.name] = np.zeros(spec.depth, dtype=object)
+        if spec.role != "delay":            # a delay queue's memory is its own
+            images[spec.name] = np.zeros(spec.depth, dtype=object)
     for xy, img in core_images.items():
         images.update(img.images)
     for xy in order:

@@ -134,7 +134,7 @@ def memory_footprint_bytes(image_or_specs) -> int:
         specs = chip_memories(specs.config)
     elif hasattr(specs, "prefix") and hasattr(specs, "config"):       # CoreImage
         from hw.isa import Isa, core_memories
-        specs = core_memories(Isa(specs.config.core), specs.prefix)
+        specs = core_memories(Isa.of(specs.config), specs.prefix)
     total = 0
     for spec in specs:
         width, depth = spec.width, spec.depth

@@ -24,7 +24,23 @@ while the core is idle, and injects faults at any time.
 Counters (``counter_bits``, saturating, cleared by ``clear_counters``): cycles busy and
 idle, events in (taken from the queue), events out (spikes sent), synaptic ops (enabled
 lanes of issued MACs), neuron updates (enabled lanes of issued VECs that store the
-membrane ``v``), ticks, accumulator overflows (also the sticky ``overflow`` flag).
+membrane ``v``), ticks, accumulator overflows (also the sticky ``overflow`` flag), and
+the delay queue's pushes, overflows (also the sticky ``delay_overflow`` flag) and peak
+occupancy.
+
+Delays (``config.delay.unit``)
+------------------------------
+``scdq``: a :class:`~hw.delay.scdq.DelayQueue` (memory ``{prefix}.delay_queue``, last in
+directory order) takes the groups of nonzero delay from the loop controller's walker. A
+tick request is taken in four phases, with ``events`` held off meanwhile: wait until the
+controller is idle (every earlier event walked, so every push of this timestep is in);
+drain the due slot into the controller as ``delayed`` tasks, in push order; hand the
+tick to the controller; advance the queue. So an event of timestep ``t`` on a group of
+delay ``d`` is integrated just before tick ``t + d``. A full queue refuses the push,
+counts it and raises ``delay_overflow`` (sticky). The queue is ready ``capacity`` cycles
+after reset (its free list is built by then); events wait for it.
+``ring``: the lanes' accumulator banks hold ``delay.slots`` slots; the controller
+issues MACs into slot ``now + delay`` and the tick's VECs read slot ``now``.
 """
 
 from amaranth import Array, Cat, Module, Mux, Signal, unsigned
@@ -32,7 +48,8 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..config import ChipConfig
+from ..config import ChipConfig, DelayUnit
+from ..delay.scdq import DelayQueue
 from ..isa import Isa, StoreSel, core_memories
 from ..loopctl import LoopController
 from ..mem import FaultSRAM
@@ -42,7 +59,9 @@ from ..npe import NpeLane
 __all__ = ["Neurocore", "COUNTERS"]
 
 COUNTERS = ("cycles_busy", "cycles_idle", "events_in", "events_out", "synops",
-            "neuron_updates", "ticks", "acc_overflows")
+            "neuron_updates", "ticks", "acc_overflows",
+            # the SCDQ's (zero without it): events stored, refused (full), peak held
+            "delay_pushes", "delay_overflows", "delay_max_occupancy")
 
 
 class Neurocore(wiring.Component):
@@ -69,7 +88,7 @@ class Neurocore(wiring.Component):
     def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None,
                  images=None, own_bus: bool = True):
         self.config = config
-        self.isa = isa = Isa(config.core)
+        self.isa = isa = Isa.of(config)
         c = config.core
         self.prefix = prefix
         self.controller = LoopController(config, prefix=prefix, directory=directory,
@@ -83,6 +102,10 @@ class Neurocore(wiring.Component):
                       self.controller.layer_table, self.target_table]
         for lane in self.lanes:
             self.srams += [lane.weights, lane.acc, lane.state]
+        self.queue = None
+        if isa.unit is DelayUnit.SCDQ:
+            self.queue = DelayQueue(config, prefix=prefix, directory=directory)
+            self.srams.append(self.queue.memory)
         assert [s.name for s in self.srams] == list(specs)
         # A chip drives all its memories from one bus of its own instead.
         self.bus = MemoryBus(self.srams) if own_bus else None
@@ -100,6 +123,7 @@ class Neurocore(wiring.Component):
             "counters": Out(self.counter_layout),
             "clear_counters": In(1),
             "overflow": Out(1),
+            "delay_overflow": Out(1),
             **bus_ports,
         })
 
@@ -119,14 +143,58 @@ class Neurocore(wiring.Component):
 
         # tasks: a tick goes ahead of an event offered in the same cycle
         task = ctl.tasks.payload
-        m.d.comb += [
-            ctl.tasks.valid.eq(self.tick.valid | self.events.valid),
-            task.tick.eq(self.tick.valid),
-            task.axon.eq(self.events.payload.axon),
-            task.payload.eq(self.events.payload.payload),
-            self.tick.ready.eq(ctl.tasks.ready),
-            self.events.ready.eq(ctl.tasks.ready & ~self.tick.valid),
-        ]
+        queue = self.queue
+        seq_idle = Signal(init=1)
+        if queue is None:
+            m.d.comb += [
+                ctl.tasks.valid.eq(self.tick.valid | self.events.valid),
+                task.tick.eq(self.tick.valid),
+                task.axon.eq(self.events.payload.axon),
+                task.payload.eq(self.events.payload.payload),
+                self.tick.ready.eq(ctl.tasks.ready),
+                self.events.ready.eq(ctl.tasks.ready & ~self.tick.valid),
+            ]
+        else:
+            m.submodules.delay_queue = queue
+            wiring.connect(m, ctl.delayed, queue.push)
+            m.d.comb += [queue.clear_counters.eq(self.clear_counters),
+                         seq_idle.eq(0)]
+            with m.FSM(name="tick_seq"):
+                with m.State("EVENTS"):
+                    m.d.comb += [
+                        seq_idle.eq(1),
+                        ctl.tasks.valid.eq(self.events.valid & ~self.tick.valid),
+                        task.axon.eq(self.events.payload.axon),
+                        task.payload.eq(self.events.payload.payload),
+                        self.events.ready.eq(ctl.tasks.ready & ~self.tick.valid),
+                    ]
+                    with m.If(self.tick.valid):
+                        m.next = "WAIT"
+                with m.State("WAIT"):
+                    with m.If(ctl.idle & queue.ready):
+                        m.next = "DRAIN"
+                with m.State("DRAIN"):
+                    item = queue.drain.payload
+                    m.d.comb += [
+                        ctl.tasks.valid.eq(queue.drain.valid), task.delayed.eq(1),
+                        task.axon.eq(item.axon), task.group.eq(item.group),
+                        task.payload.eq(item.payload),
+                        queue.drain.ready.eq(ctl.tasks.ready),
+                    ]
+                    with m.If(queue.due_empty):
+                        m.next = "TICK"
+                with m.State("TICK"):
+                    m.d.comb += [ctl.tasks.valid.eq(1), task.tick.eq(1),
+                                 self.tick.ready.eq(ctl.tasks.ready)]
+                    with m.If(ctl.tasks.ready):
+                        m.next = "ADVANCE"
+                with m.State("ADVANCE"):
+                    m.d.comb += queue.advance.valid.eq(1)
+                    with m.If(queue.advance.ready):
+                        m.next = "EVENTS"
+        if self.isa.unit is DelayUnit.RING:
+            for lane in self.lanes:
+                m.d.comb += lane.now.eq(ctl.now)
 
         # broadcast issue; target table read for MACs
         iss = ctl.issue
@@ -172,7 +240,7 @@ class Neurocore(wiring.Component):
             m.d.sync += pending.eq(after)
 
         idle = Signal()
-        m.d.comb += [idle.eq(ctl.idle & ~pending.any() & (ofifo.level == 0)),
+        m.d.comb += [idle.eq(ctl.idle & ~pending.any() & (ofifo.level == 0) & seq_idle),
                      self.idle.eq(idle),
                      self.tick_done.eq(ctl.tick_done)]
         if bus is not None:
@@ -191,6 +259,11 @@ class Neurocore(wiring.Component):
             "acc_overflows": popcount(Cat(*(lane.overflow for lane in self.lanes))),
         }
         top = (1 << c.counter_bits) - 1
+        if queue is not None:
+            m.d.comb += [self.counters.delay_pushes.eq(queue.pushes),
+                         self.counters.delay_overflows.eq(queue.overflows),
+                         self.counters.delay_max_occupancy.eq(queue.max_occupancy),
+                         self.delay_overflow.eq(queue.overflow)]
         for name, inc in increments.items():
             cnt = getattr(self.counters, name)
             nxt = Signal(c.counter_bits + 1, name=f"{name}_next")

@@ -1,13 +1,12 @@
-"""Synaptic delays: the Shared Circular Delay Queue and the ring-buffer baseline.
+"""Synaptic delays: the Shared Circular Delay Queue (SCDQ).
 
-Standalone units, not yet part of the neurocore, the compiler or the chip
-(``docs/delay.md``).
+The neurocore instantiates it with ``delay.unit = scdq`` (``docs/delay.md``); the
+ring-buffer alternative (``delay.unit = ring``) lives in the lanes' accumulator banks
+(:mod:`hw.npe.lane`) and needs no unit of its own.
 """
 
-from .ring import RingBuffer, add_layout, ring_item_layout, ring_memory
 from .scdq import (DelayQueue, entry_layout, group_bits, item_layout, pointer_bits,
                    push_layout, queue_memory, slot_bits)
 
-__all__ = ["DelayQueue", "RingBuffer", "push_layout", "item_layout", "entry_layout",
-           "add_layout", "ring_item_layout", "queue_memory", "ring_memory", "slot_bits",
-           "group_bits", "pointer_bits"]
+__all__ = ["DelayQueue", "push_layout", "item_layout", "entry_layout", "queue_memory",
+           "slot_bits", "group_bits", "pointer_bits"]

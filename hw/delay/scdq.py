@@ -315,7 +315,9 @@ class DelayQueue(wiring.Component):
             m.d.comb += head_next.eq(now_head)
         m.d.comb += [rd_head.addr.eq(head_next),
                      rd_head.en.eq(~initialising & (adv_go | pop_go | ~head_ok))]
-        m.d.sync += head_ok.eq(~initialising & ~(wr.en & (wr.addr == head_next)))
+        # A host access (memory bus) takes over port 0 (and may rewrite the word): read again.
+        m.d.sync += head_ok.eq(~initialising & ~(wr.en & (wr.addr == head_next))
+                               & ~mem.host.re & ~mem.host.we)
         # Port 1 reads mem[free_head].next for the next cycle's free head. A move writes
         # that word in the same cycle (bypassed), so it is read again the cycle after.
         free_head_next = Signal(pb)

@@ -29,7 +29,8 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ChipConfig
+from ..config import ChipConfig, DelayUnit
+from ..delay.scdq import push_layout
 from ..isa import AGUS, LOOP_LEVELS, AccSel, CountSrc, InstrClass, Isa, SetrSrc, StoreSel, \
     core_memories
 from ..mem import FaultSRAM
@@ -44,9 +45,13 @@ class JobKind(enum.Enum, shape=2):
 
 
 def task_layout(isa: Isa) -> data.StructLayout:
-    """A task: ``tick`` set for a tick, else an event on ``axon`` with ``payload``."""
+    """A task: ``tick`` set for a tick, else an event on ``axon`` with ``payload``; with
+    a delay unit, ``delayed`` marks an event leaving the delay queue, which runs only
+    its delay ``group``."""
     c = isa.core
-    return data.StructLayout({"tick": 1, "axon": c.axon_bits, "payload": signed(c.payload_bits)})
+    extra = {"delayed": 1, "group": max(1, isa.group_bits)} if isa.delay.enabled else {}
+    return data.StructLayout({"tick": 1, "axon": c.axon_bits, "payload": signed(c.payload_bits),
+                              **extra})
 
 
 class LoopController(wiring.Component):
@@ -62,12 +67,23 @@ class LoopController(wiring.Component):
     tick_done : ``Out(1)``, one cycle when a tick has completed.
     event_taken : ``Out(1)``, one cycle per event task taken from the queue.
     idle : ``Out(1)``, no task queued, no job pending or running, pipelines empty.
+    delayed : ``Out(stream.Signature(scdq.push_layout))`` (SCDQ only): the groups of
+        nonzero delay, for the delay queue.
+    now : ``Out(slot_bits)`` (ring buffer only): the timestep mod ``delay.slots``;
+        steps on at each ``tick_done``.
+
+    Delay groups: with a delay unit, an event task on axon ``a`` walks the axon-table
+    words ``a * groups + g`` for ``g = 0, 1, ...`` while ``more`` is set (one word per
+    cycle while the job queue has room): with the SCDQ a group of nonzero delay goes
+    out on ``delayed`` (waiting for its ``ready``) instead of becoming a job. A
+    ``delayed`` task reads its one group's word and runs it. With the ring buffer every
+    group becomes a job, and its MACs issue with ``slot = now + delay``.
     """
 
     def __init__(self, config: ChipConfig, *, prefix: str = "core", directory=None,
                  images=None):
         self.config = config
-        self.isa = isa = Isa(config.core)
+        self.isa = isa = Isa.of(config)
         specs = {s.name: s for s in core_memories(isa, prefix)}
         mk = lambda kind: FaultSRAM.for_chip(specs[f"{prefix}.{kind}"], config, directory,
                                              images=images)
@@ -76,7 +92,13 @@ class LoopController(wiring.Component):
         self.layer_table = mk("layer_table")
         self.job_layout = data.StructLayout({"kind": JobKind, **dict(isa.job.members),
                                              "payload": signed(config.core.payload_bits)})
+        extra = {}
+        if isa.unit is DelayUnit.SCDQ:
+            extra["delayed"] = Out(stream.Signature(push_layout(config)))
+        if isa.unit is DelayUnit.RING:
+            extra["now"] = Out(isa.slot_bits)
         super().__init__({
+            **extra,
             "tasks": In(stream.Signature(task_layout(isa))),
             "issue": Out(isa.lane_issue),
             "freeze": In(1),
@@ -126,12 +148,33 @@ class LoopController(wiring.Component):
         m.d.sync += [rd_event.eq(0), rd_layer.eq(0)]
         adesc = data.View(isa.job, atab.read[0].data)
         ldesc = data.View(isa.layer, ltab.read[0].data)
-        with m.If(rd_event):
+        groups = isa.delay.enabled
+        gb = isa.group_bits
+        grp = Signal(max(1, gb))            # the group the walker reads
+        rd_walk = Signal()                  # rd_event's word was read by the walker
+        to_queue = Signal()                 # ... and goes to the delay queue
+        if isa.unit is DelayUnit.SCDQ:
+            m.d.comb += to_queue.eq(rd_event & rd_walk & (adesc.delay != 0))
+            dq = self.delayed.payload
+            m.d.comb += [dq.axon.eq(head.axon), dq.group.eq(grp), dq.delay.eq(adesc.delay),
+                         dq.payload.eq(rd_payload), self.delayed.valid.eq(to_queue)]
+        with m.If(rd_event & ~to_queue):
             m.d.comb += [push.kind.eq(JobKind.EVENT), push.pc.eq(adesc.pc),
                          push.base.eq(adesc.base), push.count.eq(adesc.count),
                          push.mask.eq(adesc.mask), push.payload.eq(rd_payload),
                          push_valid.eq(1)]
-        m.d.comb += [atab.read[0].addr.eq(head.axon), ltab.read[0].addr.eq(layer_i)]
+            if groups:
+                m.d.comb += push.delay.eq(adesc.delay)
+        a_group = Signal(max(1, gb))
+        m.d.comb += [atab.read[0].addr.eq(Cat(a_group[:gb], head.axon) if groups else head.axon),
+                     ltab.read[0].addr.eq(layer_i)]
+        if groups:
+            m.d.sync += rd_walk.eq(0)
+            m.d.comb += a_group.eq(Mux(head.delayed, head.group, 0))
+
+        def pop_task():
+            m.d.comb += [tq.r_en.eq(tq.r_rdy), take_direct.eq(~tq.r_rdy)]
+
         with m.FSM(name="jobgen") as gen:
             with m.State("IDLE"):
                 with m.If(head_valid & space):
@@ -140,10 +183,43 @@ class LoopController(wiring.Component):
                         m.d.comb += [ltab.read[0].en.eq(1), take_direct.eq(~tq.r_rdy)]
                         m.d.sync += [rd_layer.eq(1), tick_direct.eq(~tq.r_rdy)]
                         m.next = "TICK_WAIT"
-                    with m.Else():
-                        m.d.comb += [atab.read[0].en.eq(1), tq.r_en.eq(tq.r_rdy),
-                                     take_direct.eq(~tq.r_rdy), self.event_taken.eq(1)]
+                    with m.Elif(head.delayed if groups else 0):
+                        # a group leaving the delay queue: run it
+                        m.d.comb += atab.read[0].en.eq(1)
+                        pop_task()
                         m.d.sync += [rd_event.eq(1), rd_payload.eq(head.payload)]
+                    with m.Else():
+                        m.d.comb += [atab.read[0].en.eq(1), self.event_taken.eq(1)]
+                        m.d.sync += [rd_event.eq(1), rd_payload.eq(head.payload)]
+                        if groups:
+                            # the task stays at the head until its last group is read
+                            m.d.sync += [rd_walk.eq(1), grp.eq(0)]
+                            m.next = "WALK"
+                        else:
+                            pop_task()
+            if groups:
+                with m.State("WALK"):
+                    # rd_event is high: word (head.axon, grp) is on the read port
+                    sent = ~to_queue | self.delayed.ready if isa.unit is DelayUnit.SCDQ \
+                        else Const(1)
+                    with m.If(~sent):
+                        # hold the word (the port keeps its data) until the queue takes it
+                        m.d.sync += [rd_event.eq(1), rd_walk.eq(1)]
+                    with m.Elif(~adesc.more | (grp == isa.groups - 1)):
+                        pop_task()
+                        m.next = "IDLE"
+                    with m.Else():
+                        m.d.sync += grp.eq(grp + 1)
+                        m.next = "WALK_READ"
+                        with m.If((jq.level + ~to_queue) < 3):
+                            m.d.comb += [a_group.eq(grp + 1), atab.read[0].en.eq(1)]
+                            m.d.sync += [rd_event.eq(1), rd_walk.eq(1)]
+                            m.next = "WALK"
+                with m.State("WALK_READ"):
+                    with m.If(space):
+                        m.d.comb += [a_group.eq(grp), atab.read[0].en.eq(1)]
+                        m.d.sync += [rd_event.eq(1), rd_walk.eq(1)]
+                        m.next = "WALK"
             with m.State("TICK_READ"):
                 with m.If(space):
                     m.d.comb += ltab.read[0].en.eq(1)
@@ -296,6 +372,10 @@ class LoopController(wiring.Component):
             v_valid[0].eq(iss.vec), v_store[0].eq(stores), v_row[0].eq(row_now),
             m_valid[0].eq(iss.mac),
         ]
+        if isa.unit is DelayUnit.RING:
+            m.d.comb += iss.slot.eq(self.now + cur.delay)
+            with m.If(self.tick_done):
+                m.d.sync += self.now.eq(self.now + 1)
 
         # nest registers
         with m.If(advance):

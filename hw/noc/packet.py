@@ -67,7 +67,7 @@ def tile_coords(config: ChipConfig):
 def tile_memories(config: ChipConfig, x: int, y: int) -> list[MemorySpec]:
     """The core's memories, then ``route_table`` and ``dest_table``."""
     p = tile_prefix(x, y)
-    return core_memories(Isa(config.core), p) + [
+    return core_memories(Isa.of(config), p) + [
         MemorySpec(f"{p}.route_table", "tables", route_layout(config).size, config.core.neurons),
         MemorySpec(f"{p}.dest_table", "tables", dest_layout(config).size, config.noc.routes),
     ]

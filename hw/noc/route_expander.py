@@ -35,7 +35,7 @@ class RouteExpander(wiring.Component):
         self.dest_table = FaultSRAM.for_chip(specs[f"{prefix}.dest_table"], config,
                                              directory, images=images)
         self.srams = [self.route_table, self.dest_table]
-        isa = Isa(config.core)
+        isa = Isa.of(config)
         super().__init__({
             "spikes": In(stream.Signature(isa.spike)),
             "packets": Out(stream.Signature(packet_layout(config))),

@@ -30,6 +30,11 @@ VEC pipeline (neuron update; one row per cycle, ``slots + 3`` cycles of latency)
     cannot take this lane's spike). Reads of ``A``/``S`` for VEC and MAC share one port;
     the controller never lets the two pipelines hold instructions at once.
 
+Ring buffer (``delay.unit = ring``): the accumulator bank holds ``delay.slots`` words
+per neuron row, row ``r`` slot ``s`` at word ``r * slots + s``. A MAC adds into the slot
+its issue names (``issue.slot``: now + the group's delay); VECs read and store slot
+``now`` (an input, steady while a tick runs).
+
 SETR writes register ``rd`` in the issue cycle; the controller issues it only when no
 VEC instruction is in flight, since slots read registers in their own stage.
 """
@@ -72,13 +77,16 @@ class NpeLane(wiring.Component):
     def __init__(self, config: ChipConfig, index: int, *, prefix: str = "core",
                  directory=None, images=None):
         self.config, self.index = config, index
-        self.isa = isa = Isa(config.core)
+        self.isa = isa = Isa.of(config)
         c = config.core
         specs = {s.name: s for s in core_memories(isa, prefix)}
         mk = lambda kind: FaultSRAM.for_chip(specs[f"{prefix}.lane{index}.{kind}"], config,
                                              directory, images=images)
         self.weights, self.acc, self.state = mk("weights"), mk("acc"), mk("state")
+        # ring buffer: the VECs' accumulator slot (the core's timestep mod delay.slots)
+        ring = {"now": In(isa.slot_bits)} if isa.acc_slots > 1 else {}
         super().__init__({
+            **ring,
             "issue": In(isa.lane_issue),
             "t_row": In(isa.target_bits),
             "freeze": In(1),
@@ -107,6 +115,11 @@ class NpeLane(wiring.Component):
         m.submodules.state = S = self.state
         iss = self.issue
         en = iss.mask[self.index]
+        ring = isa.acc_slots > 1
+
+        def acc_addr(slot, row):
+            # ring buffer: word row * slots + slot (slots is a power of two)
+            return Cat(slot, row[:S.addr_width]) if ring else row
 
         regs = Array(Signal(signed(sb), name=f"r{i}") for i in range(c.regs))
         with m.If(iss.setr & (iss.rd < c.regs)):
@@ -114,7 +127,7 @@ class NpeLane(wiring.Component):
 
         # ---------------------------------------------------------------- MAC pipeline
         m1 = Signal(data.StructLayout({"valid": 1, "en": 1, "pay": signed(pb), "mac_t": 1,
-                                       "arow": A.addr_width}))
+                                       "arow": A.addr_width, "slot": isa.slot_bits}))
         m2 = Signal(data.StructLayout({"valid": 1, "en": 1, "row": A.addr_width,
                                        "prod": signed(c.weight_bits + pb)}))
         fwd_valid = Signal()
@@ -123,8 +136,10 @@ class NpeLane(wiring.Component):
         m.d.comb += [W.read[0].addr.eq(iss.row), W.read[0].en.eq(iss.mac & en)]
         m.d.sync += [m1.valid.eq(iss.mac), m1.en.eq(en), m1.pay.eq(iss.payload),
                      m1.mac_t.eq(iss.mac_t), m1.arow.eq(iss.arow)]
+        if ring:
+            m.d.sync += m1.slot.eq(iss.slot)
         m1_row = Signal(A.addr_width)
-        m.d.comb += m1_row.eq(Mux(m1.mac_t, self.t_row, m1.arow))
+        m.d.comb += m1_row.eq(acc_addr(m1.slot, Mux(m1.mac_t, self.t_row, m1.arow)))
         m.d.sync += [m2.valid.eq(m1.valid), m2.en.eq(m1.en), m2.row.eq(m1_row),
                      m2.prod.eq(W.read[0].data.as_signed() * m1.pay)]
         a_old = Signal(signed(c.acc_bits))
@@ -148,7 +163,7 @@ class NpeLane(wiring.Component):
                      st0.pay.eq(iss.payload), st0.ctl.eq(iss.ctl)]
         vec_read = iss.vec & en
         m.d.comb += [
-            A.read[0].addr.eq(Mux(iss.vec, iss.row, m1_row)),
+            A.read[0].addr.eq(Mux(iss.vec, acc_addr(self.now if ring else 0, iss.row), m1_row)),
             A.read[0].en.eq(vec_read | (m1.valid & m1.en)),
             S.read[0].addr.eq(iss.row),
             S.read[0].en.eq(vec_read),
@@ -196,7 +211,8 @@ class NpeLane(wiring.Component):
             S.write.addr.eq(st.row),
             S.write.data.eq(Cat(new_v, new_u, st.p0, st.p1)),
             S.write.en.eq(vec_state_write),
-            A.write.addr.eq(Mux(vec_acc_write, st.row, m2.row)),
+            A.write.addr.eq(Mux(vec_acc_write, acc_addr(self.now if ring else 0, st.row),
+                                m2.row)),
             A.write.data.eq(Mux(vec_acc_write, new_a, total[:c.acc_bits])),
             A.write.en.eq(vec_acc_write | mac_write),
         ]

@@ -14,6 +14,18 @@ instructions that write the membrane ``v``), ``ticks``, ``acc_overflows``, and t
 and writes of every memory. Cycle counts are not modelled (they are measured on the
 RTL by ``python -m benchmarks core``).
 
+Delays (``config.delay.unit``): an event on axon ``a`` walks the axon's delay groups
+(axon-table words ``a * groups + g`` for ``g = 0, 1, ...`` while ``more`` is set). With
+the SCDQ a group of nonzero delay is pushed into the queue (a
+:class:`~sim.golden.delay.GoldenDelayQueue`) as ``(a, g, payload)``; the others run at
+once. ``tick`` first drains the due slot, running each drained group's job in push
+order, then runs the layers, then advances ``now``. With the ring buffer every group
+runs at once and its MACs add into accumulator slot ``(now + delay) mod slots``
+(word ``row * slots + slot``); the layers' VECs use slot ``now``; ``tick`` advances
+``now``. The queue is modelled at transaction level: the contents and the access
+counts of ``{prefix}.delay_queue`` (a linked list in the RTL, read ahead by timing) are
+not, so cross-checks skip that memory's access counts and words.
+
 One microarchitectural effect is not modelled: when back-to-back MACs update one
 accumulator row, the RTL forwards the sum and also re-reads the (stale) stored word;
 with a fault injected into that word mid-timestep, the RTL's ECC counters of the
@@ -27,15 +39,17 @@ from collections import defaultdict
 
 import numpy as np
 
-from hw.config import ChipConfig
+from hw.config import ChipConfig, DelayUnit
 from hw.isa import InstrClass, Isa, SetrSrc, core_memories, decode
+from sim.golden.delay import GoldenDelayQueue
 from sim.golden.fault_sram import GoldenFaultSRAM
 from sim.golden.loopctl import Job, ProgramError, run_job
 from sim.golden.npe import mac_sums_grouped, vec, wrap
 
 __all__ = ["GoldenCore", "decode", "ProgramError"]
 
-COUNTERS = ("events_in", "events_out", "synops", "neuron_updates", "ticks", "acc_overflows")
+COUNTERS = ("events_in", "events_out", "synops", "neuron_updates", "ticks", "acc_overflows",
+            "delay_pushes", "delay_overflows", "delay_max_occupancy")
 
 
 def _signed(x, bits):
@@ -48,7 +62,7 @@ class GoldenCore:
     def __init__(self, config: ChipConfig, prefix: str = "core"):
         self.config = config
         self.core = c = config.core
-        self.isa = Isa(c)
+        self.isa = Isa.of(config)
         self.prefix = prefix
         m = config.memory
         self.mems = {
@@ -62,6 +76,10 @@ class GoldenCore:
         self.writes = defaultdict(int)
         self._cache = {}
         self._bits = {name: max(1, (mem.depth - 1).bit_length()) for name, mem in self.mems.items()}
+        #: The due slot of the delay unit (0 without one).
+        self.now = 0
+        self.queue = GoldenDelayQueue(config) if self.isa.unit is DelayUnit.SCDQ else None
+        self._slot = 0          # accumulator slot of the running job's MACs (ring)
 
     # -- memories ------------------------------------------------------------------------
 
@@ -132,18 +150,49 @@ class GoldenCore:
             raise ValueError(f"{self.prefix}: payload {payload} does not fit in "
                              f"{c.payload_bits} signed bits ({lo}..{hi})")
         self.counters["events_in"] += 1
-        d = decode(self.isa.job, self._read("axon_table", axon))
-        return self._run(Job(d.pc, d.base, d.count, d.mask, payload))
+        isa = self.isa
+        if not isa.delay.enabled:
+            d = decode(isa.job, self._read("axon_table", axon))
+            return self._run(Job(d.pc, d.base, d.count, d.mask, payload))
+        spikes = []
+        for g in range(isa.groups):
+            d = decode(isa.job, self._read("axon_table", isa.axon_word(axon, g)))
+            if self.queue is not None and d.delay:
+                self.queue.push(axon, g, d.delay, payload)
+                self._queue_counters()
+            else:
+                self._slot = (self.now + d.delay) % isa.acc_slots
+                spikes += self._run(Job(d.pc, d.base, d.count, d.mask, payload))
+            if not d.more:
+                break
+        return spikes
+
+    def _queue_counters(self):
+        q = self.queue
+        self.counters.update(delay_pushes=q.pushes, delay_overflows=q.overflows,
+                             delay_max_occupancy=q._sat(q.max_occupancy))
 
     def tick(self) -> list:
-        """Run every valid layer's program, in layer-table order; returns the spikes."""
+        """Drain the due delay slot (SCDQ), run every valid layer's program in
+        layer-table order, advance the delay slot; returns the spikes."""
         spikes = []
+        isa = self.isa
+        if self.queue is not None:
+            while (item := self.queue.drain()) is not None:
+                axon, g, payload = item
+                d = decode(isa.job, self._read("axon_table", isa.axon_word(axon, g)))
+                spikes += self._run(Job(d.pc, d.base, d.count, d.mask, payload))
+        self._slot = self.now % isa.acc_slots
         for i in range(self.core.layers):
-            d = decode(self.isa.layer, self._read("layer_table", i))
+            d = decode(isa.layer, self._read("layer_table", i))
             if not d.valid:
                 break
             spikes += self._run(Job(d.pc, d.base, d.count, d.mask, 0))
         self.counters["ticks"] += 1
+        if isa.delay.enabled:
+            if self.queue is not None:
+                self.queue.advance()
+            self.now = (self.now + 1) % isa.delay.slots
         return spikes
 
     def run(self, steps) -> list:
@@ -178,6 +227,13 @@ class GoldenCore:
         if rd < self.core.regs:
             self.regs[:, rd] = int(wrap(value, self.core.state_bits))
 
+    def _acc_addr(self, rows, slot):
+        """Accumulator words of neuron rows (ring: ``row * slots + slot``)."""
+        k = self.isa.acc_slots
+        if k == 1:
+            return self._bank_addr("lane0.acc", rows)
+        return self._bank_addr("lane0.state", rows) * k + slot
+
     def _lanes(self, mask):
         """(lanes, iterations) boolean enable matrix from per-iteration masks."""
         return ((mask[None, :] >> np.arange(self.core.lanes)[:, None]) & 1).astype(bool)
@@ -189,7 +245,7 @@ class GoldenCore:
             arows = self._read("target_table", wrows)
         else:
             arows = issue.addr[:, 1]
-        arows = self._bank_addr("lane0.acc", arows)
+        arows = self._acc_addr(arows, self._slot)
         enable = self._lanes(issue.mask)
         for lane in range(c.lanes):
             sel = enable[lane]
@@ -228,7 +284,8 @@ class GoldenCore:
             if not sel.any():
                 continue
             r = rows[sel]
-            a = _signed(self._read(f"lane{lane}.acc", r), c.acc_bits)
+            ra = self._acc_addr(r, self.now % self.isa.acc_slots)   # VECs use slot now
+            a = _signed(self._read(f"lane{lane}.acc", ra), c.acc_bits)
             rec = self._read(f"lane{lane}.state", r)
             f = [_signed(np.array([(int(w) >> (k * sb)) & ((1 << sb) - 1) for w in rec],
                                   dtype=np.int64), sb) for k in range(4)]
@@ -244,7 +301,7 @@ class GoldenCore:
                 if int(ins.st_v) != 0:
                     self.counters["neuron_updates"] += len(r)
             if res["a"] is not None:
-                self._write(f"lane{lane}.acc", r, res["a"] & ((1 << c.acc_bits) - 1))
+                self._write(f"lane{lane}.acc", ra, res["a"] & ((1 << c.acc_bits) - 1))
             iters = np.nonzero(sel)[0]
             for i, row, p in zip(iters[res["emit"]], r[res["emit"]], res["payload"][res["emit"]]):
                 found.append((int(i), lane, int(row) * c.lanes + lane, int(p)))

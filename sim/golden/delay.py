@@ -1,16 +1,12 @@
-"""Golden models of the synaptic-delay units (:mod:`hw.delay`), and their memory cost.
+"""Golden model of the shared circular delay queue (:mod:`hw.delay`), and the memory
+cost of the SCDQ and of the ring buffer.
 
-Both models are transaction-level: no cycles, only the order of operations. The RTL's
-cross-checks (``sim/tb/delay.py``) apply the operations of one clock cycle in this
-order:
-
-* :class:`GoldenDelayQueue` (``hw.delay.scdq.DelayQueue``): push, drain, advance,
-  clear. A push sees the occupancy and ``now`` from before the cycle's drain and advance;
-  the counters show each cycle's operations at its end.
-* :class:`GoldenRingBuffer` (``hw.delay.ring.RingBuffer``): clear, add, drain, advance.
-  The RTL's counters lag one cycle (they count in the add's write stage), so the
-  counters read at the end of a cycle equal the model's after that cycle's clear and
-  before its add.
+The model is transaction-level: no cycles, only the order of operations. The RTL's
+cross-check (``sim/tb/delay.py``) applies the operations of one clock cycle in this
+order: push, drain, advance, clear. A push sees the occupancy and ``now`` from before
+the cycle's drain and advance; the counters show each cycle's operations at its end.
+(The ring buffer is the lanes' accumulator banks with ``delay.slots`` words per neuron;
+its semantics are in :mod:`sim.golden.core`.)
 
 Semantics shared with the RTL
 -----------------------------
@@ -23,13 +19,6 @@ moves ``now`` on, and only when slot ``now`` is empty (it returns whether it did
 zeroes ``pushes``, ``overflows``, ``bad_delay``, ``overflow`` and sets
 ``max_occupancy = occupancy``. Counters saturate at ``2**core.counter_bits - 1``.
 
-Ring buffer: accumulators ``acc[neuron, slot]`` (``core.acc_bits``, two's
-complement). ``add(neuron, delay, value)`` adds to ``acc[neuron, (now + delay) mod D]``,
-wrapping; a sum outside the ``acc_bits`` range counts one ``overflows`` and sets the
-sticky ``overflow``; ``delay == 0`` counts ``bad_delay`` and ``neuron >= neurons``
-counts ``bad_neuron`` (neither is added); else ``adds`` + 1. ``drain()`` returns and
-clears the lowest-numbered nonzero accumulator of slot ``now``; ``advance()`` only when
-none is left. ``clear_counters()`` zeroes the counters and ``overflow``.
 """
 
 from __future__ import annotations
@@ -40,24 +29,16 @@ from collections import deque
 import numpy as np
 
 from hw.config import ChipConfig
-from hw.delay.ring import RING_FIFO_DEPTH
 from hw.delay.scdq import OUT_FIFO_DEPTH, entry_layout, item_layout, pointer_bits
 from hw.mem.protection import code_layout
-from sim.golden.npe import mac_sums_grouped
 
-__all__ = ["PushResult", "AddResult", "GoldenDelayQueue", "GoldenRingBuffer", "memory_bits"]
+__all__ = ["PushResult", "GoldenDelayQueue", "memory_bits"]
 
 
 class PushResult(enum.IntEnum):
     STORED = 0
     BAD_DELAY = 1
     OVERFLOW = 2
-
-
-class AddResult(enum.IntEnum):
-    ADDED = 0
-    BAD_DELAY = 1
-    BAD_NEURON = 2
 
 
 def _check_config(owner, config):
@@ -195,94 +176,6 @@ class GoldenDelayQueue:
                 _check_range(o, "payload", payload, self._pay_lo, self._pay_hi))
 
 
-class GoldenRingBuffer:
-    """Model of :class:`hw.delay.ring.RingBuffer` (semantics in the module docstring).
-
-    ``acc`` is the ``(neurons, D)`` int64 array of accumulators (column = slot).
-    """
-
-    def __init__(self, config: ChipConfig):
-        _check_config("GoldenRingBuffer", config)
-        self.config = config
-        c = config.core
-        self.neurons, self.slots_n, self.acc_bits = c.neurons, config.delay.slots, c.acc_bits
-        self._top = (1 << c.counter_bits) - 1
-        self._neuron_max = (1 << c.neuron_bits) - 1
-        self._lo, self._hi = -(1 << (c.acc_bits - 1)), (1 << (c.acc_bits - 1)) - 1
-        self.acc = np.zeros((self.neurons, self.slots_n), dtype=np.int64)
-        self.now = 0
-        self.adds = self.overflows = self.bad_delay = self.bad_neuron = 0
-        self.overflow = False
-
-    def _sat(self, v):
-        return min(v, self._top)
-
-    def counters(self) -> dict:
-        return {"adds": self.adds, "overflows": self.overflows, "bad_delay": self.bad_delay,
-                "bad_neuron": self.bad_neuron, "overflow": int(self.overflow)}
-
-    def clear_counters(self) -> None:
-        self.adds = self.overflows = self.bad_delay = self.bad_neuron = 0
-        self.overflow = False
-
-    def add(self, neuron: int, delay: int, value: int) -> AddResult:
-        return AddResult(int(self.add_many([neuron], [delay], [value])[0]))
-
-    def add_many(self, neurons, delays, values) -> np.ndarray:
-        """Contributions in order (vectorised); returns an :class:`AddResult` per one."""
-        o = "GoldenRingBuffer"
-        neurons = _check_range(o, "neuron", neurons, 0, self._neuron_max)
-        delays = _check_range(o, "delay", delays, 0, self.slots_n - 1)
-        values = _check_range(o, "value", values, self._lo, self._hi)
-        result = np.full(len(delays), AddResult.ADDED, dtype=np.int64)
-        result[neurons >= self.neurons] = AddResult.BAD_NEURON
-        result[delays == 0] = AddResult.BAD_DELAY      # checked first, as in the RTL
-        ok = result == AddResult.ADDED
-        if ok.any():
-            slots = (self.now + delays[ok]) % self.slots_n
-            cell = neurons[ok] * self.slots_n + slots
-            flat = self.acc.reshape(-1)
-            final, overflows = mac_sums_grouped(flat, values[ok], cell, self.acc_bits)
-            flat[:] = final
-            self.overflows = self._sat(self.overflows + overflows)
-            self.overflow = self.overflow or overflows > 0
-        self.adds = self._sat(self.adds + int(ok.sum()))
-        self.bad_delay = self._sat(self.bad_delay + int((result == AddResult.BAD_DELAY).sum()))
-        self.bad_neuron = self._sat(self.bad_neuron
-                                    + int((result == AddResult.BAD_NEURON).sum()))
-        return result
-
-    @property
-    def due_empty(self) -> bool:
-        return not self.acc[:, self.now].any()
-
-    def drain(self):
-        """``(neuron, value)`` of the lowest-numbered nonzero accumulator of slot ``now``
-        (cleared), or None."""
-        nz = np.flatnonzero(self.acc[:, self.now])
-        if not len(nz):
-            return None
-        n = int(nz[0])
-        v = int(self.acc[n, self.now])
-        self.acc[n, self.now] = 0
-        return n, v
-
-    def drain_slot(self):
-        """All of slot ``now``'s nonzero accumulators: ``(neurons, values)`` arrays in
-        neuron order; the slot is left zero."""
-        col = self.acc[:, self.now]
-        nz = np.flatnonzero(col)
-        vals = col[nz].copy()
-        col[:] = 0
-        return nz, vals
-
-    def advance(self) -> bool:
-        if self.acc[:, self.now].any():
-            return False
-        self.now = (self.now + 1) % self.slots_n
-        return True
-
-
 def memory_bits(config: ChipConfig, neurons: int | None = None, *,
                 capacity: int | None = None) -> dict:
     """Stored bits of each approach for ``neurons`` target neurons (default
@@ -295,11 +188,13 @@ def memory_bits(config: ChipConfig, neurons: int | None = None, *,
     * ``scdq_regs = D * (2 p + bitlen(capacity) + axon_bits + group_bits + payload_bits)
       + 2 * (axon_bits + group_bits + payload_bits)`` (per-slot head, tail, count and
       tail entry; the 2-entry output FIFO)
-    * ``ring_sram = neurons * D * w(acc_bits)``;
-      ``ring_regs = 4 * (neuron_bits + acc_bits)`` (the output FIFO)
+    * ``ring_sram = neurons * (D - 1) * s(acc_bits)``, with ``s`` the stored width under
+      the ``state`` role's protection: the accumulator slots the ring adds to the
+      core's one accumulator per neuron; ``ring_regs = log2 D`` (``now``)
 
     ``scdq`` and ``ring`` are the totals. The SCDQ grows with the events in flight
-    (``capacity``), the ring with ``neurons * D``.
+    (``capacity``), the ring with ``neurons * D``. Both need the same delay groups in
+    the axon table, which this does not count.
     """
     _check_config("memory_bits", config)
     if neurons is None:
@@ -316,11 +211,10 @@ def memory_bits(config: ChipConfig, neurons: int | None = None, *,
     item = item_layout(cfg).size
     p = pointer_bits(cfg)
     entry = code_layout(entry_layout(cfg).size, prot).stored_width
-    acc = code_layout(cfg.core.acc_bits, prot).stored_width
-    neuron_bits = max(1, (neurons - 1).bit_length())
+    acc = code_layout(cfg.core.acc_bits, cfg.memory.protection.for_role("state")).stored_width
     scdq_sram = capacity * entry
     scdq_regs = D * (2 * p + capacity.bit_length() + item) + OUT_FIFO_DEPTH * item
-    ring_sram = neurons * D * acc
-    ring_regs = RING_FIFO_DEPTH * (neuron_bits + cfg.core.acc_bits)
+    ring_sram = neurons * (D - 1) * acc
+    ring_regs = (D - 1).bit_length()
     return {"scdq_sram": scdq_sram, "scdq_regs": scdq_regs, "scdq": scdq_sram + scdq_regs,
             "ring_sram": ring_sram, "ring_regs": ring_regs, "ring": ring_sram + ring_regs}

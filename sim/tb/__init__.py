@@ -109,6 +109,14 @@ class CocotbAccess(SignalAccess):
         from cocotb.triggers import ReadWrite
         await ReadWrite()
 
+    async def reset(self, cycles: int = 2):
+        """Pulse the design's reset (registers, not memories: a delay queue starts empty
+        and rebuilds its free list)."""
+        self.dut.rst.value = 1
+        await self.tick(cycles)
+        self.dut.rst.value = 0
+        await self.tick()
+
 
 def run_amaranth(dut, bench, *, period: float = 1e-8) -> None:
     """Run one async testbench ``bench(ctx)`` on ``dut`` in amaranth.sim (one clock).
@@ -132,8 +140,5 @@ async def start_cocotb(dut, period_ns: int = 10) -> CocotbAccess:
 
     cocotb.start_soon(Clock(dut.clk, period_ns, unit="ns").start())
     access = CocotbAccess(dut)
-    dut.rst.value = 1
-    await access.tick(2)
-    dut.rst.value = 0
-    await access.tick()
+    await access.reset()
     return access

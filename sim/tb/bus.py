@@ -59,8 +59,9 @@ class BusDriver:
 
     async def load(self, images: dict, *, skip_zero: bool = False):
         """Write every word (``skip_zero``: only non-zero ones, for memories known to be
-        zero, as after power-up)."""
+        zero, as after power-up). Memories without an image (a delay queue's) are left
+        alone."""
         for i, spec in enumerate(self.specs):
-            for addr, word in enumerate(images[spec.name]):
+            for addr, word in enumerate(images.get(spec.name, ())):
                 if int(word) or not skip_zero:
                     await self.bus(BusOp.WRITE, i, addr, int(word))

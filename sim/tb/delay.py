@@ -1,24 +1,23 @@
-"""Delay units cross-check: RTL (:mod:`hw.delay`) vs the golden models
+"""Delay queue cross-check: RTL (:mod:`hw.delay`) vs the golden model
 (:mod:`sim.golden.delay`) on seeded random traffic.
 
-One coroutine per unit drives a seeded random sequence of clock cycles into the DUT
+The coroutine drives a seeded random sequence of clock cycles into the DUT
 and the golden model and compares, on every cycle, every drained item (in order), the
 outcome of every advance, ``now``, every counter and the sticky flag; a mismatch raises
 :class:`~sim.tb.Divergence` naming the seed, the cycle, the operation count and both
-values. The traffic is organised in timesteps, each with its own push (add) rate,
+values. The traffic is organised in timesteps, each with its own push rate,
 consumer readiness and length: bursts that fill the queue, long back-pressure on
 ``drain``, idle timesteps, every delay ``0 .. D-1``, occasional ``clear_counters``.
 Each timestep ends with an ``advance`` request held until the DUT takes it (the DUT
 must take it within a bound once its due slot can drain). After ``n_ops`` operations
-(pushes/adds, drains and advances) the queue is drained to empty.
+(pushes, drains and advances) the queue is drained to empty.
 
 The testbench is a well-behaved ``lib.stream`` source and sink: a push offered stays
 offered, unchanged, until taken; it also checks that the DUT keeps ``drain`` valid and
 unchanged until taken.
 
-Runs under cocotb (``test_delay_queue_random``, ``test_ring_buffer_random``; parameters
-from the runner) and under ``amaranth.sim`` (``tests/hw/delay`` awaits
-:func:`scdq_crosscheck` / :func:`ring_crosscheck` directly).
+Runs under cocotb (``test_delay_queue_random``; parameters from the runner) and under
+``amaranth.sim`` (``tests/hw/delay`` awaits :func:`scdq_crosscheck` directly).
 """
 
 from __future__ import annotations
@@ -28,11 +27,11 @@ import numpy as np
 from amaranth import Shape
 
 from hw.config import ChipConfig
-from hw.delay import add_layout, item_layout, push_layout, ring_item_layout
-from sim.golden.delay import GoldenDelayQueue, GoldenRingBuffer, PushResult
+from hw.delay import item_layout, push_layout
+from sim.golden.delay import GoldenDelayQueue, PushResult
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 
-__all__ = ["Codec", "scdq_crosscheck", "ring_crosscheck", "wait_ready"]
+__all__ = ["Codec", "scdq_crosscheck", "wait_ready"]
 
 
 class Codec:
@@ -199,131 +198,6 @@ async def scdq_crosscheck(dut: SignalAccess, config: ChipConfig, *, seed: int, n
     return stats
 
 
-async def ring_crosscheck(dut: SignalAccess, config: ChipConfig, *, seed: int, n_ops: int,
-                          clear_rate: float = 0.003, hot: int = 4) -> dict:
-    """Random traffic on a freshly reset :class:`~hw.delay.RingBuffer` vs
-    :class:`~sim.golden.delay.GoldenRingBuffer`. ``hot`` neurons get half the adds, so
-    that accumulators collect several contributions (and wrap). Returns statistics."""
-    rng = np.random.default_rng(seed)
-    gold = GoldenRingBuffer(config)
-    c, D, N = config.core, config.delay.slots, config.core.neurons
-    acodec, icodec = Codec(add_layout(config)), Codec(ring_item_layout(config))
-    half = 1 << (c.acc_bits - 1)
-    where = f"RingBuffer D={D} neurons={N}, seed {seed}"
-    stats = {"cycles": 0, "ops": 0, "adds": 0, "drains": 0, "advances": 0, "clears": 0,
-             "wraps": 0}
-    cycle = 0
-    hot_set = rng.choice(N, size=min(hot, N), replace=False)
-
-    def fail(what, rtl, exp):
-        raise Divergence(f"{where}: first divergence at cycle {cycle} (after {stats['ops']} "
-                         f"operations): {what}: RTL {rtl}, golden {exp}")
-
-    for k in ("add.valid", "drain.ready", "advance.valid", "clear_counters"):
-        dut.set(k, 0)
-    await wait_ready(dut, N * D + 8)
-
-    def check_state(expected):
-        for k, v in expected.items():
-            got = dut.get(k)
-            if got != v:
-                fail(f"{k} (counters lag the add by one cycle)", got, v)
-        if dut.get("now") != gold.now:
-            fail("now", dut.get("now"), gold.now)
-        if dut.get("due_empty") and not gold.due_empty:
-            fail("due_empty with nonzero accumulators left in the due slot", 1, 0)
-
-    def random_add():
-        r = rng.random()
-        if r < 0.5:
-            neuron = int(rng.choice(hot_set))
-        else:
-            neuron = int(rng.integers(1 << c.neuron_bits))   # may be >= neurons
-        delay = 0 if rng.random() < 0.05 else int(rng.integers(1, D))
-        if rng.random() < 0.7:
-            value = int(rng.integers(-8, 9))
-        else:
-            value = int(rng.integers(-half, half))
-        return neuron, delay, value
-
-    check_state(gold.counters())
-    step = _Timestep(rng)
-    step_cycles = 0
-    pending = None
-    adv_wait = 0
-    last_drain = None
-    limit = 4 * N + 8 * D + 64
-    while True:
-        finishing = stats["ops"] >= n_ops
-        if finishing and pending is None and not gold.acc.any():
-            # all delivered; one more advance per slot must still be possible
-            break
-        want_advance = finishing or step_cycles >= step.length
-        if pending is None and not finishing and rng.random() < step.rate:
-            pending = random_add()
-        dut.set("add.valid", int(pending is not None))
-        if pending is not None:
-            dut.set("add.payload", acodec.pack(*pending))
-        sink_p = max(step.sink, 0.5) if want_advance else step.sink
-        drain_ready = int(rng.random() < sink_p)
-        dut.set("drain.ready", drain_ready)
-        dut.set("advance.valid", int(want_advance))
-        clear = int(rng.random() < clear_rate)
-        dut.set("clear_counters", clear)
-        await dut.settle()
-        add_ready = dut.get("add.ready")
-        drain_valid = dut.get("drain.valid")
-        drain_word = dut.get("drain.payload") if drain_valid else None
-        adv_ready = dut.get("advance.ready")
-        if last_drain is not None and (not drain_valid or drain_word != last_drain):
-            fail("drain held (valid, payload) while not taken", (drain_valid, drain_word),
-                 (1, last_drain))
-        await dut.tick()
-        # golden, in the RTL's order: clear, add, drain, advance
-        if clear:
-            gold.clear_counters()
-            stats["clears"] += 1
-        expected = gold.counters()
-        if pending is not None and add_ready:
-            before = gold.overflows
-            gold.add(*pending)
-            stats["wraps"] += int(gold.overflows != before)
-            stats["adds"] += 1
-            stats["ops"] += 1
-            pending = None
-        if drain_valid and drain_ready:
-            exp = gold.drain()
-            got = icodec.unpack(drain_word)
-            if exp is None or got != tuple(exp):
-                fail(f"drained item (neuron, value) of slot {gold.now}", got, exp)
-            stats["drains"] += 1
-            stats["ops"] += 1
-            last_drain = None
-        else:
-            last_drain = drain_word if drain_valid else None
-        if want_advance and adv_ready:
-            if not gold.advance():
-                fail(f"advance taken with nonzero accumulators in slot {gold.now}", 1, 0)
-            stats["advances"] += 1
-            stats["ops"] += 1
-            step, step_cycles, adv_wait = _Timestep(rng), 0, 0
-        elif want_advance:
-            adv_wait += 1
-            if adv_wait > limit:
-                fail(f"advance not taken for {adv_wait} cycles", 0, 1)
-        else:
-            step_cycles += 1
-        cycle += 1
-        check_state(expected)
-    for k in ("add.valid", "drain.ready", "advance.valid", "clear_counters"):
-        dut.set(k, 0)
-    await dut.tick(2)
-    cycle += 2
-    check_state(gold.counters())
-    stats["cycles"] = cycle
-    return stats
-
-
 @cocotb.test()
 async def test_delay_queue_random(dut):
     p = params()
@@ -331,12 +205,3 @@ async def test_delay_queue_random(dut):
     access = await start_cocotb(dut)
     stats = await scdq_crosscheck(access, config, seed=p["seed"], n_ops=p["n_ops"])
     dut._log.info("DelayQueue, seed %d: RTL == golden: %s", p["seed"], stats)
-
-
-@cocotb.test()
-async def test_ring_buffer_random(dut):
-    p = params()
-    config = ChipConfig.from_dict(p["config"])
-    access = await start_cocotb(dut)
-    stats = await ring_crosscheck(access, config, seed=p["seed"], n_ops=p["n_ops"])
-    dut._log.info("RingBuffer, seed %d: RTL == golden: %s", p["seed"], stats)

@@ -86,7 +86,7 @@ def test_memory_footprint_bytes():
     assert memory_footprint_bytes(specs) == 20 + 8 + 3
     cfg = ChipConfig(core=CoreConfig(lanes=2, neurons=16, axons=16, synapses=64))
     image = compile_core(tiny(), cfg)
-    own = core_memories(Isa(cfg.core), "core")
+    own = core_memories(Isa.of(cfg), "core")
     assert memory_footprint_bytes(image) == memory_footprint_bytes(own)
     weights = [s for s in own if s.role == "weights"]
     # 8-bit weights: one byte per synapse

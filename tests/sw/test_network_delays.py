@@ -249,14 +249,13 @@ def test_files_without_delays_still_load(tmp_path):
 
 # -- refusals ----------------------------------------------------------------------------------
 
-def test_compiler_and_mapper_refuse_delays():
+def test_compiler_and_mapper_refuse_delays_without_a_delay_unit():
     net = Network(2, [
         Layer("h", 3, _if(), {INPUT: np.ones((2, 3), np.int64)}),
         Layer("o", 2, _if(), {"h": np.ones((3, 2), np.int64), INPUT: np.ones((2, 2), np.int64)},
               {"h": np.array([[0, 1], [2, 0], [0, 0]]), INPUT: np.array([[5, 0], [0, 0]])})])
-    want = ("layer 'o': synapses with delays up to 5 timesteps (from 'input'); the core "
-            "has no delay unit yet (hw/delay exists but is not connected to the core); run "
-            "such networks on sim.golden.network.NetworkModel")
+    want = ("layer 'o': synapses with delays up to 5 timesteps (from 'input') but the cores "
+            "have no delay unit (delay.unit = 'none'); set delay.unit to 'scdq' or 'ring'")
     with pytest.raises(CompileError) as e:
         compile_core(net, ChipConfig())
     assert str(e.value) == want

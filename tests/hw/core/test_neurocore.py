@@ -61,7 +61,7 @@ def test_memory_bus_status_faults_and_unknown_index():
     cfg = SMALL.replace(core=SMALL.core.replace(lanes=2),  # 10 memories: index 12 is unused
                         memory=MemoryConfig(protection=ProtectionConfig(weights=Protection.SECDED)))
     dut = Neurocore(cfg)
-    names = [s.name for s in core_memories(Isa(cfg.core), "core")]
+    names = [s.name for s in core_memories(Isa.of(cfg), "core")]
     w0 = names.index("core.lane0.weights")
 
     async def bench(ctx):

@@ -2,14 +2,17 @@
 (1-3 layers; LIF, IF, sigma-delta; dense, sparse and recurrent projections; binary and
 graded inputs) on 1, 2 (with 6 ALU slots: two-pass sigma-delta), 4 and 8 lanes. Each network runs 12 timesteps; spikes per
 timestep, counters, per-memory access counts and the final neuron memories must match.
-The seed of each network is in the failure message; rerun one with
-SPIKEFORGE_SEED=<seed> SPIKEFORGE_CORE_NETWORKS=1."""
+With a delay unit (SCDQ, ring buffer) the networks get random delays (all of 0..7, up
+to 4 delay groups per axon) and a small queue (48 entries) that some of them overflow:
+the overflow count, the peak occupancy and the sticky flag must match too, and at least
+one network must overflow. The seed of each network is in the failure message; rerun
+one with SPIKEFORGE_SEED=<seed> SPIKEFORGE_CORE_NETWORKS=1."""
 
 import os
 
 import pytest
 
-from hw.config import ChipConfig, CoreConfig
+from hw.config import ChipConfig, CoreConfig, DelayConfig
 from hw.core import Neurocore
 from sim.runner import run_cocotb, verilator_build
 
@@ -43,3 +46,18 @@ def test_fixtures_on_rtl():
     assert CONFIG == core_config(4)   # shares the 4-lane build
     run_cocotb(build_core(CONFIG), "sim.tb.core", testcase="test_core_fixtures",
                params={"config": CONFIG.to_dict()})
+
+
+def delay_config(unit: str) -> ChipConfig:
+    return ChipConfig(core=CoreConfig(lanes=4, neurons=64, axons=64, synapses=2048,
+                                      microcode_depth=32, layers=4),
+                      delay=DelayConfig(unit=unit, slots=8, groups=4, capacity=48))
+
+
+@pytest.mark.parametrize("unit", ["scdq", "ring"])
+def test_random_networks_with_delays_match_golden(unit):
+    config = delay_config(unit)
+    run_cocotb(build_core(config), "sim.tb.core", testcase="test_core_random",
+               params={"config": config.to_dict(), "seed": SEED + 900 + (unit == "ring"),
+                       "networks": int(os.environ.get("SPIKEFORGE_CORE_NETWORKS", 8)),
+                       "steps": 16, "expect_overflow": unit == "scdq"})

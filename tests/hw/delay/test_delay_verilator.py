@@ -1,5 +1,5 @@
-"""Delay units in Verilator vs the golden models: seeded random traffic, at least
-20,000 operations (pushes/adds, drains, advances) per unit, every drained item, every
+"""The delay queue in Verilator vs its golden model: seeded random traffic, at least
+20,000 operations (pushes, drains, advances), every drained item, every
 advance, ``now`` and every counter compared on every cycle (``sim/tb/delay.py``).
 
 ``SPIKEFORGE_SEED`` sets the seed (a failure names it with the first divergence);
@@ -11,7 +11,7 @@ import os
 import pytest
 
 from hw.config import ChipConfig, CoreConfig, DelayConfig, MemoryConfig, ProtectionConfig
-from hw.delay import DelayQueue, RingBuffer
+from hw.delay import DelayQueue
 from sim.runner import run_cocotb, verilator_build
 
 pytestmark = pytest.mark.verilator
@@ -32,14 +32,3 @@ def test_delay_queue_matches_golden():
     run_cocotb(build, "sim.tb.delay", testcase="test_delay_queue_random",
                params={"config": config.to_dict(), "seed": SEED, "n_ops": N_OPS})
 
-
-def test_ring_buffer_matches_golden():
-    # 12 neurons (not a power of two: out-of-range neurons occur) and 10-bit
-    # accumulators (sums wrap often).
-    config = ChipConfig(core=CoreConfig(**{**_CORE, "neurons": 12, "weight_bits": 4,
-                                           "payload_bits": 4, "acc_bits": 10,
-                                           "state_bits": 8}),
-                        delay=DelayConfig(slots=8, capacity=32, groups=4))
-    build = verilator_build("ring_buffer", lambda: RingBuffer(config), key=config.to_dict())
-    run_cocotb(build, "sim.tb.delay", testcase="test_ring_buffer_random",
-               params={"config": config.to_dict(), "seed": SEED + 1, "n_ops": N_OPS})
