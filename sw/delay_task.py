@@ -38,11 +38,23 @@ Networks (one LIF layer ``"out"`` of ``classes`` neurons, fed by every channel)
 Readout
     Spike counts of the output neurons over the run; the prediction is the neuron with
     the most spikes, the lowest index on ties (so a network that never tells the
-    classes apart predicts class 0). Everything runs on
-    :class:`sim.golden.network.NetworkModel` (the compiler refuses delays: the core has
-    no delay unit yet).
+    classes apart predicts class 0). Tuning and the accuracies run on
+    :class:`sim.golden.network.NetworkModel`.
 
-``python -m sw.delay_task`` prints the held-out accuracies.
+Hardware (:func:`run_hardware`)
+    The tuned networks are mapped onto a 1 x 1 chip (:func:`task_config`: one 2-lane
+    core with a delay unit, SCDQ or ring buffer) and run through :class:`sw.driver.Chip`
+    (``golden`` or ``verilator`` backend; ``serial:...`` for a board built with that
+    config) on the first test samples: per sample the chip is reset (empty queue, ring
+    slot 0), its neuron state rewritten and its counters cleared. The SCDQ is sized by
+    activity (:func:`sw.compiler.compile_core`'s ``activity=``, from the training
+    split on the network model, margin 1.25): its 32 entries are below the guaranteed
+    worst case. Reported: accuracy per network and unit, whether the hardware's spikes
+    equal the network model's, whether SCDQ and ring give identical spikes, and the
+    queue's peak occupancy (from the chip's counters) against the compiler's bounds.
+
+``python -m sw.delay_task`` prints the held-out accuracies; ``--hw-samples N`` adds the
+hardware run (``--backend verilator`` by default).
 """
 
 from __future__ import annotations
@@ -52,11 +64,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.config import CoreConfig, DelayConfig
+from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
 from sw.network import INPUT, Layer, Network, Neuron
 
 __all__ = ["Task", "make_task", "draw", "build_network", "leaky_network", "predict",
-           "accuracy", "evaluate", "main"]
+           "accuracy", "evaluate", "run_hardware", "task_config", "main"]
+
+
+def task_config(unit: str = "scdq") -> ChipConfig:
+    """The chip the task runs on: one 2-lane core with delay unit ``unit``."""
+    return ChipConfig(core=CoreConfig(lanes=2, neurons=16, axons=16, synapses=128,
+                                      microcode_depth=32, layers=2, out_fifo_depth=16),
+                      noc=NocConfig(width=1, height=1),
+                      delay=DelayConfig(unit=unit, slots=16, groups=4, capacity=32))
 
 LEAKS = (0, 128, 192, 224, 240, 248)      # leak_mult grid (/ 256) of the leaky baseline
 
@@ -247,6 +267,74 @@ def evaluate(seed: int = 0, *, n_train: int = 120, n_test: int = 400, channels: 
     return result
 
 
+def _class_counts(runs, layer: str, classes: int) -> np.ndarray:
+    """(samples, classes) output spike counts of runs (per step ``{layer: events}``)."""
+    counts = np.zeros((len(runs), classes), np.int64)
+    for s, run in enumerate(runs):
+        for ev in run:
+            for i, _ in ev[layer]:
+                counts[s, i] += 1
+    return counts
+
+
+def run_hardware(seed: int = 0, *, samples: int = 40, backend: str = "golden",
+                 units=("scdq", "ring"), n_train: int = 120, n_test: int = 400,
+                 distractors: int = 2, progress=None) -> dict:
+    """The tuned with-delays and without-delays networks on the chip (module
+    docstring), on the first ``samples`` test samples. Returns per network
+    (``"delay"``, ``"no_delay"``) the network model's accuracy on those samples and per
+    unit: ``accuracy``, ``model_agreement`` (samples whose output spikes equal the
+    network model's at every timestep), ``peak_occupancy`` (SCDQ: max over samples of
+    the chip's ``delay_max_occupancy``) and the compiler's ``queue`` figures; plus
+    ``scdq_equals_ring`` when both units ran."""
+    from sim.golden.network import NetworkModel
+    from sw.compiler import activity_from_run
+    from sw.driver import Chip
+    from sw.mapper import map_network
+    r = evaluate(seed, n_train=n_train, n_test=n_test, distractors=distractors, leaky=False)
+    task = make_task(distractors=distractors, seed=seed)
+    train, _ = draw(task, n_train, seed * 2 + 1)
+    test, ytest = draw(task, n_test, seed * 2 + 2)
+    test, ytest = test[:samples], ytest[:samples]
+    out = {"samples": len(test), "backend": backend, "networks": {}}
+    for key in ("delay", "no_delay"):
+        net = build_network(task, r["params"][key]["threshold"], delays=key == "delay")
+        name = net.layers[-1].name
+        model = [NetworkModel(net, CoreConfig()).run(steps) for steps in test]
+        activity = [a for steps in train for a in
+                    activity_from_run(steps, NetworkModel(net, CoreConfig()).run(steps))]
+        res = {"model_accuracy": float(np.mean(
+            predict(_class_counts(model, name, task.classes)) == ytest))}
+        spikes = {}
+        for unit in units:
+            config = task_config(unit)
+            image = map_network(net, config, activity=activity)
+            runs, peak = [], 0
+            with Chip(backend, config) as chip:
+                chip.load(image)
+                for s, steps in enumerate(test):
+                    chip.reset()
+                    for spec in chip.specs:
+                        if spec.role == "state":
+                            chip.write(spec.name, 0, image.images[spec.name])
+                    chip.clear_counters()
+                    runs.append(chip.run_network(image, steps))
+                    peak = max(peak, chip.counters((0, 0))["delay_max_occupancy"])
+                    if progress:
+                        progress(key, unit, s + 1, len(test))
+            spikes[unit] = runs
+            pred = predict(_class_counts(runs, name, task.classes))
+            res[unit] = {"accuracy": float(np.mean(pred == ytest)),
+                         "model_agreement": sum(a == b for a, b in zip(runs, model)),
+                         "peak_occupancy": peak if unit == "scdq" else None,
+                         "queue": image.tiles[(0, 0)].queue}
+        if len(spikes) == 2:
+            a, b = spikes.values()
+            res["scdq_equals_ring"] = a == b
+        out["networks"][key] = res
+    return out
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(prog="python -m sw.delay_task", description=__doc__.split(
         "\n")[0])
@@ -255,6 +343,12 @@ def main(argv=None) -> dict:
     p.add_argument("--test", type=int, default=400)
     p.add_argument("--distractors", type=int, default=2)
     p.add_argument("--no-leaky", action="store_true", help="skip the leaky baseline")
+    p.add_argument("--hw-samples", type=int, default=0, metavar="N",
+                   help="also run both networks on the chip (SCDQ and ring buffer) for "
+                        "the first N test samples")
+    p.add_argument("--backend", default="verilator",
+                   help="chip backend for --hw-samples: golden, verilator or "
+                        "serial:PORT[@BAUD] (default: verilator)")
     a = p.parse_args(argv)
     r = evaluate(a.seed, n_train=a.train, n_test=a.test, distractors=a.distractors,
                  leaky=not a.no_leaky)
@@ -268,6 +362,23 @@ def main(argv=None) -> dict:
         print(f"without delays, leaky LIF:  {r['no_delay_leaky']:.1%}  "
               f"{r['params']['no_delay_leaky']}")
     print(f"chance:                     {r['chance']:.1%}")
+    if a.hw_samples:
+        h = run_hardware(a.seed, samples=a.hw_samples, backend=a.backend, n_train=a.train,
+                         n_test=a.test, distractors=a.distractors)
+        print(f"on the chip ({h['backend']}, {h['samples']} test samples, one 2-lane core):")
+        for key, res in h["networks"].items():
+            print(f"  {key:9s} model {res['model_accuracy']:.1%}", end="")
+            for unit in ("scdq", "ring"):
+                u = res[unit]
+                print(f" | {unit} {u['accuracy']:.1%} ({u['model_agreement']}/{h['samples']} "
+                      "equal the model)", end="")
+            print(f" | scdq == ring: {res.get('scdq_equals_ring')}")
+            q = res["scdq"]["queue"]
+            if q:
+                print(f"            SCDQ peak occupancy {res['scdq']['peak_occupancy']} of "
+                      f"{q['capacity']} entries (compiler: worst case {q['worst_case']}; "
+                      f"training activity {q['measured_peak']} x {q['margin']})")
+        r["hardware"] = h
     return r
 
 

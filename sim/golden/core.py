@@ -167,6 +167,21 @@ class GoldenCore:
                 break
         return spikes
 
+    def clear_counters(self) -> None:
+        """As the RTL's ``clear_counters``: zero the counters; the queue's peak
+        occupancy restarts from what it holds."""
+        for k in self.counters:
+            self.counters[k] = 0
+        if self.queue is not None:
+            self.queue.clear_counters()
+            self._queue_counters()
+
+    def reset_delays(self) -> None:
+        """As the RTL's reset does to the delay unit: the queue empty, ``now`` 0."""
+        self.now = 0
+        if self.queue is not None:
+            self.queue = GoldenDelayQueue(self.config)
+
     def _queue_counters(self):
         q = self.queue
         self.counters.update(delay_pushes=q.pushes, delay_overflows=q.overflows,

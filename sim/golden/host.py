@@ -195,6 +195,8 @@ class GoldenHost:
                 # counters and flags, stuck-at slots, access counters (not memory words)
                 self.pending = []
                 self.chip.pending.clear()
+                for core in self.chip.cores.values():
+                    core.reset_delays()
                 for spec, mem in zip(self.specs, self.mems):
                     mem.clear_status()
                     mem._slots.clear()
@@ -206,8 +208,7 @@ class GoldenHost:
         for k in self.chip.counters:
             self.chip.counters[k] = 0
         for core in self.chip.cores.values():
-            for k in core.counters:
-                core.counters[k] = 0
+            core.clear_counters()
 
     def _tallies(self, name, clear=False):
         for core in self.chip.cores.values():

@@ -2,14 +2,15 @@
 mapped onto 1x1, 2x1, 2x2 and 3x3 meshes (layers split across tiles, recurrent and
 graded projections), compared per timestep (host output events), per core (counters),
 per chip (counters, no misrouted flit) and in the final neuron memories of every tile.
-Rerun one network with SPIKEFORGE_SEED=<seed> SPIKEFORGE_CHIP_NETWORKS=1."""
+On a 2x2 mesh also with synaptic delays (every core with an SCDQ; random delays 0..7,
+up to 4 groups per axon, delayed spikes crossing tiles). Rerun one network with SPIKEFORGE_SEED=<seed> SPIKEFORGE_CHIP_NETWORKS=1."""
 
 import os
 
 import pytest
 
 from hw.chip import Chip
-from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
 from sim.runner import run_cocotb, verilator_build
 
 pytestmark = pytest.mark.verilator
@@ -32,3 +33,12 @@ def test_random_networks_match_chip_golden(width, height, networks):
     run_cocotb(build, "sim.tb.chip", testcase="test_chip_random",
                params={"config": config.to_dict(), "seed": SEED + 100 * (width * 4 + height),
                        "networks": int(ONLY or networks), "steps": 8})
+
+
+def test_random_networks_with_delays_match_chip_golden():
+    config = chip_config(2, 2).replace(delay=DelayConfig(unit="scdq", slots=8, groups=4,
+                                                         capacity=256))
+    build = verilator_build("chip", lambda: Chip(config), key=config.to_dict())
+    run_cocotb(build, "sim.tb.chip", testcase="test_chip_random",
+               params={"config": config.to_dict(), "seed": SEED + 777,
+                       "networks": int(ONLY or 5), "steps": 12})

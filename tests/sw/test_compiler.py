@@ -99,3 +99,101 @@ def test_microcode_overflow_is_a_compile_error():
     with pytest.raises(CompileError, match=r"the neuron programs do not fit this core: programs "
                                            r"need 9 microcode words; core.microcode_depth is 8"):
         compile_core(Network(1, layers), cfg)
+
+
+# -- delay groups and the delay-queue capacity ---------------------------------------------
+
+def delay_cfg(unit="scdq", **kw):
+    from hw.config import DelayConfig
+    return CFG.replace(delay=DelayConfig(unit=unit, **{"slots": 8, "groups": 4,
+                                                       "capacity": 256, **kw}))
+
+
+def test_delay_groups_in_the_axon_table():
+    """Input 0 reaches neurons 0-5 with delays 3, 0, 3, 5, 0, 0: three groups in delay
+    order, each with its own rows; input 1 has no synapses: one empty group."""
+    from hw.isa import Isa, decode
+    w = np.zeros((2, 6), np.int64)
+    w[0] = [1, 2, 3, 4, 5, 6]
+    d = np.zeros((2, 6), np.int64)
+    d[0] = [3, 0, 3, 5, 0, 0]
+    net = Network(2, [Layer("a", 6, Neuron("if"), {"input": w}, {"input": d})])
+    cfg = delay_cfg()
+    img = compile_core(net, cfg)
+    isa = Isa.of(cfg)
+    tab = img.images["core.axon_table"]
+    assert len(tab) == cfg.core.axons * 4
+    g = [decode(isa.job, tab[isa.axon_word(0, k)]) for k in range(4)]
+    assert [(e.delay, e.more) for e in g[:3]] == [(0, 1), (3, 1), (5, 0)]
+    # delay 0: neurons 1, 4, 5 (rows 0 and 1); delay 3: neurons 0, 2 (row 0); 5: neuron 3
+    assert [(e.base, e.count) for e in g[:3]] == [(0, 2), (2, 1), (3, 1)]
+    lanes = [img.images[f"core.lane{l}.weights"] for l in range(4)]
+    assert [int(lanes[l][2]) for l in range(4)] == [1, 0, 3, 0]
+    empty = decode(isa.job, tab[isa.axon_word(1, 0)])
+    assert (empty.count, empty.more, empty.delay) == (0, 0, 0)
+    assert img.delay_groups == {0: [3, 5]}
+    assert img.queue == {"capacity": 256, "worst_case": 4 + 6}
+
+
+def test_delay_refusals_name_the_synapse_and_the_limit():
+    w = np.ones((2, 5), np.int64)
+    d = np.zeros((2, 5), np.int64)
+    d[1] = [0, 1, 2, 3, 9]
+    net = Network(2, [Layer("a", 5, Neuron("if"), {"input": w}, {"input": d})])
+    with pytest.raises(CompileError, match=r"layer 'a': the synapse from 'input' neuron 1 "
+                       r"to neuron 4 has delay 9; delays must be below delay.slots = 8"):
+        compile_core(net, delay_cfg())
+    d[1, 4] = 4
+    with pytest.raises(CompileError, match=r"layer 'a': 'input' neuron 1 has synapses with 5 "
+                       r"distinct delays \(0, 1, 2, 3, 4\) but an axon holds at most 4 "
+                       r"delay groups \(delay.groups\)"):
+        compile_core(net, delay_cfg())
+    compile_core(net, delay_cfg(groups=8))
+
+
+def test_queue_capacity_worst_case_or_measured_activity():
+    """8 inputs, each with delays 2 and 7 to one neuron each: the worst case is
+    8 x (3 + 8) = 88 entries."""
+    from sw.compiler import activity_from_run, queue_peak
+    w = np.ones((8, 2), np.int64)
+    d = np.tile([2, 7], (8, 1))
+    net = Network(8, [Layer("a", 2, Neuron("if", threshold=100), {"input": w},
+                            {"input": d})])
+    with pytest.raises(CompileError, match=r"the delay queue could need 88 entries .* "
+                       r"delay.capacity = 64; raise delay.capacity, or pass activity="):
+        compile_core(net, delay_cfg(capacity=64))
+    # two inputs firing every step: 2 x (3 + 8) = 22 held at the peak; x 1.25 -> 28
+    steps = [[(0, 1), (5, 1)]] * 12
+    act = activity_from_run(steps, [{"a": []}] * 12)
+    img = compile_core(net, delay_cfg(capacity=64), activity=act)
+    assert img.queue == {"capacity": 64, "worst_case": 88, "measured_peak": 22,
+                         "margin": 1.25, "needed": 28}
+    with pytest.raises(CompileError, match=r"the delay queue needs 28 entries for the given "
+                       r"activity \(peak 22 x margin 1.25\) but delay.capacity = 16"):
+        compile_core(net, delay_cfg(capacity=16), activity=act)
+    assert queue_peak(img.delay_groups, [[0, 5]] * 12) == 22
+    assert queue_peak(img.delay_groups, [[0]]) == 2     # one event, two groups
+
+
+def test_queue_peak_equals_the_golden_queue():
+    """The compiler's exact peak for an activity equals the peak the golden core's queue
+    reaches on it (random input-only traffic)."""
+    from sim.golden.core import GoldenCore
+    from sw.compiler import queue_peak
+    rng = np.random.default_rng(5)
+    w = np.ones((16, 4), np.int64)
+    d = rng.integers(0, 8, (16, 4))
+    net = Network(16, [Layer("a", 4, Neuron("if", threshold=10_000), {"input": w},
+                             {"input": d})])
+    cfg = delay_cfg(capacity=4096)
+    img = compile_core(net, cfg)
+    core = GoldenCore(cfg)
+    core.load(img.images)
+    steps = [sorted(rng.choice(16, int(rng.integers(0, 16)), replace=False).tolist())
+             for _ in range(30)]
+    for axons in steps:
+        for a in axons:
+            core.event(int(img.input_axons[a]), 1)
+        core.tick()
+    want = queue_peak(img.delay_groups, [[int(img.input_axons[a]) for a in s] for s in steps])
+    assert core.counters["delay_max_occupancy"] == want > 0

@@ -5,7 +5,7 @@ import pytest
 
 from hw.config import ChipConfig, CoreConfig, DelayConfig
 from sw.compiler import CompileError, compile_core
-from sw.delay_task import build_network, draw, evaluate, make_task
+from sw.delay_task import build_network, draw, evaluate, make_task, run_hardware
 
 
 def test_classes_differ_only_in_timing():
@@ -22,7 +22,7 @@ def test_classes_differ_only_in_timing():
         assert sorted(row) == sorted(task.offsets[0])
 
 
-def test_networks_fit_the_core_ranges_and_only_delays_are_refused():
+def test_networks_fit_the_core_ranges_and_delays_need_a_delay_unit():
     task = make_task()
     core = CoreConfig()
     net = build_network(task, threshold=4 * 32)
@@ -33,6 +33,7 @@ def test_networks_fit_the_core_ranges_and_only_delays_are_refused():
     with pytest.raises(CompileError, match="layer 'out': synapses with delays up to 9"):
         compile_core(net, ChipConfig())
     compile_core(build_network(task, threshold=4 * 32, delays=False), ChipConfig())
+    compile_core(net, ChipConfig(delay=DelayConfig(unit="ring")))
 
 
 def test_delays_beat_the_same_network_without_them():
@@ -48,3 +49,29 @@ def test_other_seed_without_leaky_baseline():
     r = evaluate(seed=1, n_train=60, n_test=200, leaky=False)
     assert r["delay"] > 0.95 and abs(r["no_delay"] - 0.25) < 0.05
     assert "no_delay_leaky" not in r
+
+
+def _check_hardware(h, samples):
+    assert h["samples"] == samples
+    d, n = h["networks"]["delay"], h["networks"]["no_delay"]
+    for res in (d, n):
+        assert res["scdq_equals_ring"]
+        for unit in ("scdq", "ring"):
+            assert res[unit]["model_agreement"] == samples      # spikes equal, every step
+            assert res[unit]["accuracy"] == res["model_accuracy"]
+    assert d["scdq"]["accuracy"] >= 0.9 and d["scdq"]["accuracy"] - n["scdq"]["accuracy"] >= 0.5
+    q = d["scdq"]["queue"]
+    # the 32-entry queue is below the guaranteed worst case: sized by training activity
+    assert q["worst_case"] > q["capacity"] >= q["needed"] >= q["measured_peak"]
+    assert 0 < d["scdq"]["peak_occupancy"] <= q["capacity"]
+
+
+def test_task_on_the_golden_chip_scdq_and_ring():
+    _check_hardware(run_hardware(samples=24, backend="golden"), 24)
+
+
+@pytest.mark.verilator
+def test_task_on_the_rtl_scdq_and_ring():
+    """The with-delays network keeps its accuracy on the RTL (Verilator, through the host
+    link), spike for spike equal to the network model, with the SCDQ and the ring."""
+    _check_hardware(run_hardware(samples=8, backend="verilator"), 8)
