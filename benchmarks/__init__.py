@@ -11,4 +11,5 @@ BENCHMARKS = {
     "core": "benchmarks.core",
     "noc": "benchmarks.noc",
     "demo": "benchmarks.demo",
+    "delays": "benchmarks.delays",
 }
