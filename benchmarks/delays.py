@@ -51,14 +51,17 @@ Task (``kind: "task"`` row)
     core model's spikes (it must equal ``accuracy_with_delays``).
     ``scdq_bits`` and ``ringbuffer_bits`` are ``memory_bits`` of that core for the
     network's neurons with the measured peak as the queue's capacity, and
-    ``memory_ratio_ringbuffer_over_scdq`` their quotient.
+    ``memory_ratio_ringbuffer_over_scdq`` their quotient. On the RTL
+    (:func:`sw.delay_task.run_hardware`, Verilator through the host link, chip reset per
+    sample; the SCDQ there sized by the training split's activity): the first 40 test
+    samples (``--quick``: 4) give ``accuracy_with_delays_rtl``,
+    ``rtl_model_agreement`` and ``scdq_peak_occupancy_rtl`` (the chip's own counter).
 
 Plot
     Total bits against activity (log-log) for every (D, neurons), SCDQ curve, ring
     buffer line, crossover marked (the SCDQ curve ends where the model asks for more
     than 65536 entries): ``docs/img/delay_memory.png`` for the full run, a
-    temporary directory for ``--quick``, or ``$SPIKEFORGE_DELAY_PLOT``. Needs
-    matplotlib; without it ``plot`` is null and ``plot_skipped`` says why.
+    temporary directory for ``--quick``, or ``$SPIKEFORGE_DELAY_PLOT``.
 """
 
 from __future__ import annotations
@@ -74,6 +77,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.config import ChipConfig, CoreConfig, DelayConfig
+from sw.delay_task import run_hardware
 
 SLOTS = (8, 16, 64)
 NEURONS = (256, 1024)
@@ -267,8 +271,8 @@ def plot_path(quick: bool) -> Path:
     env = os.environ.get("SPIKEFORGE_DELAY_PLOT")
     if env:
         return Path(env)
-    if quick:
-        return Path(tempfile.mkdtemp(prefix="spikeforge-delays-")) / "delay_memory.png"
+    if quick:       # one fixed scratch file, overwritten by every quick run
+        return Path(tempfile.gettempdir()) / "spikeforge-delays" / "delay_memory.png"
     return PLOT_DEFAULT
 
 
@@ -336,6 +340,8 @@ def run(quick: bool = False) -> dict:
     srows = synth_rows(slots) if slots else []
     n_test = 100 if quick else 400
     task = run_task(n_test)
+    rtl = run_hardware(samples=4 if quick else 40, backend="verilator", units=("scdq",))
+    rtl_delay = rtl["networks"]["delay"]["scdq"]
 
     figures = {"scdq_bits": task["scdq_bits"], "ringbuffer_bits": task["ringbuffer_bits"]}
     figures["memory_ratio_ringbuffer_over_scdq"] = round(
@@ -363,6 +369,18 @@ def run(quick: bool = False) -> dict:
         "scdq_peak_occupancy_compiler": "compiler's exact activity-based peak on the same input",
         "scdq_worst_case_bound": "compiler's worst-case bound (every axon firing every timestep)",
     }
+    figures.update(scdq_peak_occupancy_rtl=rtl_delay["peak_occupancy"],
+                   accuracy_with_delays_rtl=round(rtl_delay["accuracy"], 4),
+                   rtl_model_agreement=rtl_delay["model_agreement"],
+                   rtl_samples=rtl["samples"])
+    units.update(
+        scdq_peak_occupancy_rtl="largest delay_max_occupancy counter of the RTL (Verilator, "
+                                "through the host link) over rtl_samples test samples, "
+                                "chip reset per sample",
+        accuracy_with_delays_rtl="fraction correct on the RTL, first rtl_samples test samples",
+        rtl_model_agreement="samples whose RTL output spikes equal the network model's at "
+                            "every timestep",
+        rtl_samples="test samples run on the RTL")
     for c in cross:
         key = f"crossover_activity_D{c['D']}_n{c['neurons']}"
         figures[key] = c["activity"]
@@ -376,11 +394,7 @@ def run(quick: bool = False) -> dict:
                 units[key] = f"{k} of a Neurocore with unit {r['unit']} minus unit none (yosys)"
 
     path = plot_path(quick)
-    try:
-        plot(rows, cross, path)
-        shown, skipped = _shown(path), None
-    except ImportError as e:
-        shown, skipped = None, f"matplotlib is not installed ({e})"
+    plot(rows, cross, path)
 
     synthesis = (f"yosys synth_xilinx (YoWASP) of hw.core.Neurocore, units {', '.join(UNITS)}, "
                  f"D in {list(slots)}" if slots else
@@ -395,9 +409,7 @@ def run(quick: bool = False) -> dict:
                                "seed": task["seed"],
                                "golden": "fresh GoldenCore per sample"}},
            "figures": figures, "rows": rows + cross + srows + [task], "units": units,
-           "plot": shown}
-    if skipped:
-        out["plot_skipped"] = skipped
+           "plot": _shown(path)}
     return out
 
 
@@ -437,9 +449,13 @@ def table(result: dict) -> str:
         f"{f['accuracy_with_delays_golden_core']} (chance {t['chance']})",
         f"SCDQ peak occupancy: golden {f['scdq_peak_occupancy_golden']}, compiler (activity) "
         f"{f['scdq_peak_occupancy_compiler']}, worst-case bound {f['scdq_worst_case_bound']}",
+        f"on the RTL ({f['rtl_samples']} samples, Verilator through the host link): accuracy "
+        f"{f['accuracy_with_delays_rtl']}, {f['rtl_model_agreement']} of {f['rtl_samples']} "
+        f"spike for spike equal to the model, SCDQ peak occupancy "
+        f"{f['scdq_peak_occupancy_rtl']}",
         f"memory at the measured peak ({t['neurons']} neurons, D = {result['config']['task']['chip']['delay']['slots']}): SCDQ "
         f"{f['scdq_bits']} bits, ring buffer {f['ringbuffer_bits']} bits, ratio "
         f"{f['memory_ratio_ringbuffer_over_scdq']}",
-        f"plot: {result['plot'] or result.get('plot_skipped')}",
+        f"plot: {result['plot']}",
     ]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """python -m benchmarks delays --quick: every figure the issue names, derived from the
 rows and ``memory_bits`` (not typed in), the SCDQ's measured peak within the compiler's
-bound, the delay task's accuracies; the synthesis table's differences from ``none``
+bound, the delay task's accuracies, the task on the RTL; the synthesis table's differences from ``none``
 (with a stand-in for yosys: the quick run synthesizes nothing)."""
 
 import json
@@ -12,7 +12,7 @@ from benchmarks import delays
 from benchmarks.__main__ import main
 from sim.golden.delay import memory_bits
 
-# The slow group, like the other benchmark tests (this one builds no RTL).
+# The slow group, like the other benchmark tests (the quick run builds the task's chip).
 pytestmark = pytest.mark.verilator
 
 
@@ -67,10 +67,12 @@ def test_delays_benchmark_quick(tmp_path, capsys, monkeypatch):
     assert f["memory_ratio_ringbuffer_over_scdq"] == pytest.approx(
         f["ringbuffer_bits"] / f["scdq_bits"], abs=1e-4)
 
-    if r["plot"] is not None:
-        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    else:
-        assert "matplotlib" in r["plot_skipped"]
+    # the RTL: the delay network through the host link, spike for spike the model's
+    assert f["rtl_model_agreement"] == f["rtl_samples"] == 4
+    assert f["accuracy_with_delays_rtl"] >= 0.75
+    assert 0 < f["scdq_peak_occupancy_rtl"] <= delays.task_config().delay.capacity
+
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "delay units" in capsys.readouterr().out
 
 
