@@ -314,9 +314,7 @@ def run_hardware(seed: int = 0, *, samples: int = 40, backend: str = "golden",
                 chip.load(image)
                 for s, steps in enumerate(test):
                     chip.reset()
-                    for spec in chip.specs:
-                        if spec.role == "state":
-                            chip.write(spec.name, 0, image.images[spec.name])
+                    chip.restore_state(image)
                     chip.clear_counters()
                     runs.append(chip.run_network(image, steps))
                     peak = max(peak, chip.counters((0, 0))["delay_max_occupancy"])

@@ -81,12 +81,6 @@ def sample_inputs(x, steps: int, payload_scale: int) -> list:
                      mode="current")
 
 
-def _reset_neurons(chip, image):
-    for spec in chip.specs:
-        if spec.role == "state":
-            chip.write(spec.name, 0, image.images[spec.name])
-
-
 def classify(chip, image, samples, steps, payload_scale, *, progress=None) -> list:
     """Run each image of ``samples`` on ``chip`` (a :class:`sw.driver.Chip` with the
     image loaded). Per sample: prediction, spike counts, output events per step and
@@ -95,7 +89,7 @@ def classify(chip, image, samples, steps, payload_scale, *, progress=None) -> li
     size = image.network.layer(out_layer).size
     results = []
     for k, x in enumerate(samples):
-        _reset_neurons(chip, image)
+        chip.restore_state(image)
         chip.clear_counters()
         events = chip.run_network(image, sample_inputs(x, steps, payload_scale))
         counts = np.zeros(size, np.int64)

@@ -450,3 +450,11 @@ class Chip:
         """Reset the chip's registers (queues, counters, fault slots); memories keep
         their words."""
         self.command(Op.RESET)
+
+    def restore_state(self, image) -> None:
+        """Rewrite every neuron-state memory (membranes, accumulators, ring slots) from
+        ``image`` (a ChipImage or ``{name: words}``): a fresh start for the next input."""
+        images = getattr(image, "images", image)
+        for spec in self.specs:
+            if spec.role == "state":
+                self.write(spec.name, 0, images[spec.name])
