@@ -38,7 +38,7 @@ import tomli_w
 
 __all__ = [
     "ConfigError", "Protection", "ProtectionConfig", "MemoryConfig", "CoreConfig",
-    "NocConfig", "HostConfig", "DelayConfig", "DelayUnit", "ChipConfig",
+    "NocConfig", "HostConfig", "DelayConfig", "DelayUnit", "SdspConfig", "ChipConfig",
 ]
 
 
@@ -353,6 +353,58 @@ class DelayConfig(_ConfigBase):
 
 
 @dataclass(frozen=True)
+class SdspConfig(_ConfigBase):
+    """ODIN-style plastic crossbar tiles (:mod:`hw.sdsp`). All widths are in bits.
+
+    The defaults are ODIN's: 256 neurons, 3-bit weights plus a mapping bit, 8-bit
+    membranes and thresholds, 3-bit calcium, a 32-entry input queue.
+    """
+
+    #: Plastic tiles in the mesh: the last ``tiles`` tiles in directory order (row by
+    #: row, then x) are SDSP cores; the others are neurocores.
+    tiles: int = _field(0, lo=0, hi=256)
+    #: Neurons N of one SDSP core (and pre-synaptic sources: an N x N crossbar).
+    neurons: int = _field(256, lo=2, hi=4096, pow2=True)
+    #: Synapses (and neurons) processed per cycle: one synapse-memory word.
+    lanes: int = _field(8, lo=1, hi=64, pow2=True)
+    #: Unsigned weight width (a mapping bit is stored next to each weight).
+    weight_bits: int = _field(3, lo=1, hi=8)
+    #: Unsigned membrane width; thresholds, leak and theta_m have it too.
+    membrane_bits: int = _field(8, lo=2, hi=16)
+    #: Unsigned calcium width; theta_1..3 have it too.
+    calcium_bits: int = _field(3, lo=1, hi=8)
+    #: Width of the calcium-leak period (time references per calcium decrement).
+    period_bits: int = _field(8, lo=1, hi=16)
+    #: Input event FIFO depth (a full FIFO back-pressures the sender; nothing is dropped).
+    event_fifo_depth: int = _field(32, lo=2, hi=1024, pow2=True)
+    #: Output spike FIFO depth (a full FIFO stalls the core).
+    out_fifo_depth: int = _field(16, lo=2, hi=4096, pow2=True)
+
+    @property
+    def enabled(self) -> bool:
+        return self.tiles > 0
+
+    @property
+    def index_bits(self) -> int:
+        """Width of a neuron index."""
+        return max(1, (self.neurons - 1).bit_length())
+
+    @property
+    def words(self) -> int:
+        """Synapse-memory words per pre-synaptic row (and state words per core)."""
+        return self.neurons // self.lanes
+
+    @property
+    def synapse_bits(self) -> int:
+        """Stored bits per synapse: the weight and its mapping bit."""
+        return self.weight_bits + 1
+
+    def _check(self):
+        if self.lanes > self.neurons:
+            self._fail("lanes", f"{self.lanes} exceeds neurons ({self.neurons})")
+
+
+@dataclass(frozen=True)
 class HostConfig(_ConfigBase):
     """Host interface (:mod:`hw.host`)."""
 
@@ -374,6 +426,18 @@ class ChipConfig(_ConfigBase):
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     host: HostConfig = field(default_factory=HostConfig)
     delay: DelayConfig = field(default_factory=DelayConfig)
+    sdsp: SdspConfig = field(default_factory=SdspConfig)
+
+    def _check(self):
+        s = self.sdsp
+        if s.tiles > self.noc.tiles:
+            raise ConfigError("sdsp.tiles", f"{s.tiles} exceeds the mesh's "
+                                            f"{self.noc.tiles} tiles")
+        if s.tiles and self.core.payload_bits < s.index_bits:
+            raise ConfigError("core.payload_bits",
+                              f"{self.core.payload_bits} is below sdsp's neuron index width "
+                              f"({s.index_bits}): a single-synapse event carries the "
+                              "post-synaptic neuron in the payload")
 
     @property
     def hash(self) -> str:

@@ -61,7 +61,9 @@ __all__ = ["Neurocore", "COUNTERS"]
 COUNTERS = ("cycles_busy", "cycles_idle", "events_in", "events_out", "synops",
             "neuron_updates", "ticks", "acc_overflows",
             # the SCDQ's (zero without it): events stored, refused (full), peak held
-            "delay_pushes", "delay_overflows", "delay_max_occupancy")
+            "delay_pushes", "delay_overflows", "delay_max_occupancy",
+            # the SDSP core's (zero in a neurocore): synapses whose weight changed
+            "weight_updates")
 
 
 class Neurocore(wiring.Component):

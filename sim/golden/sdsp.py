@@ -1,0 +1,231 @@
+"""Golden model of the SDSP core (:mod:`hw.sdsp`), event by event, in vectorised NumPy.
+
+This is where every rule of the plastic core is written once; the RTL matches it bit
+for bit (``tests/hw/sdsp``). N neurons, weights ``w[a, j]`` from pre-synaptic neuron
+``a`` to neuron ``j`` (unsigned, ``weight_bits``), mapping bits ``mapped[a, j]``, a sign
+per pre-synaptic neuron (``inh[a]``), per-neuron membrane ``v`` (unsigned,
+``membrane_bits``), calcium ``ca`` (``calcium_bits``) and calcium-leak ``count``.
+
+Rules (``VMAX = 2**membrane_bits - 1``, ``CMAX = 2**calcium_bits - 1``,
+``WMAX = 2**weight_bits - 1``):
+
+* **Integration** of a weight ``w``: excitatory ``v = min(v + w, VMAX)``, inhibitory
+  ``v = max(v - w, 0)``.
+* **Threshold test**, after every update of a neuron (time references included):
+  ``v >= thr`` fires: ``v = 0``, ``ca = min(ca + 1, CMAX)``; the spike goes out.
+* **Flags** of neuron j, from its stored ``v`` and ``ca`` (so: as computed after its
+  last update): ``UP = v >= theta_m and theta_1 <= ca < theta_3``,
+  ``DOWN = v < theta_m and theta_1 <= ca < theta_2``.
+* **SPIKE a**: every neuron j integrates the *old* ``w[a, j]`` (only mapped synapses
+  when ``control.gate``); then, with ``control.learn``, every mapped synapse of row a
+  steps by the flags of j *before* this event: ``w + 1`` if UP, ``w - 1`` if DOWN,
+  saturating in ``0..WMAX``.
+* **SYNAPSE a, j** (``j = arg mod N``): neuron j integrates ``w[a, j]`` whatever its
+  mapping bit (as ODIN); no learning.
+* **VIRTUAL j, arg**: neuron j integrates ``|arg|``, inhibitory if ``arg < 0``.
+* **TIME j (or all when ``arg & 1``)**: calcium leak first: when ``ca_leak > 0``,
+  ``count + 1 >= ca_leak`` sets ``count = 0`` and ``ca = max(ca - 1, 0)``, else
+  ``count += 1`` (``ca_leak = 0``: no calcium leak, count kept); then
+  ``v = max(v - leak, 0)``; then the threshold test.
+
+Spikes of one event are emitted in ascending neuron order. Counters (as the RTL's
+:data:`hw.core.COUNTERS` where they apply): ``events_in``, ``events_out`` (spikes),
+``synops`` (synapses integrated: N per SPIKE, 1 per SYNAPSE), ``neuron_updates``,
+``ticks`` (time-reference events), ``weight_updates`` (synapses whose weight changed).
+
+The model keeps the architectural state as arrays; :meth:`GoldenSdsp.load` reads it
+from memory images (``{name: words}``, :func:`hw.sdsp.format.sdsp_memories`) and
+:meth:`GoldenSdsp.images` writes it back, so the RTL's memories are compared word for
+word.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hw.config import ChipConfig
+from hw.sdsp.format import (EventKind, control_layout, neuron_layout, param_layout,
+                            sdsp_memories, synapse_layout, unsigned_fields)
+
+__all__ = ["GoldenSdsp", "pack_words", "unpack_words", "SDSP_COUNTERS"]
+
+SDSP_COUNTERS = ("events_in", "events_out", "synops", "neuron_updates", "ticks",
+                 "weight_updates")
+
+
+def pack_words(fields, lanes: int, values: dict) -> list[int]:
+    """Pack per-neuron field arrays (length ``words * lanes``) into words of ``lanes``
+    lanes; ``fields`` is ``[(name, width), ...]``, lowest first."""
+    lane_bits = sum(w for _, w in fields)
+    n = len(next(iter(values.values())))
+    lane_words = np.zeros(n, dtype=object)
+    shift = 0
+    for name, width in fields:
+        v = np.asarray(values[name]).astype(np.int64)
+        if v.min(initial=0) < 0 or v.max(initial=0) >= 1 << width:
+            raise ValueError(f"SDSP field {name!r} has values outside 0..{(1 << width) - 1}")
+        lane_words = lane_words + (v.astype(object) << shift)
+        shift += width
+    out = []
+    for k in range(n // lanes):
+        word = 0
+        for i in range(lanes):
+            word |= int(lane_words[k * lanes + i]) << (i * lane_bits)
+        out.append(word)
+    return out
+
+
+def unpack_words(fields, lanes: int, words) -> dict:
+    """Inverse of :func:`pack_words`: ``{name: int64 array of words * lanes}``."""
+    lane_bits = sum(w for _, w in fields)
+    lane_mask = (1 << lane_bits) - 1
+    flat = [int(word) >> (i * lane_bits) & lane_mask for word in words for i in range(lanes)]
+    out = {}
+    shift = 0
+    for name, width in fields:
+        out[name] = np.array([x >> shift & ((1 << width) - 1) for x in flat], dtype=np.int64)
+        shift += width
+    return out
+
+
+class GoldenSdsp:
+    """Event-by-event model of one SDSP core (see the module docstring for the rules)."""
+
+    def __init__(self, config: ChipConfig, prefix: str = "sdsp"):
+        self.config, self.prefix = config, prefix
+        s = self.s = config.sdsp
+        N = s.neurons
+        self.vmax = (1 << s.membrane_bits) - 1
+        self.cmax = (1 << s.calcium_bits) - 1
+        self.wmax = (1 << s.weight_bits) - 1
+        self.names = [m.name for m in sdsp_memories(config, prefix)]
+        self.w = np.zeros((N, N), np.int64)
+        self.mapped = np.zeros((N, N), bool)
+        self.inh = np.zeros(N, bool)
+        self.v = np.zeros(N, np.int64)
+        self.ca = np.zeros(N, np.int64)
+        self.count = np.zeros(N, np.int64)
+        self.params = {name: np.zeros(N, np.int64)
+                       for name, _ in unsigned_fields(param_layout(s))}
+        self.learn = False
+        self.gate = False
+        self.counters = dict.fromkeys(SDSP_COUNTERS, 0)
+
+    # -- images ------------------------------------------------------------------------
+
+    def load(self, images: dict) -> None:
+        """Set the state from memory images (``{name: words}``; missing memories keep
+        their contents)."""
+        s, p, N, L = self.s, self.prefix, self.s.neurons, self.s.lanes
+        if f"{p}.synapses" in images:
+            syn = unpack_words(unsigned_fields(synapse_layout(s)), L, images[f"{p}.synapses"])
+            self.w = syn["weight"].reshape(N, N)
+            self.mapped = syn["mapped"].reshape(N, N).astype(bool)
+        if f"{p}.neurons" in images:
+            st = unpack_words(unsigned_fields(neuron_layout(s)), L, images[f"{p}.neurons"])
+            self.v, self.ca, self.count = st["v"], st["ca"], st["count"]
+        if f"{p}.params" in images:
+            self.params = unpack_words(unsigned_fields(param_layout(s)), L,
+                                       images[f"{p}.params"])
+        if f"{p}.signs" in images:
+            self.inh = unpack_words([("inh", 1)], L, images[f"{p}.signs"])["inh"].astype(bool)
+        if f"{p}.control" in images:
+            ctl = unpack_words(unsigned_fields(control_layout()), 1, images[f"{p}.control"])
+            self.learn, self.gate = bool(ctl["learn"][0]), bool(ctl["gate"][0])
+
+    def images(self) -> dict:
+        """Every memory's words, as the RTL stores them."""
+        s, p, L = self.s, self.prefix, self.s.lanes
+        return {
+            f"{p}.synapses": pack_words(unsigned_fields(synapse_layout(s)), L,
+                                        {"weight": self.w.ravel(),
+                                         "mapped": self.mapped.ravel().astype(np.int64)}),
+            f"{p}.neurons": pack_words(unsigned_fields(neuron_layout(s)), L,
+                                       {"v": self.v, "ca": self.ca, "count": self.count}),
+            f"{p}.params": pack_words(unsigned_fields(param_layout(s)), L, self.params),
+            f"{p}.signs": pack_words([("inh", 1)], L, {"inh": self.inh.astype(np.int64)}),
+            f"{p}.control": pack_words(unsigned_fields(control_layout()), 1,
+                                       {"learn": [int(self.learn)], "gate": [int(self.gate)]}),
+        }
+
+    def reset_state(self) -> None:
+        """Zero every neuron's v, ca and count (weights and parameters are kept)."""
+        self.v[:] = 0
+        self.ca[:] = 0
+        self.count[:] = 0
+
+    # -- rules -------------------------------------------------------------------------
+
+    def flags(self, sel=slice(None)):
+        """(UP, DOWN) of the neurons ``sel`` from their stored v and ca."""
+        p, v, ca = self.params, self.v[sel], self.ca[sel]
+        band = p["theta_1"][sel] <= ca
+        up = (v >= p["theta_m"][sel]) & band & (ca < p["theta_3"][sel])
+        down = (v < p["theta_m"][sel]) & band & (ca < p["theta_2"][sel])
+        return up, down
+
+    def _integrate(self, sel, w, inhibitory):
+        if inhibitory is True or inhibitory is False:
+            inhibitory = np.full(np.shape(w), inhibitory)
+        v = self.v[sel]
+        self.v[sel] = np.where(inhibitory, np.maximum(v - w, 0),
+                               np.minimum(v + w, self.vmax))
+
+    def _fire(self, sel):
+        """Threshold test of neurons ``sel`` (an index array); returns those that fire."""
+        fire = sel[self.v[sel] >= self.params["thr"][sel]]
+        self.v[fire] = 0
+        self.ca[fire] = np.minimum(self.ca[fire] + 1, self.cmax)
+        self.counters["neuron_updates"] += len(sel)
+        self.counters["events_out"] += len(fire)
+        return fire
+
+    def event(self, kind, index: int, arg: int = 0) -> list[int]:
+        """Process one event; returns the neurons that fired, ascending."""
+        kind = EventKind(kind)
+        N = self.s.neurons
+        index = int(index)
+        if not 0 <= index < N:
+            raise ValueError(f"SDSP event {kind.name}: neuron {index} is outside 0..{N - 1}")
+        pb = self.config.core.payload_bits
+        if not -(1 << (pb - 1)) <= int(arg) < 1 << (pb - 1):
+            raise ValueError(f"SDSP event {kind.name} on neuron {index}: arg {arg} does not "
+                             f"fit the {pb}-bit signed payload")
+        self.counters["events_in"] += 1
+        everyone = np.arange(N)
+        if kind is EventKind.SPIKE:
+            a = index
+            up, down = self.flags()
+            w = self.w[a] if not self.gate else np.where(self.mapped[a], self.w[a], 0)
+            self._integrate(everyone, w, bool(self.inh[a]))
+            self.counters["synops"] += N
+            fired = self._fire(everyone)
+            if self.learn:
+                m = self.mapped[a]
+                new = np.clip(self.w[a] + (up & m) - (down & m), 0, self.wmax)
+                self.counters["weight_updates"] += int((new != self.w[a]).sum())
+                self.w[a] = new
+        elif kind is EventKind.SYNAPSE:
+            j = np.array([int(arg) % N])
+            self._integrate(j, self.w[index, j], bool(self.inh[index]))
+            self.counters["synops"] += 1
+            fired = self._fire(j)
+        elif kind is EventKind.VIRTUAL:
+            j = np.array([index])
+            self._integrate(j, abs(int(arg)), int(arg) < 0)
+            fired = self._fire(j)
+        else:
+            sel = everyone if int(arg) & 1 else np.array([index])
+            self.counters["ticks"] += 1
+            period = self.params["ca_leak"][sel]
+            due = (period > 0) & (self.count[sel] + 1 >= period)
+            self.count[sel] = np.where(due, 0, np.where(period > 0, self.count[sel] + 1,
+                                                         self.count[sel]))
+            self.ca[sel] = np.where(due, np.maximum(self.ca[sel] - 1, 0), self.ca[sel])
+            self.v[sel] = np.maximum(self.v[sel] - self.params["leak"][sel], 0)
+            fired = self._fire(sel)
+        return [int(n) for n in fired]
+
+    def run(self, events) -> list[list[int]]:
+        """Process ``(kind, index, arg)`` events in order; the spikes of each."""
+        return [self.event(*e) for e in events]

@@ -1,0 +1,246 @@
+"""SDSP core cross-check: RTL (:class:`hw.sdsp.core.SdspCore`) vs
+:class:`sim.golden.sdsp.GoldenSdsp` on event sequences.
+
+:class:`SdspDriver` drives the core through a :class:`~sim.tb.SignalAccess` (cocotb or
+``amaranth.sim``): memory images in and out through the memory bus, events in back to
+back while the FIFO takes them, spikes out. :func:`crosscheck` runs the same events on
+both and raises :class:`~sim.tb.Divergence` at the first difference: the first spike
+that differs (event number, expected and got), then counters, then memory words
+(memory, word, lane fields).
+
+:func:`random_case` makes a seeded random core (weights, mapping bits, signs,
+parameters, state, learn/gate) and a random mix of every event kind.
+"""
+
+from __future__ import annotations
+
+import cocotb
+import numpy as np
+
+from hw.core import COUNTERS
+from hw.isa import Isa
+from hw.sdsp.format import EventKind, event_layout, sdsp_memories
+from sim.golden.sdsp import SDSP_COUNTERS, GoldenSdsp
+from sim.tb import Divergence, SignalAccess, params, start_cocotb
+from sim.tb.bus import BusDriver
+
+__all__ = ["SdspDriver", "crosscheck", "random_case"]
+
+#: Cycles a run may go without progress before the testbench calls the core hung.
+STALL_CYCLES = 100_000
+
+
+class SdspDriver(BusDriver):
+    def __init__(self, dut: SignalAccess, config, prefix: str = "sdsp"):
+        super().__init__(dut, config, sdsp_memories(config, prefix))
+        self.layout = event_layout(config)
+        dut.set("events.valid", 0)
+        dut.set("clear_counters", 0)
+        dut.set("spikes.ready", 1)
+
+    def counters(self) -> dict:
+        raw = self.dut.get("counters")
+        cb = self.config.core.counter_bits
+        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(COUNTERS)}
+
+    async def clear_counters(self):
+        self.dut.set("clear_counters", 1)
+        await self.tick()
+        self.dut.set("clear_counters", 0)
+
+    async def read_images(self) -> dict:
+        return {spec.name: [await self.read(i, a) for a in range(spec.depth)]
+                for i, spec in enumerate(self.specs)}
+
+    async def run(self, events) -> list[int]:
+        """Send ``(kind, index, arg)`` events back to back, collect the spikes until the
+        core is idle; returns the spiking neurons in order."""
+        d = self.dut
+        index_mask = (1 << self.config.sdsp.index_bits) - 1
+        arg_mask = (1 << self.config.core.payload_bits) - 1
+        spikes = []
+        i = 0
+        quiet = 0
+        while True:
+            if i < len(events):
+                kind, index, arg = events[i]
+                d.set("events.payload", Isa.pack(self.layout, {
+                    "kind": int(EventKind(kind).value), "index": index, "arg": arg & arg_mask}))
+                d.set("events.valid", 1)
+            else:
+                d.set("events.valid", 0)
+            await d.settle()
+            ready = d.get("events.ready")
+            if d.get("spikes.valid"):
+                spikes.append(d.get("spikes.payload") & index_mask)
+                quiet = 0
+            idle = d.get("idle")
+            await self.tick()
+            if i < len(events):
+                if ready:
+                    i += 1
+                    quiet = 0
+            elif idle:
+                break
+            quiet += 1
+            if quiet > STALL_CYCLES:
+                raise Divergence(f"SDSP core made no progress for {STALL_CYCLES} cycles "
+                                 f"({i} of {len(events)} events sent, {len(spikes)} spikes)")
+        d.set("events.valid", 0)
+        return spikes
+
+
+async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, what="",
+                     compare_memories: bool = True) -> dict:
+    """Load ``images``, run ``events`` on the RTL and the golden model; raise
+    :class:`Divergence` at the first difference. Returns the RTL's counters."""
+    drv = SdspDriver(dut, config)
+    await drv.load(images)
+    await drv.clear_counters()
+    gold = GoldenSdsp(config)
+    gold.load(images)
+    expect = []
+    origin = []
+    for n, e in enumerate(events):
+        out = gold.event(*e)
+        expect += out
+        origin += [n] * len(out)
+    cycles0 = drv.cycles
+    got = await drv.run(events)
+    run_cycles = drv.cycles - cycles0
+    tag = f"seed {seed}{', ' + what if what else ''}"
+    for i, (g, x) in enumerate(zip(got, expect)):
+        if g != x:
+            raise Divergence(f"{tag}: spike {i} (of event {origin[i]}: {events[origin[i]]}) "
+                             f"is neuron {g}, expected {x}")
+    if len(got) != len(expect):
+        raise Divergence(f"{tag}: {len(got)} spikes, expected {len(expect)}")
+    counters = drv.counters()
+    for name in SDSP_COUNTERS:
+        if counters[name] != gold.counters[name]:
+            raise Divergence(f"{tag}: counter {name} = {counters[name]}, expected "
+                             f"{gold.counters[name]}")
+    if compare_memories:
+        want = gold.images()
+        got_im = await drv.read_images()
+        for name, words in want.items():
+            for a, (g, x) in enumerate(zip(got_im[name], words)):
+                if g != x:
+                    raise Divergence(f"{tag}: memory {name} word {a} is {g:#x}, "
+                                     f"expected {x:#x}")
+    counters["run_cycles"] = run_cycles
+    return counters
+
+
+def random_case(config, rng, n_events: int, *, learn=None, kinds=None):
+    """Random memory images and ``n_events`` random events for an SDSP core.
+
+    Parameters are drawn so that neurons fire now and then and calcium visits every
+    band; ``learn``/``gate`` are random unless ``learn`` is given; ``kinds`` restricts
+    the event kinds (default: all, SPIKE most often)."""
+    s = config.sdsp
+    N = s.neurons
+    vmax, cmax = (1 << s.membrane_bits) - 1, (1 << s.calcium_bits) - 1
+    g = GoldenSdsp(config)
+    g.w = rng.integers(0, 1 << s.weight_bits, (N, N))
+    g.mapped = rng.random((N, N)) < 0.7
+    g.inh = rng.random(N) < 0.25
+    g.v = rng.integers(0, vmax + 1, N)
+    g.ca = rng.integers(0, cmax + 1, N)
+    g.count = rng.integers(0, 4, N)
+    p = g.params
+    p["thr"] = rng.integers(vmax // 8, vmax + 1, N)
+    p["leak"] = rng.integers(0, max(2, vmax // 16), N)
+    p["theta_m"] = rng.integers(0, vmax + 1, N)
+    p["theta_1"] = rng.integers(0, max(1, cmax // 2) + 1, N)
+    p["theta_2"] = rng.integers(0, cmax + 1, N)
+    p["theta_3"] = rng.integers(0, cmax + 1, N)
+    p["ca_leak"] = rng.integers(0, 5, N)
+    g.learn = bool(rng.random() < 0.7) if learn is None else learn
+    g.gate = bool(rng.random() < 0.5)
+    kinds = list(kinds or EventKind)
+    weights = np.array([{EventKind.SPIKE: 6, EventKind.SYNAPSE: 2, EventKind.VIRTUAL: 2,
+                         EventKind.TIME: 1}[k] for k in kinds], float)
+    lo, hi = -(1 << (config.core.payload_bits - 1)), (1 << (config.core.payload_bits - 1))
+    events = []
+    for kind in rng.choice(kinds, size=n_events, p=weights / weights.sum()):
+        kind = EventKind(kind)
+        if kind is EventKind.TIME:
+            arg = int(rng.random() < 0.4)
+        elif kind is EventKind.SYNAPSE:
+            j = int(rng.integers(0, N))
+            arg = j if j < hi else j - (1 << config.core.payload_bits)
+        else:
+            arg = int(rng.integers(lo, hi))
+        # a run on one neuron's word now and then exercises the read-after-write stall
+        index = int(rng.integers(0, N)) if rng.random() < 0.8 else int(rng.integers(0, 2))
+        events.append((kind, index, arg))
+    return g.images(), events
+
+
+@cocotb.test()
+async def test_sdsp_random(dut):
+    """Seeded random cases (parameters from the runner): every event kind, learning on
+    and off, spikes, counters and every memory word compared."""
+    from hw.config import ChipConfig
+    p = params()
+    config = ChipConfig.from_dict(p["config"])
+    access = await start_cocotb(dut)
+    for case in range(p["cases"]):
+        seed = p["seed"] + case
+        rng = np.random.default_rng(seed)
+        learn = None if "learn" not in p else p["learn"]
+        images, events = random_case(config, rng, p["events"], learn=learn)
+        c = await crosscheck(access, config, images, events, seed=seed,
+                             what=f"case {case}")
+        dut._log.info(f"seed {seed}: {len(events)} events, {c['events_out']} spikes, "
+                      f"{c['weight_updates']} weight updates, {c['run_cycles']} cycles")
+
+
+def bench_case(config, scenario: str, events: int, seed: int = 1):
+    """Images and events for ``python -m benchmarks sdsp``: ``events`` SPIKE events on
+    random rows of a core whose every synapse is mapped and plastic (learning on).
+    ``quiet``: every pre-synaptic neuron inhibitory, so no neuron fires and the stream
+    shows the pipeline's rate; ``spiking``: excitatory rows and low thresholds, so
+    output spikes compete for the pipeline."""
+    s = config.sdsp
+    N = s.neurons
+    rng = np.random.default_rng(seed)
+    g = GoldenSdsp(config)
+    g.w = rng.integers(0, 1 << s.weight_bits, (N, N))
+    g.mapped[:] = True
+    g.learn = True
+    p = g.params
+    p["theta_m"][:] = 1 << (s.membrane_bits - 1)
+    p["theta_1"][:] = 0
+    p["theta_2"][:] = (1 << s.calcium_bits) - 1
+    p["theta_3"][:] = (1 << s.calcium_bits) - 1
+    if scenario == "quiet":
+        g.inh[:] = True
+        p["thr"][:] = (1 << s.membrane_bits) - 1
+    elif scenario == "spiking":
+        p["thr"][:] = rng.integers(8, 64, N)
+    else:
+        raise ValueError(f"unknown SDSP benchmark scenario {scenario!r}")
+    return g.images(), [(EventKind.SPIKE, int(a), 0) for a in rng.integers(0, N, events)]
+
+
+@cocotb.test()
+async def test_sdsp_bench(dut):
+    """Throughput for ``python -m benchmarks sdsp``: per scenario, the counters after a
+    back-to-back event stream and after one isolated event (checked against the golden
+    model on the way); written as JSON to ``params()["out"]``."""
+    import json
+    from hw.config import ChipConfig
+    p = params()
+    config = ChipConfig.from_dict(p["config"])
+    access = await start_cocotb(dut)
+    rows = []
+    for scenario in ("quiet", "spiking"):
+        for n in (p["events"], 1):
+            images, events = bench_case(config, scenario, n)
+            c = await crosscheck(access, config, images, events, seed=1,
+                                 what=f"{scenario} x{n}", compare_memories=False)
+            rows.append({"scenario": scenario, "events": n, **c})
+    with open(p["out"], "w") as f:
+        json.dump(rows, f)

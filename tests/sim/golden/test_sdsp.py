@@ -1,0 +1,180 @@
+"""Every documented rule of the SDSP golden model (:mod:`sim.golden.sdsp`), one by one,
+including the subtle ones: the old weight is integrated, the flags are those before
+the event, the threshold test runs on time references too."""
+
+import numpy as np
+import pytest
+
+from hw.config import ChipConfig, CoreConfig, SdspConfig
+from hw.sdsp.format import EventKind
+from sim.golden.sdsp import GoldenSdsp, pack_words, unpack_words
+
+SPIKE, SYNAPSE, VIRTUAL, TIME = EventKind
+CONFIG = ChipConfig(sdsp=SdspConfig(tiles=1, neurons=16, lanes=4))
+
+
+def core(**params):
+    g = GoldenSdsp(CONFIG)
+    g.params["thr"][:] = 200
+    for name, value in params.items():
+        g.params[name][:] = value
+    return g
+
+
+def test_integration_saturates_both_ways():
+    g = core(thr=255)                           # reached only at saturation
+    g.w[0, 1] = 3
+    g.v[1] = 250
+    g.event(SPIKE, 0)
+    assert g.v[1] == 253
+    assert g.event(SPIKE, 0) == [1]             # 256 saturates at 255 and fires
+    g.inh[0] = True
+    g.v[1] = 2
+    g.event(SPIKE, 0)
+    assert g.v[1] == 0                          # 2 - 3 clips at 0
+
+
+def test_spike_resets_and_raises_calcium_saturating():
+    g = core(thr=5)
+    g.w[3, 2] = 5
+    g.ca[2] = 7
+    assert g.event(SPIKE, 3) == [2]
+    assert g.v[2] == 0 and g.ca[2] == 7       # calcium saturates at 2**3 - 1
+    g.ca[2] = 1
+    g.event(SPIKE, 3)
+    assert g.ca[2] == 2
+
+
+def test_threshold_test_runs_on_time_reference_events():
+    g = core(thr=10, leak=0)
+    g.v[4] = 12                                  # above threshold without an input
+    assert g.event(TIME, 4) == [4]
+    assert g.v[4] == 0
+
+
+def test_leak_and_calcium_leak_on_time_references():
+    g = core(leak=3, ca_leak=2)
+    g.v[:] = 5
+    g.ca[:] = 3
+    g.event(TIME, 0, 1)                          # all neurons
+    assert list(g.v[:2]) == [2, 2] and list(g.count[:2]) == [1, 1] and g.ca[0] == 3
+    g.event(TIME, 0, 1)
+    assert g.v[0] == 0 and g.count[0] == 0 and g.ca[0] == 2   # every 2nd reference
+    g.event(TIME, 5, 0)                          # one neuron only
+    assert g.count[5] == 1 and g.count[4] == 0
+    g = core(ca_leak=0)
+    g.ca[:] = 3
+    g.event(TIME, 0, 1)
+    assert g.ca[0] == 3 and g.count[0] == 0     # ca_leak 0: no calcium leak
+
+
+def test_flags():
+    g = core(theta_m=100, theta_1=2, theta_2=4, theta_3=6)
+    g.v[:4] = [100, 100, 99, 99]
+    g.ca[:4] = [2, 6, 3, 4]
+    up, down = g.flags()
+    assert list(up[:4]) == [True, False, False, False]
+    assert list(down[:4]) == [False, False, True, False]
+
+
+def test_old_weight_integrated_and_flags_from_before_the_event():
+    # neuron 1 is in the UP band before the event; the spike makes it fire, which
+    # would leave it DOWN (v = 0) - the step must still be UP, and the integrated
+    # weight must be the old one.
+    g = core(thr=10, theta_m=5, theta_1=1, theta_2=7, theta_3=7)
+    g.learn = True
+    g.mapped[0, 1] = True
+    g.w[0, 1] = 4
+    g.v[1] = 6
+    g.ca[1] = 1
+    assert g.event(SPIKE, 0) == [1]             # 6 + 4 (old weight) = 10 fires
+    assert g.w[0, 1] == 5                        # stepped up although now v = 0
+    # now v = 0 < theta_m and ca = 2 in [1, 7): DOWN
+    g.event(SPIKE, 0)
+    assert g.v[1] == 5 and g.w[0, 1] == 4        # integrated 5, then stepped down
+
+
+def test_weights_saturate_and_only_mapped_learn():
+    g = core(theta_m=0, theta_1=0, theta_3=7)   # every neuron UP
+    g.learn = True
+    g.w[2, :] = 7
+    g.mapped[2, :8] = True
+    g.event(SPIKE, 2)
+    assert (g.w[2] == 7).all()
+    g.w[2, :] = 3
+    g.event(SPIKE, 2)
+    assert list(g.w[2, :8]) == [4] * 8 and list(g.w[2, 8:]) == [3] * 8
+    g.learn = False
+    g.event(SPIKE, 2)
+    assert list(g.w[2, :8]) == [4] * 8
+
+
+def test_gate_makes_unmapped_synapses_silent():
+    g = core()
+    g.w[0, :] = 2
+    g.mapped[0, 0] = True
+    g.event(SPIKE, 0)
+    assert g.v[0] == 2 and g.v[1] == 2
+    g.gate = True
+    g.event(SPIKE, 0)
+    assert g.v[0] == 4 and g.v[1] == 2
+
+
+def test_single_synapse_event_ignores_mapping_and_does_not_learn():
+    g = core(theta_m=0, theta_1=0, theta_3=7)
+    g.learn = g.gate = True
+    g.w[3, 9] = 5
+    g.event(SYNAPSE, 3, 9)
+    assert g.v[9] == 5 and g.w[3, 9] == 5 and g.v[8] == 0
+    g.event(SYNAPSE, 3, -7)                      # payload bits: -7 mod 16 = 9
+    assert g.v[9] == 10
+
+
+def test_virtual_events_carry_weight_and_sign():
+    g = core()
+    g.event(VIRTUAL, 5, 100)
+    assert g.v[5] == 100
+    g.event(VIRTUAL, 5, -128)
+    assert g.v[5] == 0
+
+
+def test_spikes_in_ascending_order_and_counters():
+    g = core(thr=1)
+    g.w[0, [9, 2, 14]] = 1
+    assert g.event(SPIKE, 0) == [2, 9, 14]
+    assert g.counters["synops"] == 16 and g.counters["neuron_updates"] == 16
+    assert g.counters["events_out"] == 3
+
+
+def test_bad_events_are_refused_with_the_reason():
+    g = core()
+    with pytest.raises(ValueError, match="neuron 16 is outside 0..15"):
+        g.event(SPIKE, 16)
+    with pytest.raises(ValueError, match="arg 128 does not fit the 8-bit signed payload"):
+        g.event(VIRTUAL, 1, 128)
+
+
+def test_images_round_trip():
+    rng = np.random.default_rng(1)
+    g = core()
+    g.w = rng.integers(0, 8, (16, 16))
+    g.mapped = rng.random((16, 16)) < 0.5
+    g.v = rng.integers(0, 256, 16)
+    g.inh = rng.random(16) < 0.5
+    g.learn = True
+    h = GoldenSdsp(CONFIG)
+    h.load(g.images())
+    assert h.images() == g.images() and h.learn
+    assert (h.w == g.w).all() and (h.mapped == g.mapped).all()
+
+
+def test_pack_words_refuses_values_that_do_not_fit():
+    with pytest.raises(ValueError, match="field 'v' has values outside 0..7"):
+        pack_words([("v", 3)], 2, {"v": [1, 8]})
+    assert unpack_words([("v", 3)], 2, pack_words([("v", 3)], 2, {"v": [1, 7]}))["v"].tolist() == [1, 7]
+
+
+def test_config_requires_a_payload_wide_enough_for_a_neuron_index():
+    from hw.config import ConfigError
+    with pytest.raises(ConfigError, match="core.payload_bits: 4 is below sdsp's neuron index"):
+        ChipConfig(core=CoreConfig(payload_bits=4), sdsp=SdspConfig(tiles=1, neurons=256))
