@@ -1,4 +1,14 @@
-"""The chip: a W x H mesh of tiles (router + neurocore + route expander) and a host port.
+"""The chip: a W x H mesh of tiles (router + core + route expander) and a host port.
+
+A tile's core is a neurocore, or, for the last ``sdsp.tiles`` tiles
+(:func:`hw.noc.packet.sdsp_tiles`), an SDSP core (:mod:`hw.sdsp`). An SDSP core is
+event-driven: it processes each event as it arrives (axon ``kind * N + index``,
+:func:`hw.sdsp.format.split_axon`) and takes no part in the tick, so its spikes reach
+their destinations within the same step, and a neurocore integrates them before its
+next tick. Its input FIFO back-pressures the mesh. Its events must come from one
+source per phase of a step (the host before the step, one core after the tick) for
+the learning to be deterministic (DESIGN.md section 4); routes that lead from SDSP
+tiles back into SDSP tiles in a cycle could deadlock and are the user's to avoid.
 
 Timestep protocol (what the driver does):
 
@@ -24,7 +34,7 @@ Counters: ``counters`` (chip: cycles busy/idle, steps, host events in/out, misro
 flits) and ``core_counters[t]`` (each core's, :data:`hw.core.COUNTERS`).
 """
 
-from amaranth import Cat, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -33,8 +43,10 @@ from .core import Neurocore
 from .mem import MemoryDirectory
 from .mem.bus import MemoryBus
 from .noc.mesh import Mesh
-from .noc.packet import packet_layout, tile_coords, tile_prefix
+from .noc.packet import packet_layout, sdsp_tiles, tile_coords, tile_prefix
 from .noc.route_expander import RouteExpander
+from .sdsp.core import SdspCore
+from .sdsp.format import split_axon
 
 __all__ = ["Chip", "CHIP_COUNTERS"]
 
@@ -46,7 +58,8 @@ class Chip(wiring.Component):
     def __init__(self, config: ChipConfig, directory: MemoryDirectory | None = None,
                  images=None):
         c = config.core
-        if c.out_fifo_depth < c.neurons:
+        plastic = sdsp_tiles(config)
+        if c.out_fifo_depth < c.neurons and len(plastic) < config.noc.tiles:
             raise ValueError(f"core.out_fifo_depth ({c.out_fifo_depth}) must be at least "
                              f"core.neurons ({c.neurons}) on a chip: one tick's spikes must "
                              "fit in a core's output FIFO, or cores can deadlock")
@@ -56,8 +69,9 @@ class Chip(wiring.Component):
         self.cores, self.expanders = [], []
         srams = []
         for x, y in self.coords:
-            core = Neurocore(config, prefix=tile_prefix(x, y), directory=self.directory,
-                             images=images, own_bus=False)
+            kind = SdspCore if (x, y) in plastic else Neurocore
+            core = kind(config, prefix=tile_prefix(x, y), directory=self.directory,
+                        images=images, own_bus=False)
             exp = RouteExpander(config, x, y, directory=self.directory, images=images)
             self.cores.append(core)
             self.expanders.append(exp)
@@ -98,11 +112,17 @@ class Chip(wiring.Component):
             wiring.connect(m, exp.packets, mesh.local_in[t])
             arrive = mesh.local_out[t]
             m.d.comb += [core.events.valid.eq(arrive.valid),
-                         core.events.payload.axon.eq(arrive.payload.axon),
-                         core.events.payload.payload.eq(arrive.payload.payload),
                          arrive.ready.eq(core.events.ready),
                          core.clear_counters.eq(self.clear_counters),
                          self.core_counters[t].eq(core.counters)]
+            if isinstance(core, SdspCore):
+                bits = self.config.sdsp.index_bits
+                m.d.comb += [core.events.payload.kind.eq(arrive.payload.axon[bits:bits + 2]),
+                             core.events.payload.index.eq(arrive.payload.axon[:bits]),
+                             core.events.payload.arg.eq(arrive.payload.payload)]
+            else:
+                m.d.comb += [core.events.payload.axon.eq(arrive.payload.axon),
+                             core.events.payload.payload.eq(arrive.payload.payload)]
 
         quiet = Signal()
         m.d.comb += quiet.eq(mesh.empty & ~self.host_in.valid
@@ -110,6 +130,7 @@ class Chip(wiring.Component):
                              & Cat(*(e.idle for e in self.expanders)).all())
         accepted = Signal(n)
         done = Signal(n)
+        ticked = [not isinstance(core, SdspCore) for core in self.cores]
         with m.FSM() as fsm:
             with m.State("IDLE"):
                 with m.If(self.step.valid & quiet):
@@ -117,20 +138,23 @@ class Chip(wiring.Component):
                     m.next = "TICK"
             with m.State("TICK"):
                 for t, core in enumerate(self.cores):
-                    m.d.comb += core.tick.valid.eq(~accepted[t])
-                    with m.If(core.tick.ready):
-                        m.d.sync += accepted[t].eq(1)
-                with m.If(Cat(*(accepted[t] | core.tick.ready
+                    if ticked[t]:
+                        m.d.comb += core.tick.valid.eq(~accepted[t])
+                        with m.If(core.tick.ready):
+                            m.d.sync += accepted[t].eq(1)
+                with m.If(Cat(*(accepted[t] | core.tick.ready if ticked[t] else 1
                                  for t, core in enumerate(self.cores))).all()):
                     m.d.comb += self.step.ready.eq(1)
                     m.next = "RUN"
             with m.State("RUN"):
-                with m.If(done.all() & quiet):
+                # an SDSP core has no tick to finish
+                with m.If(Cat(*(done[t] if ticked[t] else Const(1, 1) for t in range(n))).all() & quiet):
                     m.d.comb += self.step_done.eq(1)
                     m.next = "IDLE"
         for t, core in enumerate(self.cores):
-            with m.If(core.tick_done):
-                m.d.sync += done[t].eq(1)
+            if ticked[t]:
+                with m.If(core.tick_done):
+                    m.d.sync += done[t].eq(1)
         idle = Signal()
         m.d.comb += [idle.eq(fsm.ongoing("IDLE") & quiet), self.idle.eq(idle),
                      bus.enable.eq(idle)]

@@ -190,8 +190,9 @@ def random_chip_case(rng: np.random.Generator, config: ChipConfig, steps: int):
     """A random network sized for the whole mesh (so that layers split across tiles),
     mapped with every layer reported to the host: ``(ChipImage, inputs per step)``.
     Networks the mesh cannot hold are drawn again (up to 50 times)."""
+    from hw.noc.packet import core_tiles
     from sw.mapper import map_network
-    c, tiles = config.core, config.noc.tiles
+    c, tiles = config.core, len(core_tiles(config))
     virtual = config.replace(core=c.replace(
         neurons=c.neurons * tiles, axons=min(c.axons * tiles, 65536),
         synapses=c.synapses * tiles, out_fifo_depth=max(c.out_fifo_depth, 2)))

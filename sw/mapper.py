@@ -37,8 +37,8 @@ import numpy as np
 
 from hw.config import ChipConfig
 from hw.isa import Isa
-from hw.noc.packet import (chip_memories, dest_layout, route_layout, tile_coords,
-                           tile_prefix)
+from hw.noc.packet import (chip_memories, dest_layout, route_layout, sdsp_tiles,
+                           tile_coords, tile_prefix)
 from sw.compiler import CompileError, compile_core, refuse_delays
 from sw.network import INPUT, Layer, Network, Neuron
 
@@ -46,9 +46,12 @@ __all__ = ["ChipImage", "map_network", "snake_order"]
 
 
 def snake_order(config: ChipConfig):
+    """The neurocore tiles in the order layers fill them (SDSP tiles take no layer)."""
     n = config.noc
-    return [(x if y % 2 == 0 else n.width - 1 - x, y)
-            for y in range(n.height) for x in range(n.width)]
+    plastic = set(sdsp_tiles(config))
+    return [xy for xy in ((x if y % 2 == 0 else n.width - 1 - x, y)
+                          for y in range(n.height) for x in range(n.width))
+            if xy not in plastic]
 
 
 @dataclass

@@ -21,7 +21,7 @@ from ..config import ChipConfig
 from ..isa import Isa, MemorySpec, core_memories
 
 __all__ = ["Port", "packet_layout", "dest_layout", "route_layout", "tile_prefix",
-           "tile_memories", "chip_memories", "tile_coords"]
+           "tile_memories", "chip_memories", "tile_coords", "sdsp_tiles", "core_tiles"]
 
 
 class Port(enum.IntEnum):
@@ -35,8 +35,12 @@ class Port(enum.IntEnum):
 
 
 def _addr_bits(config: ChipConfig) -> int:
-    c = config.core
-    return max(c.axon_bits, c.neuron_bits)
+    c, s = config.core, config.sdsp
+    bits = max(c.axon_bits, c.neuron_bits)
+    if s.enabled:
+        from ..sdsp.format import event_axon_bits
+        bits = max(bits, event_axon_bits(s))
+    return bits
 
 
 def dest_layout(config: ChipConfig) -> data.StructLayout:
@@ -64,11 +68,29 @@ def tile_coords(config: ChipConfig):
     return [(x, y) for y in range(config.noc.height) for x in range(config.noc.width)]
 
 
+def sdsp_tiles(config: ChipConfig) -> list:
+    """The plastic (SDSP) tiles: the last ``sdsp.tiles`` in directory order."""
+    coords = tile_coords(config)
+    return coords[len(coords) - config.sdsp.tiles:] if config.sdsp.tiles else []
+
+
+def core_tiles(config: ChipConfig) -> list:
+    """The neurocore tiles, in directory order."""
+    plastic = set(sdsp_tiles(config))
+    return [xy for xy in tile_coords(config) if xy not in plastic]
+
+
 def tile_memories(config: ChipConfig, x: int, y: int) -> list[MemorySpec]:
-    """The core's memories, then ``route_table`` and ``dest_table``."""
+    """The core's memories (a neurocore's or an SDSP core's), then ``route_table`` (one
+    entry per neuron of the core) and ``dest_table``."""
     p = tile_prefix(x, y)
-    return core_memories(Isa.of(config), p) + [
-        MemorySpec(f"{p}.route_table", "tables", route_layout(config).size, config.core.neurons),
+    if (x, y) in sdsp_tiles(config):
+        from ..sdsp.format import sdsp_memories
+        core, neurons = sdsp_memories(config, p), config.sdsp.neurons
+    else:
+        core, neurons = core_memories(Isa.of(config), p), config.core.neurons
+    return core + [
+        MemorySpec(f"{p}.route_table", "tables", route_layout(config).size, neurons),
         MemorySpec(f"{p}.dest_table", "tables", dest_layout(config).size, config.noc.routes),
     ]
 

@@ -35,9 +35,11 @@ class RouteExpander(wiring.Component):
         self.dest_table = FaultSRAM.for_chip(specs[f"{prefix}.dest_table"], config,
                                              directory, images=images)
         self.srams = [self.route_table, self.dest_table]
-        isa = Isa.of(config)
+        # one route per neuron of the tile's core (a neurocore's or an SDSP core's)
+        spike = data.StructLayout({"neuron": self.route_table.addr_width,
+                                   "payload": Isa.of(config).spike.members["payload"]})
         super().__init__({
-            "spikes": In(stream.Signature(isa.spike)),
+            "spikes": In(stream.Signature(spike)),
             "packets": Out(stream.Signature(packet_layout(config))),
             "sent": Out(config.core.counter_bits),
             "idle": Out(1),

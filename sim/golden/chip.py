@@ -8,9 +8,15 @@ cores integrate at once, for the next timestep (as the RTL does before ``step_do
 change any result (integration is exact), so the RTL's mesh order is irrelevant; the
 host's output events are returned sorted.
 
+SDSP tiles (:func:`hw.noc.packet.sdsp_tiles`) are :class:`~sim.golden.sdsp.GoldenSdsp`
+and process each event when it arrives, as the RTL's do: host packets before the tick
+(their spikes reach neurocores in time for this tick), the neurocores' spikes after it
+(their spikes reach neurocores for the next tick, and the host in this step). Events
+reach an SDSP tile in the order their single source sent them.
+
 Memories are :class:`~sim.golden.fault_sram.GoldenFaultSRAM` with the RTL's names, so
 faults act as in the RTL; reads and writes are counted per memory like the RTL's
-access counters.
+access counters. An SDSP core's memories are its images (``GoldenSdsp.images``).
 """
 
 from __future__ import annotations
@@ -19,9 +25,12 @@ from collections import defaultdict
 
 from hw.config import ChipConfig
 from hw.isa import decode
-from hw.noc.packet import dest_layout, route_layout, tile_coords, tile_prefix
+from hw.noc.packet import (dest_layout, route_layout, sdsp_tiles, tile_coords, tile_memories,
+                           tile_prefix)
+from hw.sdsp.format import split_axon
 from sim.golden.core import GoldenCore
 from sim.golden.fault_sram import GoldenFaultSRAM
+from sim.golden.sdsp import GoldenSdsp
 
 __all__ = ["GoldenChip"]
 
@@ -30,20 +39,18 @@ class GoldenChip:
     def __init__(self, config: ChipConfig):
         self.config = config
         self.coords = tile_coords(config)
-        self.cores = {xy: GoldenCore(config, prefix=tile_prefix(*xy)) for xy in self.coords}
+        self.plastic = set(sdsp_tiles(config))
+        self.cores = {xy: (GoldenSdsp if xy in self.plastic else GoldenCore)(
+                          config, prefix=tile_prefix(*xy)) for xy in self.coords}
         m = config.memory
         self.tables = {}
         for x, y in self.coords:
-            p = tile_prefix(x, y)
-            for name, width, depth in ((f"{p}.route_table", route_layout(config).size,
-                                        config.core.neurons),
-                                       (f"{p}.dest_table", dest_layout(config).size,
-                                        config.noc.routes)):
-                self.tables[name] = GoldenFaultSRAM(width, depth,
-                                                    m.protection.for_role("tables"),
-                                                    fault_slots=m.fault_slots,
-                                                    counter_bits=m.counter_bits, name=name)
-        self.mems = {**{k: v for core in self.cores.values() for k, v in core.mems.items()},
+            for spec in tile_memories(config, x, y)[-2:]:      # route and dest tables
+                self.tables[spec.name] = GoldenFaultSRAM(
+                    spec.width, spec.depth, m.protection.for_role("tables"),
+                    fault_slots=m.fault_slots, counter_bits=m.counter_bits, name=spec.name)
+        self.mems = {**{k: v for xy, core in self.cores.items() if xy not in self.plastic
+                        for k, v in core.mems.items()},
                      **self.tables}
         self.pending = defaultdict(list)
         self.counters = {"steps": 0, "host_events_in": 0, "host_events_out": 0}
@@ -70,24 +77,40 @@ class GoldenChip:
             if (x, y) not in self.cores:
                 raise ValueError(f"host packet for tile {(x, y)}, outside the "
                                  f"{self.config.noc.width} x {self.config.noc.height} mesh")
-            self.pending[(x, y)].append((axon, payload))
-            self.counters["host_events_in"] += 1
-        self._integrate()
         out = []
+        for x, y, axon, payload in host_packets:
+            self.counters["host_events_in"] += 1
+            self._deliver((x, y), axon, payload, out)
+        self._integrate()
         for xy in self.coords:
-            p = tile_prefix(*xy)
-            for n, payload in self.cores[xy].tick():
-                r = decode(self._rlay, self._read(f"{p}.route_table", n))
-                for i in range(r.count):
-                    d = decode(self._dlay, self._read(f"{p}.dest_table", r.first + i))
-                    if d.to_host:
-                        out.append((d.x, d.y, d.axon, payload))
-                    else:
-                        self.pending[(d.x, d.y)].append((d.axon, payload))
+            if xy not in self.plastic:
+                for n, payload in self.cores[xy].tick():
+                    self._expand(xy, n, payload, out)
         self._integrate()
         self.counters["steps"] += 1
         self.counters["host_events_out"] += len(out)
         return sorted(out)
+
+    def _deliver(self, xy, axon, payload, out):
+        """An event arrives at tile ``xy``: an SDSP core processes it now (and its spikes
+        travel on), a neurocore integrates it with the others at :meth:`_integrate`."""
+        if xy in self.plastic:
+            kind, index = split_axon(self.config.sdsp, axon)
+            for n in self.cores[xy].event(kind, index, payload):
+                self._expand(xy, n, 1, out)
+        else:
+            self.pending[xy].append((axon, payload))
+
+    def _expand(self, xy, n, payload, out):
+        """Neuron ``n`` of tile ``xy`` fired: one event per entry of its route."""
+        p = tile_prefix(*xy)
+        r = decode(self._rlay, self._read(f"{p}.route_table", n))
+        for i in range(r.count):
+            d = decode(self._dlay, self._read(f"{p}.dest_table", r.first + i))
+            if d.to_host:
+                out.append((d.x, d.y, d.axon, payload))
+            else:
+                self._deliver((d.x, d.y), d.axon, payload, out)
 
     def _integrate(self):
         for xy in self.coords:

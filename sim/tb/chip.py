@@ -17,12 +17,12 @@ import numpy as np
 from hw.chip import CHIP_COUNTERS
 from hw.core import COUNTERS
 from hw.isa import Isa
-from hw.noc.packet import chip_memories, packet_layout, tile_coords
+from hw.noc.packet import chip_memories, packet_layout, sdsp_tiles, tile_coords
 from sim.golden.chip import GoldenChip
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 from sim.tb.bus import BusDriver
 
-__all__ = ["ChipDriver", "crosscheck"]
+__all__ = ["ChipDriver", "crosscheck", "crosscheck_packets", "sdsp_chip_case"]
 
 MAX_STEP_CYCLES = 1_000_000
 
@@ -92,13 +92,23 @@ class ChipDriver(BusDriver):
 async def crosscheck(dut: SignalAccess, config, image, inputs, *, label: str,
                      fresh: bool = False) -> dict:
     """``fresh``: the chip's memories are all zero (first network after power-up)."""
+    return await crosscheck_packets(dut, config, image.images,
+                                    [image.host_packets(ev) for ev in inputs],
+                                    label=label, fresh=fresh)
+
+
+async def crosscheck_packets(dut: SignalAccess, config, images: dict, steps, *,
+                             label: str, fresh: bool = False) -> dict:
+    """Load ``images``, run one timestep per list of host packets ``(x, y, axon,
+    payload)`` on the RTL and the golden chip, compare the host's output events per
+    step, every counter, the final neuron memories of neurocores and every memory of
+    SDSP tiles."""
     drv = ChipDriver(dut, config)
     gold = GoldenChip(config)
-    gold.load(image.images)
-    await drv.load(image.images, skip_zero=fresh)
+    gold.load(images)
+    await drv.load(images, skip_zero=fresh)
     await drv.clear()
-    for t, events in enumerate(inputs):
-        packets = image.host_packets(events)
+    for t, packets in enumerate(steps):
         want = gold.step(packets)
         got = await drv.step(packets)
         if got != want:
@@ -118,17 +128,84 @@ async def crosscheck(dut: SignalAccess, config, image, inputs, *, label: str,
             raise Divergence(f"{label}: chip counter {name}: RTL {chip[name]}, golden {value}")
     if chip["misrouted"]:
         raise Divergence(f"{label}: {chip['misrouted']} flits misrouted")
+    plastic = {}
+    for xy in sdsp_tiles(config):
+        plastic.update(gold.cores[xy].images())
     for i, spec in enumerate(drv.specs):
-        if spec.role != "state":
+        if spec.name in plastic:
+            words = [int(w) for w in plastic[spec.name]]
+        elif spec.role == "state":
+            want = gold.mems[spec.name]
+            words = [int(w) for w in want.decode(want._forced(np.arange(want.depth)))[0]]
+        else:
             continue
-        want = gold.mems[spec.name]
-        data, _, _ = want.decode(want._forced(np.arange(want.depth)))
         for addr in range(spec.depth):
             got = await drv.read(i, addr)
-            if got != int(data[addr]):
+            if got != words[addr]:
                 raise Divergence(f"{label}: final {spec.name}[{addr}]: RTL {got:#x}, "
-                                 f"golden {int(data[addr]):#x}")
+                                 f"golden {words[addr]:#x}")
     return {"cycles": drv.cycles, "chip": chip}
+
+
+def sdsp_chip_case(rng, config, steps: int):
+    """A random network on the neurocore tiles whose output spikes all go to the (first)
+    SDSP tile as pre-synaptic spikes (neuron ``n`` -> SPIKE ``n mod N``); the SDSP core
+    random (learning on), every SDSP neuron routed to the host; and per step, host
+    events to the SDSP tile before the tick: a time reference for all neurons and a few
+    virtual (teacher) events. Returns ``(images, host packets per step)``."""
+    from hw.isa import decode
+    from hw.noc.packet import core_tiles, dest_layout, route_layout, tile_prefix
+    from hw.sdsp.format import EventKind, axon_of
+    from sim.stimulus import random_chip_case
+    from sim.tb.sdsp import random_case
+    s = config.sdsp
+    image, inputs = random_chip_case(rng, config, steps)
+    images = dict(image.images)
+    sx, sy = sdsp_tiles(config)[0]
+    dlay, rlay = dest_layout(config), route_layout(config)
+    for xy in core_tiles(config):
+        name = f"{tile_prefix(*xy)}.dest_table"
+        words = list(images[name])
+        for i, w in enumerate(words):
+            d = decode(dlay, w)
+            if d.to_host:
+                words[i] = Isa.pack(dlay, {"to_host": 0, "x": sx, "y": sy,
+                                           "axon": axon_of(s, EventKind.SPIKE,
+                                                           d.axon % s.neurons)})
+        images[name] = words
+    p = tile_prefix(sx, sy)
+    core_images, _ = random_case(config, rng, 0, learn=True)
+    for name, words in core_images.items():
+        images[p + name[len("sdsp"):]] = words
+    images[f"{p}.route_table"] = [Isa.pack(rlay, {"first": n, "count": 1})
+                                  for n in range(s.neurons)]
+    images[f"{p}.dest_table"] = [Isa.pack(dlay, {"to_host": 1, "x": sx, "y": sy, "axon": n})
+                                 for n in range(s.neurons)]
+    steps_packets = []
+    for ev in inputs:
+        extra = [(sx, sy, axon_of(s, EventKind.VIRTUAL, int(rng.integers(s.neurons))),
+                  int(rng.integers(-40, 100))) for _ in range(int(rng.integers(0, 3)))]
+        extra.append((sx, sy, axon_of(s, EventKind.TIME, 0), 1))
+        steps_packets.append(image.host_packets(ev) + extra)
+    return images, steps_packets
+
+
+@cocotb.test()
+async def test_chip_sdsp(dut):
+    """Neurocore tiles feeding an SDSP tile over the mesh (see :func:`sdsp_chip_case`)."""
+    from hw.config import ChipConfig
+    p = params()
+    config = ChipConfig.from_dict(p["config"])
+    access = await start_cocotb(dut)
+    n = config.noc
+    for k in range(p["networks"]):
+        seed = p["seed"] + k
+        images, steps = sdsp_chip_case(np.random.default_rng(seed), config, p["steps"])
+        r = await crosscheck_packets(access, config, images, steps, fresh=k == 0,
+                                     label=f"{n.width}x{n.height} chip with an SDSP tile, "
+                                           f"network seed {seed}")
+        dut._log.info("network seed %d: RTL == golden over %d timesteps (%d host events "
+                      "out)", seed, len(steps), r["chip"]["host_events_out"])
 
 
 @cocotb.test()

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from hw.chip import Chip
-from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
+from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig, SdspConfig
 from sim.runner import run_cocotb, verilator_build
 
 pytestmark = pytest.mark.verilator
@@ -42,3 +42,14 @@ def test_random_networks_with_delays_match_chip_golden():
     run_cocotb(build, "sim.tb.chip", testcase="test_chip_random",
                params={"config": config.to_dict(), "seed": SEED + 777,
                        "networks": int(ONLY or 5), "steps": 12})
+
+
+def test_sdsp_tile_fed_by_a_neurocore_matches_chip_golden():
+    # 2x1 mesh: tile (0, 0) a neurocore running a random network whose output spikes go
+    # over the mesh to the SDSP tile (1, 0), learning on; the host adds time references
+    # and teacher events; the SDSP neurons report to the host.
+    config = chip_config(2, 1).replace(sdsp=SdspConfig(tiles=1, neurons=16, lanes=4))
+    build = verilator_build("chip", lambda: Chip(config), key=config.to_dict())
+    run_cocotb(build, "sim.tb.chip", testcase="test_chip_sdsp",
+               params={"config": config.to_dict(), "seed": SEED + 888,
+                       "networks": int(ONLY or 4), "steps": 10})
