@@ -37,6 +37,15 @@ The model keeps the architectural state as arrays; :meth:`GoldenSdsp.load` reads
 from memory images (``{name: words}``, :func:`hw.sdsp.format.sdsp_memories`) and
 :meth:`GoldenSdsp.images` writes it back, so the RTL's memories are compared word for
 word.
+
+Faults (:meth:`GoldenSdsp.inject`) act on stored bits, as in the RTL's FaultSRAMs: the
+arrays hold what a read returns (the decoded stored word, after SECDED correction or
+with an uncorrectable error), and each upset word keeps its stored bits until the core
+writes the word again (a spike event rewrites every neuron word and, when learning,
+the synapse words of its row; parameters, signs and control are never rewritten). Every
+read the RTL makes is mirrored, so the memories' ``corrected``/``detected`` counts
+match the RTL's: an event issues one read of each memory per word it covers (synapse
+word ``index * K + k`` even when its kind ignores it).
 """
 
 from __future__ import annotations
@@ -44,6 +53,7 @@ from __future__ import annotations
 import numpy as np
 
 from hw.config import ChipConfig
+from hw.mem.fault_sram import FaultKind
 from hw.sdsp.format import (EventKind, control_layout, neuron_layout, param_layout,
                             sdsp_memories, synapse_layout, unsigned_fields)
 
@@ -110,6 +120,23 @@ class GoldenSdsp:
         self.learn = False
         self.gate = False
         self.counters = dict.fromkeys(SDSP_COUNTERS, 0)
+        from sim.golden.fault_sram import GoldenFaultSRAM
+        m = config.memory
+        specs = sdsp_memories(config, prefix)
+        # one-word codecs: encode/decode of a stored word with the memory's protection
+        self.codecs = {sp.name: GoldenFaultSRAM(sp.width, 1, m.protection.for_role(sp.role),
+                                                counter_bits=m.counter_bits, name=sp.name)
+                       for sp in specs}
+        self.upsets = {sp.name: {} for sp in specs}     # word -> stored bits (int)
+        self.depths = {sp.name: sp.depth for sp in specs}
+        self.status = {sp.name: {"corrected": 0, "detected": 0} for sp in specs}
+        self._fields = {
+            f"{prefix}.synapses": unsigned_fields(synapse_layout(s)),
+            f"{prefix}.neurons": unsigned_fields(neuron_layout(s)),
+            f"{prefix}.params": unsigned_fields(param_layout(s)),
+            f"{prefix}.signs": [("inh", 1)],
+            f"{prefix}.control": unsigned_fields(control_layout()),
+        }
 
     # -- images ------------------------------------------------------------------------
 
@@ -117,6 +144,9 @@ class GoldenSdsp:
         """Set the state from memory images (``{name: words}``; missing memories keep
         their contents)."""
         s, p, N, L = self.s, self.prefix, self.s.neurons, self.s.lanes
+        for name in images:
+            if name in self.upsets:
+                self.upsets[name].clear()       # a write replaces the stored word
         if f"{p}.synapses" in images:
             syn = unpack_words(unsigned_fields(synapse_layout(s)), L, images[f"{p}.synapses"])
             self.w = syn["weight"].reshape(N, N)
@@ -149,10 +179,122 @@ class GoldenSdsp:
         }
 
     def reset_state(self) -> None:
-        """Zero every neuron's v, ca and count (weights and parameters are kept)."""
+        """Zero every neuron's v, ca and count (weights and parameters are kept), as the
+        host does by writing the ``neurons`` memory."""
         self.v[:] = 0
         self.ca[:] = 0
         self.count[:] = 0
+        self.upsets[f"{self.prefix}.neurons"].clear()
+
+    # -- faults --------------------------------------------------------------------------
+
+    def _word(self, name: str, word: int) -> int:
+        """The data word the arrays hold at ``word`` of memory ``name``."""
+        p, L, K = self.prefix, self.s.lanes, self.s.words
+        if name == f"{p}.synapses":
+            a, k = divmod(word, K)
+            cols = slice(k * L, (k + 1) * L)
+            vals = {"weight": self.w[a, cols], "mapped": self.mapped[a, cols].astype(np.int64)}
+        elif name == f"{p}.neurons":
+            cols = slice(word * L, (word + 1) * L)
+            vals = {"v": self.v[cols], "ca": self.ca[cols], "count": self.count[cols]}
+        elif name == f"{p}.params":
+            cols = slice(word * L, (word + 1) * L)
+            vals = {n: a[cols] for n, a in self.params.items()}
+        elif name == f"{p}.signs":
+            vals = {"inh": self.inh[word * L:(word + 1) * L].astype(np.int64)}
+        else:
+            return pack_words(self._fields[name], 1, {"learn": [int(self.learn)],
+                                                      "gate": [int(self.gate)]})[0]
+        return pack_words(self._fields[name], L if name != f"{p}.control" else 1, vals)[0]
+
+    def _set_word(self, name: str, word: int, data: int) -> None:
+        p, L, K = self.prefix, self.s.lanes, self.s.words
+        if name == f"{p}.control":
+            f = unpack_words(self._fields[name], 1, [data])
+            self.learn, self.gate = bool(f["learn"][0]), bool(f["gate"][0])
+            return
+        f = unpack_words(self._fields[name], L, [data])
+        if name == f"{p}.synapses":
+            a, k = divmod(word, K)
+            self.w[a, k * L:(k + 1) * L] = f["weight"]
+            self.mapped[a, k * L:(k + 1) * L] = f["mapped"].astype(bool)
+            return
+        cols = slice(word * L, (word + 1) * L)
+        if name == f"{p}.neurons":
+            self.v[cols], self.ca[cols], self.count[cols] = f["v"], f["ca"], f["count"]
+        elif name == f"{p}.params":
+            for n in self.params:
+                self.params[n][cols] = f[n]
+        else:
+            self.inh[cols] = f["inh"].astype(bool)
+
+    def _decode(self, name: str, stored: int):
+        from sim.golden.fault_sram import int_to_bits
+        codec = self.codecs[name]
+        data, corrected, detected = codec.decode(int_to_bits([stored], codec.stored_width))
+        return int(data[0]), bool(corrected[0]), bool(detected[0])
+
+    def inject(self, name: str, word: int, mask: int, kind=FaultKind.FLIP) -> None:
+        """Flip the stored bits ``mask`` of ``word`` of memory ``name`` (an SEU or MBU).
+        Only flips are modelled here (stuck-at faults: the chip golden model's
+        neurocores)."""
+        if name not in self.upsets:
+            raise KeyError(f"No SDSP memory {name!r}; this core has: "
+                           f"{', '.join(self.upsets)}")
+        if FaultKind(kind) is not FaultKind.FLIP:
+            raise ValueError(f"{name}: the SDSP golden model injects bit flips only, not "
+                             f"{FaultKind(kind).name}")
+        codec = self.codecs[name]
+        depth = self.depths[name]
+        if not 0 <= word < depth:
+            raise ValueError(f"{name}: word {word} is outside 0..{depth - 1}")
+        if not 0 < mask < 1 << codec.stored_width:
+            raise ValueError(f"{name}: mask {mask:#x} is not a nonzero "
+                             f"{codec.stored_width}-bit stored-word mask")
+        from sim.golden.fault_sram import bits_to_int
+        stored = self.upsets[name].get(word)
+        if stored is None:
+            stored = int(bits_to_int(codec.encode([self._word(name, word)]))[0])
+        stored ^= mask
+        data = self._decode(name, stored)[0]
+        self._set_word(name, word, data)
+        clean = int(bits_to_int(codec.encode([data]))[0])
+        if stored == clean:
+            self.upsets[name].pop(word, None)
+        else:
+            self.upsets[name][word] = stored
+
+    def _reads(self, name: str, words) -> None:
+        """Count the status of reads of upset words (as the RTL's counters do)."""
+        ups = self.upsets[name]
+        if not ups:
+            return
+        st = self.status[name]
+        for w in words:
+            if w in ups:
+                _, c, d = self._decode(name, ups[w])
+                st["corrected"] += c
+                st["detected"] += d
+
+    def _account(self, kind, index: int, words, learn: bool) -> None:
+        """Mirror the RTL's reads of one event (``words``: the issued word indices) and
+        forget the upsets of the words it rewrites."""
+        p, K, L = self.prefix, self.s.words, self.s.lanes
+        if not any(self.upsets.values()):
+            return
+        words = list(words)
+        syn = [index * K + k for k in words]
+        self._reads(f"{p}.synapses", syn)
+        self._reads(f"{p}.neurons", words)
+        self._reads(f"{p}.params", words)
+        self._reads(f"{p}.signs", [index // L] * len(words))
+        self._reads(f"{p}.control", [0] * len(words))
+        for k in words:
+            self.upsets[f"{p}.neurons"].pop(k, None)
+        if kind is EventKind.SPIKE and learn:
+            for w in syn:
+                self.upsets[f"{p}.synapses"].pop(w, None)
 
     # -- rules -------------------------------------------------------------------------
 
@@ -192,6 +334,10 @@ class GoldenSdsp:
             raise ValueError(f"SDSP event {kind.name} on neuron {index}: arg {arg} does not "
                              f"fit the {pb}-bit signed payload")
         self.counters["events_in"] += 1
+        K, L = self.s.words, self.s.lanes
+        one = (int(arg) % N if kind is EventKind.SYNAPSE else index) // L
+        covers = kind is EventKind.SPIKE or (kind is EventKind.TIME and int(arg) & 1)
+        self._account(kind, index, range(K) if covers else [one], self.learn)
         everyone = np.arange(N)
         if kind is EventKind.SPIKE:
             a = index

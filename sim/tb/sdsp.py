@@ -19,12 +19,14 @@ import numpy as np
 
 from hw.core import COUNTERS
 from hw.isa import Isa
+from hw.mem.bus import BusOp
+from hw.mem.fault_sram import FaultKind
 from hw.sdsp.format import EventKind, event_layout, sdsp_memories
 from sim.golden.sdsp import SDSP_COUNTERS, GoldenSdsp
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 from sim.tb.bus import BusDriver
 
-__all__ = ["SdspDriver", "crosscheck", "random_case"]
+__all__ = ["SdspDriver", "crosscheck", "random_case", "replay", "bench_case"]
 
 #: Cycles a run may go without progress before the testbench calls the core hung.
 STALL_CYCLES = 100_000
@@ -91,22 +93,37 @@ class SdspDriver(BusDriver):
 
 
 async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, what="",
-                     compare_memories: bool = True) -> dict:
+                     compare_memories: bool = True, faults=()) -> dict:
     """Load ``images``, run ``events`` on the RTL and the golden model; raise
-    :class:`Divergence` at the first difference. Returns the RTL's counters."""
+    :class:`Divergence` at the first difference. ``faults``: ``(before event, memory
+    name, word, stored-bit mask)`` flips, injected through the memory bus while the core
+    is idle; then each memory's corrected/detected counts are compared too. Returns the
+    RTL's counters."""
     drv = SdspDriver(dut, config)
     await drv.load(images)
     await drv.clear_counters()
+    for i in range(len(drv.specs)):
+        await drv.bus(BusOp.CLEAR, i)
     gold = GoldenSdsp(config)
     gold.load(images)
+    index = {spec.name: i for i, spec in enumerate(drv.specs)}
+    faults = sorted(faults, key=lambda f: f[0])
     expect = []
     origin = []
-    for n, e in enumerate(events):
-        out = gold.event(*e)
-        expect += out
-        origin += [n] * len(out)
+    got = []
     cycles0 = drv.cycles
-    got = await drv.run(events)
+    start = 0
+    for stop in sorted({f[0] for f in faults} | {len(events)}):
+        for n in range(start, stop):
+            out = gold.event(*events[n])
+            expect += out
+            origin += [n] * len(out)
+        got += await drv.run(events[start:stop])
+        for at, name, word, mask in faults:
+            if at == stop:
+                gold.inject(name, word, mask)
+                await drv.bus(BusOp.FAULT, index[name], word, mask, FaultKind.FLIP.value)
+        start = stop
     run_cycles = drv.cycles - cycles0
     tag = f"seed {seed}{', ' + what if what else ''}"
     for i, (g, x) in enumerate(zip(got, expect)):
@@ -120,6 +137,14 @@ async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, w
         if counters[name] != gold.counters[name]:
             raise Divergence(f"{tag}: counter {name} = {counters[name]}, expected "
                              f"{gold.counters[name]}")
+    if faults:      # before the read-back below, whose reads count too
+        cb = config.memory.counter_bits
+        for name, i in index.items():
+            status = (await drv.bus(BusOp.STATUS, i))[0]
+            got_st = {"corrected": status & ((1 << cb) - 1),
+                      "detected": status >> cb & ((1 << cb) - 1)}
+            if got_st != gold.status[name]:
+                raise Divergence(f"{tag}: {name} status {got_st}, expected {gold.status[name]}")
     if compare_memories:
         want = gold.images()
         got_im = await drv.read_images()
@@ -130,6 +155,23 @@ async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, w
                                      f"expected {x:#x}")
     counters["run_cycles"] = run_cycles
     return counters
+
+
+def random_faults(config, rng, n_events: int, count: int, prefix: str = "sdsp"):
+    """``count`` random flips (single bits, some double bits in one word) among
+    ``n_events`` events, over every memory of the core."""
+    from hw.mem.protection import code_layout
+    m = config.memory
+    specs = sdsp_memories(config, prefix)
+    sizes = np.array([s.depth for s in specs], float)
+    out = []
+    for _ in range(count):
+        spec = specs[rng.choice(len(specs), p=np.sqrt(sizes) / np.sqrt(sizes).sum())]
+        sw = code_layout(spec.width, m.protection.for_role(spec.role)).stored_width
+        bits = rng.choice(sw, size=1 if rng.random() < 0.8 or sw < 2 else 2, replace=False)
+        out.append((int(rng.integers(0, n_events + 1)), spec.name,
+                    int(rng.integers(0, spec.depth)), sum(1 << int(b) for b in bits)))
+    return out
 
 
 def random_case(config, rng, n_events: int, *, learn=None, kinds=None):
@@ -191,8 +233,9 @@ async def test_sdsp_random(dut):
         rng = np.random.default_rng(seed)
         learn = None if "learn" not in p else p["learn"]
         images, events = random_case(config, rng, p["events"], learn=learn)
+        faults = random_faults(config, rng, len(events), p.get("faults", 0))
         c = await crosscheck(access, config, images, events, seed=seed,
-                             what=f"case {case}")
+                             what=f"case {case}", faults=faults)
         dut._log.info(f"seed {seed}: {len(events)} events, {c['events_out']} spikes, "
                       f"{c['weight_updates']} weight updates, {c['run_cycles']} cycles")
 
@@ -244,3 +287,61 @@ async def test_sdsp_bench(dut):
             rows.append({"scenario": scenario, "events": n, **c})
     with open(p["out"], "w") as f:
         json.dump(rows, f)
+
+
+async def replay(dut: SignalAccess, config, images: dict, samples, *, label: str) -> dict:
+    """Run samples (event lists; every neuron's v, ca and count are zeroed before each,
+    through the memory bus, as :meth:`GoldenSdsp.reset_state`) on the RTL and the golden
+    model: the spikes of every sample, then every memory word (the learnt weights) must
+    be equal. Returns the RTL's counters."""
+    drv = SdspDriver(dut, config)
+    await drv.load(images)
+    await drv.clear_counters()
+    gold = GoldenSdsp(config)
+    gold.load(images)
+    neurons = next(i for i, s in enumerate(drv.specs) if s.name.endswith(".neurons"))
+    for n, events in enumerate(samples):
+        gold.reset_state()
+        for addr in range(drv.specs[neurons].depth):
+            await drv.bus(BusOp.WRITE, neurons, addr, 0)
+        want = [x for e in events for x in gold.event(*e)]
+        got = await drv.run(events)
+        if got != want:
+            first = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b),
+                         min(len(got), len(want)))
+            raise Divergence(f"{label}: sample {n}: spike {first} differs: RTL "
+                             f"{got[first:first + 5]}, golden {want[first:first + 5]} "
+                             f"({len(got)} vs {len(want)} spikes)")
+    want_im = gold.images()
+    got_im = await drv.read_images()
+    for name, words in want_im.items():
+        for a, (g, x) in enumerate(zip(got_im[name], words)):
+            if g != x:
+                raise Divergence(f"{label}: after {len(samples)} samples, {name} word {a} "
+                                 f"is {g:#x}, golden {x:#x}")
+    counters = drv.counters()
+    for name in SDSP_COUNTERS:
+        if counters[name] != gold.counters[name]:
+            raise Divergence(f"{label}: counter {name} = {counters[name]}, golden "
+                             f"{gold.counters[name]}")
+    return counters
+
+
+@cocotb.test()
+async def test_sdsp_digits_replay(dut):
+    """Training samples of the digits demo (``sw.sdsp_digits.replay_case``: learning
+    on, teacher events) replayed on the RTL: identical spikes and learnt weights."""
+    import json
+    from hw.config import ChipConfig
+    from sw.sdsp_digits import replay_case
+    p = params()
+    config = ChipConfig.from_dict(p["config"])
+    images, samples = replay_case(config, p["samples"], seed=p["seed"])
+    access = await start_cocotb(dut)
+    c = await replay(access, config, images, samples,
+                     label=f"digits replay, seed {p['seed']}")
+    dut._log.info(f"{len(samples)} samples: {c['events_in']} events, {c['events_out']} "
+                  f"spikes, {c['weight_updates']} weight updates: weights equal")
+    if p.get("out"):
+        with open(p["out"], "w") as f:
+            json.dump({"samples": len(samples), **c}, f)

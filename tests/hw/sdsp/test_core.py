@@ -87,3 +87,28 @@ def test_core_refuses_a_payload_too_narrow_for_a_neuron_index():
     config = ChipConfig(core=CoreConfig(payload_bits=4), sdsp=SdspConfig(neurons=64))
     with pytest.raises(ValueError, match=r"core.payload_bits \(4\) is below the neuron index"):
         SdspCore(config)
+
+
+@pytest.mark.parametrize("protection", ["none", "secded"])
+def test_injected_flips_match_golden(protection):
+    # flips in every memory between events: spikes, learnt weights, decoded memories and
+    # each memory's corrected/detected counts equal the golden model's
+    from hw.config import MemoryConfig, ProtectionConfig
+    from sim.tb.sdsp import random_faults
+    prot = ProtectionConfig(weights=protection, state="parity" if protection != "none"
+                            else "none", tables=protection)
+    config = ChipConfig(sdsp=SdspConfig(tiles=1, neurons=16, lanes=4),
+                        memory=MemoryConfig(protection=prot))
+    dut = SdspCore(config)
+    results = []
+
+    async def bench(ctx):
+        access = AmaranthAccess(ctx, dut)
+        for seed in range(3):
+            rng = np.random.default_rng(100 + seed)
+            images, events = random_case(config, rng, 80, learn=True)
+            faults = random_faults(config, rng, len(events), 30)
+            results.append(await crosscheck(access, config, images, events, seed=seed,
+                                            faults=faults))
+    run_amaranth(dut, bench)
+    assert sum(r["events_out"] for r in results) > 0
