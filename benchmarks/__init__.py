@@ -12,4 +12,5 @@ BENCHMARKS = {
     "noc": "benchmarks.noc",
     "demo": "benchmarks.demo",
     "delays": "benchmarks.delays",
+    "sdsp": "benchmarks.sdsp",
 }
