@@ -98,6 +98,28 @@ def unpack_words(fields, lanes: int, words) -> dict:
     return out
 
 
+def integrate(v, w, inhibitory, vmax: int):
+    """Integration of weights ``w``: ``min(v + w, vmax)``, or ``max(v - w, 0)`` where
+    ``inhibitory``."""
+    return np.where(inhibitory, np.maximum(v - w, 0), np.minimum(v + w, vmax))
+
+
+def time_reference(v, ca, count, leak, ca_leak):
+    """A time reference before its threshold test: calcium leak (every ``ca_leak``-th
+    reference, none when 0), then membrane leak. Returns ``(v, ca, count)``."""
+    due = (ca_leak > 0) & (count + 1 >= ca_leak)
+    count = np.where(due, 0, np.where(ca_leak > 0, count + 1, count))
+    ca = np.where(due, np.maximum(ca - 1, 0), ca)
+    return np.maximum(v - leak, 0), ca, count
+
+
+def threshold(v, ca, thr, cmax: int):
+    """The threshold test: ``v >= thr`` fires, resets ``v`` and raises ``ca``
+    (saturating). Returns ``(v, ca, fired)``."""
+    fired = v >= thr
+    return np.where(fired, 0, v), np.where(fired, np.minimum(ca + 1, cmax), ca), fired
+
+
 class GoldenSdsp:
     """Event-by-event model of one SDSP core (see the module docstring for the rules)."""
 
@@ -129,7 +151,9 @@ class GoldenSdsp:
                        for sp in specs}
         self.upsets = {sp.name: {} for sp in specs}     # word -> stored bits (int)
         self.depths = {sp.name: sp.depth for sp in specs}
-        self.status = {sp.name: {"corrected": 0, "detected": 0} for sp in specs}
+        self.status = {sp.name: {"corrected": 0, "detected": 0, "overflow": 0}
+                       for sp in specs}
+        self.stuck = {sp.name: {} for sp in specs}      # word -> [(mask, value 1?)]
         self._fields = {
             f"{prefix}.synapses": unsigned_fields(synapse_layout(s)),
             f"{prefix}.neurons": unsigned_fields(neuron_layout(s)),
@@ -162,6 +186,12 @@ class GoldenSdsp:
         if f"{p}.control" in images:
             ctl = unpack_words(unsigned_fields(control_layout()), 1, images[f"{p}.control"])
             self.learn, self.gate = bool(ctl["learn"][0]), bool(ctl["gate"][0])
+        from sim.golden.fault_sram import bits_to_int
+        for name in images:                     # stuck-at faults outlive writes
+            for w in self.stuck.get(name, {}):
+                self.upsets[name][w] = int(bits_to_int(
+                    self.codecs[name].encode([self._word(name, w)]))[0])
+                self._refresh(name, w)
 
     def images(self) -> dict:
         """Every memory's words, as the RTL stores them."""
@@ -235,18 +265,29 @@ class GoldenSdsp:
         data, corrected, detected = codec.decode(int_to_bits([stored], codec.stored_width))
         return int(data[0]), bool(corrected[0]), bool(detected[0])
 
-    def inject(self, name: str, word: int, mask: int, kind=FaultKind.FLIP) -> None:
-        """Flip the stored bits ``mask`` of ``word`` of memory ``name`` (an SEU or MBU).
-        Only flips are modelled here (stuck-at faults: the chip golden model's
-        neurocores)."""
+    def inject(self, name: str, word: int, mask: int, kind=FaultKind.FLIP) -> bool:
+        """A fault in memory ``name``, as the FaultSRAM's fault port makes it.
+
+        ``FLIP`` XORs ``mask`` into the stored bits of ``word`` (an SEU or MBU).
+        ``STUCK_AT_0``/``STUCK_AT_1`` hold the stored bits ``mask`` of ``word`` at 0/1
+        on every read; each takes one of ``memory.fault_slots`` slots per memory (a fault
+        beyond them is refused and counted as ``overflow``; returns False). ``CLEAR``
+        removes every stuck-at fault of the memory. Stuck-at faults are modelled in
+        words the core never rewrites during the run (parameters, signs, control, and
+        synapses while learning is off); the core rewriting such a word raises
+        ``ValueError``."""
         if name not in self.upsets:
             raise KeyError(f"No SDSP memory {name!r}; this core has: "
                            f"{', '.join(self.upsets)}")
-        if FaultKind(kind) is not FaultKind.FLIP:
-            raise ValueError(f"{name}: the SDSP golden model injects bit flips only, not "
-                             f"{FaultKind(kind).name}")
+        kind = FaultKind(kind)
         codec = self.codecs[name]
         depth = self.depths[name]
+        if kind is FaultKind.CLEAR:
+            words = list(self.stuck[name])
+            self.stuck[name].clear()
+            for w in words:
+                self._refresh(name, w)
+            return True
         if not 0 <= word < depth:
             raise ValueError(f"{name}: word {word} is outside 0..{depth - 1}")
         if not 0 < mask < 1 << codec.stored_width:
@@ -256,14 +297,32 @@ class GoldenSdsp:
         stored = self.upsets[name].get(word)
         if stored is None:
             stored = int(bits_to_int(codec.encode([self._word(name, word)]))[0])
-        stored ^= mask
-        data = self._decode(name, stored)[0]
-        self._set_word(name, word, data)
-        clean = int(bits_to_int(codec.encode([data]))[0])
-        if stored == clean:
-            self.upsets[name].pop(word, None)
+        if kind is FaultKind.FLIP:
+            stored ^= mask
         else:
-            self.upsets[name][word] = stored
+            if sum(map(len, self.stuck[name].values())) >= self.config.memory.fault_slots:
+                self.status[name]["overflow"] += 1
+                return False
+            self.stuck[name].setdefault(word, []).append((mask, kind is FaultKind.STUCK_AT_1))
+        self.upsets[name][word] = stored
+        self._refresh(name, word)
+        return True
+
+    def _forced(self, name: str, word: int, stored: int) -> int:
+        for mask, one in self.stuck[name].get(word, ()):
+            stored = (stored & ~mask) | (mask if one else 0)
+        return stored
+
+    def _refresh(self, name: str, word: int) -> None:
+        """Set the arrays to what a read of a tracked word returns; stop tracking a word
+        whose stored bits are clean and not stuck."""
+        from sim.golden.fault_sram import bits_to_int
+        stored = self.upsets[name][word]
+        data = self._decode(name, self._forced(name, word, stored))[0]
+        self._set_word(name, word, data)
+        clean = int(bits_to_int(self.codecs[name].encode([data]))[0])
+        if stored == clean and word not in self.stuck[name]:
+            del self.upsets[name][word]
 
     def _reads(self, name: str, words) -> None:
         """Count the status of reads of upset words (as the RTL's counters do)."""
@@ -271,11 +330,12 @@ class GoldenSdsp:
         if not ups:
             return
         st = self.status[name]
+        top = (1 << self.config.memory.counter_bits) - 1
         for w in words:
             if w in ups:
-                _, c, d = self._decode(name, ups[w])
-                st["corrected"] += c
-                st["detected"] += d
+                _, c, d = self._decode(name, self._forced(name, w, ups[w]))
+                st["corrected"] = min(st["corrected"] + c, top)
+                st["detected"] = min(st["detected"] + d, top)
 
     def _account(self, kind, index: int, words, learn: bool) -> None:
         """Mirror the RTL's reads of one event (``words``: the issued word indices) and
@@ -285,6 +345,14 @@ class GoldenSdsp:
             return
         words = list(words)
         syn = [index * K + k for k in words]
+        rewritten = [(f"{p}.neurons", k) for k in words]
+        if kind is EventKind.SPIKE and learn:
+            rewritten += [(f"{p}.synapses", w) for w in syn]
+        for name, w in rewritten:
+            if w in self.stuck[name]:
+                raise ValueError(f"{name} word {w} has a stuck-at fault and the core rewrites "
+                                 "it: stuck-at faults are modelled only in words the core "
+                                 "never writes during the run")
         self._reads(f"{p}.synapses", syn)
         self._reads(f"{p}.neurons", words)
         self._reads(f"{p}.params", words)
@@ -307,17 +375,13 @@ class GoldenSdsp:
         return up, down
 
     def _integrate(self, sel, w, inhibitory):
-        if inhibitory is True or inhibitory is False:
-            inhibitory = np.full(np.shape(w), inhibitory)
-        v = self.v[sel]
-        self.v[sel] = np.where(inhibitory, np.maximum(v - w, 0),
-                               np.minimum(v + w, self.vmax))
+        self.v[sel] = integrate(self.v[sel], w, inhibitory, self.vmax)
 
     def _fire(self, sel):
         """Threshold test of neurons ``sel`` (an index array); returns those that fire."""
-        fire = sel[self.v[sel] >= self.params["thr"][sel]]
-        self.v[fire] = 0
-        self.ca[fire] = np.minimum(self.ca[fire] + 1, self.cmax)
+        self.v[sel], self.ca[sel], fired = threshold(self.v[sel], self.ca[sel],
+                                                     self.params["thr"][sel], self.cmax)
+        fire = sel[fired]
         self.counters["neuron_updates"] += len(sel)
         self.counters["events_out"] += len(fire)
         return fire
@@ -363,15 +427,78 @@ class GoldenSdsp:
         else:
             sel = everyone if int(arg) & 1 else np.array([index])
             self.counters["ticks"] += 1
-            period = self.params["ca_leak"][sel]
-            due = (period > 0) & (self.count[sel] + 1 >= period)
-            self.count[sel] = np.where(due, 0, np.where(period > 0, self.count[sel] + 1,
-                                                         self.count[sel]))
-            self.ca[sel] = np.where(due, np.maximum(self.ca[sel] - 1, 0), self.ca[sel])
-            self.v[sel] = np.maximum(self.v[sel] - self.params["leak"][sel], 0)
+            self.v[sel], self.ca[sel], self.count[sel] = time_reference(
+                self.v[sel], self.ca[sel], self.count[sel], self.params["leak"][sel],
+                self.params["ca_leak"][sel])
             fired = self._fire(sel)
         return [int(n) for n in fired]
 
     def run(self, events) -> list[list[int]]:
         """Process ``(kind, index, arg)`` events in order; the spikes of each."""
         return [self.event(*e) for e in events]
+
+    def infer(self, samples):
+        """Many samples at once, for inference: each sample's events from a reset state
+        (``v = ca = count = 0``, as :meth:`reset_state`), with learning off, vectorised
+        over the samples. It equals ``reset_state(); run(events)`` per sample with
+        ``learn = False`` (tested), leaves the core unchanged and counts nothing.
+
+        Returns ``(spikes, v)``: spike counts per sample and neuron (``B x N``) and the
+        final membranes (``B x N``)."""
+        N, B = self.s.neurons, len(samples)
+        T = max((len(e) for e in samples), default=0)
+        kind = np.full((B, T), -1)
+        index = np.zeros((B, T), np.int64)
+        arg = np.zeros((B, T), np.int64)
+        for b, events in enumerate(samples):
+            for t, (k, i, a) in enumerate(events):
+                kind[b, t], index[b, t], arg[b, t] = EventKind(k).value, i, a
+        w = np.where(self.mapped, self.w, 0) if self.gate else self.w
+        # Neurons do not interact inside the core, so only the "live" ones need work: a
+        # neuron with no nonzero input weight, no event of its own and a threshold above 0
+        # stays at v = 0 and never fires (exact, not an approximation).
+        targeted = np.zeros(N, bool)
+        own = (kind == EventKind.VIRTUAL.value) | (kind == EventKind.TIME.value)
+        targeted[index[own]] = True
+        targeted[arg[kind == EventKind.SYNAPSE.value] % N] = True
+        cols = np.flatnonzero((w != 0).any(axis=0) | (self.params["thr"] == 0) | targeted)
+        full_spikes = np.zeros((B, N), np.int64)
+        full_v = np.zeros((B, N), np.int64)
+        if T == 0 or len(cols) == 0:
+            return full_spikes, full_v
+        w, w_all = w[:, cols], self.w[:, cols]
+        p = {name: a[cols] for name, a in self.params.items()}
+        n = len(cols)
+        v = np.zeros((B, n), np.int64)
+        ca = np.zeros((B, n), np.int64)
+        count = np.zeros((B, n), np.int64)
+        spikes = np.zeros((B, n), np.int64)
+        for t in range(T):
+            k, i, a = kind[:, t], index[:, t], arg[:, t]
+            spike = (k == EventKind.SPIKE.value)[:, None]
+            single = k == EventKind.SYNAPSE.value
+            virtual = k == EventKind.VIRTUAL.value
+            tref = k == EventKind.TIME.value
+            target = np.where(single, a % N, i)
+            one = cols[None, :] == target[:, None]
+            # input magnitude and sign per sample and neuron
+            x = np.where(spike, w[i], 0)
+            x = np.where(single[:, None] & one, w_all[i], x)    # unmapped synapses too
+            x = np.where(virtual[:, None] & one, np.abs(a)[:, None], x)
+            inh = np.where(virtual, a < 0, self.inh[i])[:, None]
+            touched = spike | ((single | virtual)[:, None] & one) \
+                | (tref[:, None] & (one | (a & 1).astype(bool)[:, None]))
+            v1 = integrate(v, x, inh, self.vmax)
+            lv, lca, lcount = time_reference(v, ca, count, p["leak"], p["ca_leak"])
+            is_t = tref[:, None] & touched
+            v1 = np.where(is_t, lv, v1)
+            ca1 = np.where(is_t, lca, ca)
+            count = np.where(is_t, lcount, count)
+            v2, ca2, fired = threshold(v1, ca1, p["thr"], self.cmax)
+            fired &= touched
+            v = np.where(touched, v2, v)
+            ca = np.where(touched, ca2, ca)
+            spikes += fired
+        full_spikes[:, cols] = spikes
+        full_v[:, cols] = v
+        return full_spikes, full_v

@@ -97,7 +97,8 @@ async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, w
     """Load ``images``, run ``events`` on the RTL and the golden model; raise
     :class:`Divergence` at the first difference. ``faults``: ``(before event, memory
     name, word, stored-bit mask)`` flips, injected through the memory bus while the core
-    is idle; then each memory's corrected/detected counts are compared too. Returns the
+    is idle (a fifth element, a :class:`FaultKind`, makes it a stuck-at or clear fault);
+    then each memory's corrected/detected/overflow counts are compared too. Returns the
     RTL's counters."""
     drv = SdspDriver(dut, config)
     await drv.load(images)
@@ -119,10 +120,11 @@ async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, w
             expect += out
             origin += [n] * len(out)
         got += await drv.run(events[start:stop])
-        for at, name, word, mask in faults:
+        for at, name, word, mask, *kind in faults:
             if at == stop:
-                gold.inject(name, word, mask)
-                await drv.bus(BusOp.FAULT, index[name], word, mask, FaultKind.FLIP.value)
+                kind = FaultKind(kind[0] if kind else FaultKind.FLIP)
+                gold.inject(name, word, mask, kind)
+                await drv.bus(BusOp.FAULT, index[name], word, mask, kind.value)
         start = stop
     run_cycles = drv.cycles - cycles0
     tag = f"seed {seed}{', ' + what if what else ''}"
@@ -142,7 +144,8 @@ async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, w
         for name, i in index.items():
             status = (await drv.bus(BusOp.STATUS, i))[0]
             got_st = {"corrected": status & ((1 << cb) - 1),
-                      "detected": status >> cb & ((1 << cb) - 1)}
+                      "detected": status >> cb & ((1 << cb) - 1),
+                      "overflow": status >> 2 * cb & ((1 << cb) - 1)}
             if got_st != gold.status[name]:
                 raise Divergence(f"{tag}: {name} status {got_st}, expected {gold.status[name]}")
     if compare_memories:

@@ -94,6 +94,7 @@ def test_injected_flips_match_golden(protection):
     # flips in every memory between events: spikes, learnt weights, decoded memories and
     # each memory's corrected/detected counts equal the golden model's
     from hw.config import MemoryConfig, ProtectionConfig
+    from hw.mem.fault_sram import FaultKind
     from sim.tb.sdsp import random_faults
     prot = ProtectionConfig(weights=protection, state="parity" if protection != "none"
                             else "none", tables=protection)
@@ -108,6 +109,13 @@ def test_injected_flips_match_golden(protection):
             rng = np.random.default_rng(100 + seed)
             images, events = random_case(config, rng, 80, learn=True)
             faults = random_faults(config, rng, len(events), 30)
+            # stuck-at bits in words the core never rewrites, one beyond the slots
+            # (refused and counted), and clears (stuck-at faults outlive the case)
+            faults += [(10, "sdsp.params", 1, 0b101, FaultKind.STUCK_AT_1),
+                       (20, "sdsp.signs", 2, 0b11, FaultKind.STUCK_AT_0),
+                       (30, "sdsp.params", 3, 0b1, FaultKind.STUCK_AT_1),
+                       (60, "sdsp.params", 0, 0, FaultKind.CLEAR),
+                       (80, "sdsp.signs", 0, 0, FaultKind.CLEAR)]
             results.append(await crosscheck(access, config, images, events, seed=seed,
                                             faults=faults))
     run_amaranth(dut, bench)

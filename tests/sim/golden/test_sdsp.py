@@ -178,3 +178,41 @@ def test_config_requires_a_payload_wide_enough_for_a_neuron_index():
     from hw.config import ConfigError
     with pytest.raises(ConfigError, match="core.payload_bits: 4 is below sdsp's neuron index"):
         ChipConfig(core=CoreConfig(payload_bits=4), sdsp=SdspConfig(tiles=1, neurons=256))
+
+
+def test_batched_inference_equals_the_event_by_event_model():
+    from sim.tb.sdsp import random_case
+    rng = np.random.default_rng(5)
+    images, _ = random_case(CONFIG, rng, 0, learn=False)
+    g = GoldenSdsp(CONFIG)
+    g.load(images)
+    g.gate = True
+    g.w[:, 8:] = 0                       # silent neurons, which infer() skips...
+    g.params["thr"][12] = 0              # ...unless they can fire without input
+    samples = [random_case(CONFIG, rng, int(rng.integers(0, 60)), learn=False)[1]
+               for _ in range(12)]
+    spikes, v = g.infer(samples)
+    before = g.images()
+    assert g.images() == before
+    for b, events in enumerate(samples):
+        g.reset_state()
+        out = g.run(events)
+        assert spikes[b].tolist() == np.bincount([n for f in out for n in f],
+                                                 minlength=16).tolist()
+        assert v[b].tolist() == g.v.tolist()
+
+
+def test_stuck_at_in_a_word_the_core_rewrites_is_refused_with_the_reason():
+    from hw.mem.fault_sram import FaultKind
+    g = core()
+    assert g.inject("sdsp.neurons", 0, 0b1, FaultKind.STUCK_AT_1)
+    with pytest.raises(ValueError, match="sdsp.neurons word 0 has a stuck-at fault and the "
+                                         "core rewrites it"):
+        g.event(TIME, 0, 1)
+    g = core()
+    assert g.inject("sdsp.params", 0, 0b1, FaultKind.STUCK_AT_1)
+    assert g.params["thr"][0] == 201              # bit 0 of lane 0's threshold held at 1
+    assert not g.inject("sdsp.params", 1, 0b1, FaultKind.STUCK_AT_1)   # one slot: refused
+    assert g.status["sdsp.params"]["overflow"] == 1
+    g.inject("sdsp.params", 0, 0, FaultKind.CLEAR)
+    assert g.params["thr"][0] == 200
