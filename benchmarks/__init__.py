@@ -13,4 +13,5 @@ BENCHMARKS = {
     "demo": "benchmarks.demo",
     "delays": "benchmarks.delays",
     "sdsp": "benchmarks.sdsp",
+    "inject": "benchmarks.inject",
 }

@@ -151,6 +151,7 @@ class GoldenSdsp:
                        for sp in specs}
         self.upsets = {sp.name: {} for sp in specs}     # word -> stored bits (int)
         self.depths = {sp.name: sp.depth for sp in specs}
+        self._decoded = {}          # (memory, stored word) -> decode result, shared by copies
         self.status = {sp.name: {"corrected": 0, "detected": 0, "overflow": 0}
                        for sp in specs}
         self.stuck = {sp.name: {} for sp in specs}      # word -> [(mask, value 1?)]
@@ -208,6 +209,19 @@ class GoldenSdsp:
                                        {"learn": [int(self.learn)], "gate": [int(self.gate)]}),
         }
 
+    def copy(self) -> "GoldenSdsp":
+        """An independent copy (state, weights, faults, counters; the codecs are shared,
+        they hold no state)."""
+        import copy
+        new = object.__new__(GoldenSdsp)
+        new.__dict__.update(self.__dict__)
+        for name in ("w", "mapped", "inh", "v", "ca", "count"):
+            setattr(new, name, getattr(self, name).copy())
+        new.params = {k: a.copy() for k, a in self.params.items()}
+        for name in ("counters", "upsets", "status", "stuck"):
+            setattr(new, name, copy.deepcopy(getattr(self, name)))
+        return new
+
     def reset_state(self) -> None:
         """Zero every neuron's v, ca and count (weights and parameters are kept), as the
         host does by writing the ``neurons`` memory."""
@@ -260,10 +274,17 @@ class GoldenSdsp:
             self.inh[cols] = f["inh"].astype(bool)
 
     def _decode(self, name: str, stored: int):
-        from sim.golden.fault_sram import int_to_bits
-        codec = self.codecs[name]
-        data, corrected, detected = codec.decode(int_to_bits([stored], codec.stored_width))
-        return int(data[0]), bool(corrected[0]), bool(detected[0])
+        """``(data, corrected, detected)`` of a stored word (memoised: campaigns decode
+        the same upset words over and over)."""
+        key = (name, stored)
+        hit = self._decoded.get(key)
+        if hit is None:
+            from sim.golden.fault_sram import int_to_bits
+            codec = self.codecs[name]
+            data, corrected, detected = codec.decode(int_to_bits([stored],
+                                                                 codec.stored_width))
+            hit = self._decoded[key] = (int(data[0]), bool(corrected[0]), bool(detected[0]))
+        return hit
 
     def inject(self, name: str, word: int, mask: int, kind=FaultKind.FLIP) -> bool:
         """A fault in memory ``name``, as the FaultSRAM's fault port makes it.

@@ -1,0 +1,827 @@
+"""Fault-injection campaigns: ``python sw/inject.py ...`` (or ``python -m sw.inject``).
+
+Radiation-style reliability studies of a trained network running on the chip, in the
+manner of Nijsink et al. ("Shooting Neutrons at Neurons": ODIN on a PolarFire FPGA under
+a neutron beam, weights trained offline and loaded, SDSP running online while upsets
+accumulate in the synapse memory).
+
+Model
+    ``sdsp-digits``: the SDSP core of :mod:`sw.sdsp_digits` (N = 256, ODIN's widths),
+    trained offline on the digits training split (``--train-epochs`` passes of the demo's
+    supervised on-chip learning, golden model), then loaded. Its accuracy is measured on
+    the first ``--samples`` test images (learning off, batched golden inference,
+    :meth:`sim.golden.sdsp.GoldenSdsp.infer`). The memories are the core's five
+    FaultSRAMs, with the protection ``--protection`` (all roles).
+
+Targets
+    ``--targets`` selects memories of the memory directory by shell pattern (``*`` all;
+    ``*.synapses``, ``*.params`` ...), as :meth:`hw.mem.directory.MemoryDirectory.select`.
+
+Fault models (``--fault-model``)
+    ``seu``     upsets accumulate as a Poisson process: per-bit cross-section
+                ``--sigma`` (cm^2/bit, or ``--cross-section FILE`` per memory, or
+                ``--beam-upsets/--beam-fluence/--beam-bits`` to derive it from a beam
+                test) times ``--flux`` (particles/cm^2/s) over ``--duration`` seconds,
+                optional multi-bit upsets ``--mbu 2:0.05,3:0.01`` (adjacent bits of one
+                word); accuracy is measured at ``--checkpoints`` times; between them, with
+                learning on, the chip runs ``--online-samples`` training images (``--online
+                unsupervised``: learning on, no teacher, as in the paper; ``supervised``:
+                the demo's teacher events).
+    ``flips``   ``--flips`` random distinct single-bit flips per run, at time 0.
+    ``stuck``   ``--flips`` random stuck-at-``--stuck-value`` bits per run (the
+                FaultSRAM's ``fault_slots`` per memory hold them; more are refused and
+                counted), in memories the core never rewrites.
+    ``sweep``   every single-bit flip of the one memory ``--targets`` names, one per run
+                (``--runs`` limits it to a seeded sample).
+
+Every injected fault is logged (run, memory, word, bit, mask, kind, time, fluence) in
+``faults.csv`` and ``campaign.json``, so any run can be replayed exactly
+(``--replay DIR``: on ``--backend verilator`` the SDSP core in Verilator takes the same
+faults through its memory bus and the same test images; each run's predictions and
+spikes must equal the golden model's).
+
+Metrics
+    Per run: accuracy (and over time for ``seu``), output agreement with the fault-free
+    run (every neuron's spike count on every test image), outcome ``masked`` (outputs
+    equal: spike counts and the class neurons' final membranes), ``sdc`` (silent data
+    corruption: outputs differ, nothing detected) or ``detected`` (a read met an
+    uncorrectable error: parity or SECDED flagged it). Per campaign: outcome fractions with Clopper-Pearson
+    intervals, per-memory and per-field vulnerability (which bits matter: synapse weight
+    bits, mapping bits, neuron parameters ...), time to failure (accuracy below
+    ``--threshold``) with a t interval, and the Leveugle et al. sample size for
+    ``--margin``/``--confidence`` (printed; a warning if ``--runs`` is below it).
+    ``--learning both`` and ``--protection all`` repeat the campaign for each setting.
+
+Outputs (``--out DIR``): ``campaign.json`` (everything), ``runs.csv``, ``faults.csv``,
+``accuracy_vs_fluence.png`` (``seu``: mean and confidence band per setting),
+``vulnerability.png`` (SDC fraction per memory and field), a progress bar while it
+runs and a summary table at the end.
+
+Backends: ``golden`` runs campaigns; ``verilator`` replays a golden campaign's runs on the
+RTL (``--replay``). ``serial:PORT`` is not available for SDSP campaigns yet: the host
+link does not carry SDSP tiles' memories to the golden host model, so a board's runs
+could not be checked; the command says so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import fnmatch
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+if __package__ in (None, ""):               # python sw/inject.py
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hw.config import Protection  # noqa: E402
+from hw.mem.fault_sram import FaultKind  # noqa: E402
+from hw.mem.protection import code_layout  # noqa: E402
+from sw import reliability as rel  # noqa: E402
+
+__all__ = ["CampaignSpec", "SdspDigits", "run_campaign", "replay_runs", "field_of", "main"]
+
+FAULT_MODELS = ("seu", "flips", "stuck", "sweep")
+OUTCOMES = ("masked", "sdc", "detected")
+
+
+@dataclass
+class CampaignSpec:
+    """Everything that defines a campaign (saved with its results)."""
+
+    model: str = "sdsp-digits"
+    fault_model: str = "flips"
+    targets: str = "*"
+    runs: int = 100
+    seed: int = 1
+    protection: str = "none"
+    learning: str = "off"
+    flips: int = 1
+    stuck_value: int = 1
+    sigma: float = 1e-14
+    cross_section: dict = field(default_factory=dict)
+    flux: float = 1e7
+    duration: float = 3600.0
+    checkpoints: int = 8
+    mbu: dict = field(default_factory=dict)
+    online: str = "unsupervised"
+    online_samples: int = 20
+    samples: int = 100
+    threshold: float = 0.5
+    train_epochs: int = 1
+    margin: float = 0.05
+    confidence: float = 0.95
+
+    def validate(self):
+        def bad(name, why):
+            raise ValueError(f"--{name.replace('_', '-')}: {why}")
+        if self.model != "sdsp-digits":
+            bad("model", f"{self.model!r} is not a known model; known: 'sdsp-digits'")
+        if self.fault_model not in FAULT_MODELS:
+            bad("fault_model", f"{self.fault_model!r} is not one of {', '.join(FAULT_MODELS)}")
+        if self.protection not in [p.value for p in Protection]:
+            bad("protection", f"{self.protection!r} is not one of none, parity, secded")
+        if self.learning not in ("on", "off"):
+            bad("learning", f"{self.learning!r} is not 'on' or 'off'")
+        if self.online not in ("unsupervised", "supervised"):
+            bad("online", f"{self.online!r} is not 'unsupervised' or 'supervised'")
+        for name in ("runs", "samples", "checkpoints", "train_epochs"):
+            if getattr(self, name) < 1:
+                bad(name, f"must be at least 1, not {getattr(self, name)}")
+        for name in ("flips", "online_samples"):
+            if getattr(self, name) < 0:
+                bad(name, f"must not be negative, not {getattr(self, name)}")
+        if self.stuck_value not in (0, 1):
+            bad("stuck_value", f"must be 0 or 1, not {self.stuck_value}")
+        for name in ("flux", "duration", "sigma"):
+            if not getattr(self, name) > 0:
+                bad(name, f"must be positive, not {getattr(self, name)}")
+        if not 0 <= self.threshold <= 1:
+            bad("threshold", f"must be an accuracy in 0..1, not {self.threshold}")
+        if self.fault_model == "stuck" and self.learning == "on":
+            bad("learning", "stuck-at campaigns run with learning off (the golden model "
+                            "holds stuck-at bits only in words the core never rewrites)")
+
+
+# -- the model under test ------------------------------------------------------------------
+
+class SdspDigits:
+    """The trained SDSP digits core, its test presentations and its memories."""
+
+    def __init__(self, spec: CampaignSpec, *, log=print, trained: dict | None = None):
+        from sw import sdsp_digits as sd
+        self.sd, self.spec = sd, spec
+        prot = spec.protection
+        base = sd.demo_config()
+        self.config = base.replace(memory=base.memory.replace(
+            protection=base.memory.protection.replace(weights=prot, state=prot, tables=prot,
+                                                      other=prot)))
+        x_train, x_test, y_train, y_test = sd.load_split()
+        t0 = time.perf_counter()
+        trained = trained or _cached_training(spec.train_epochs)
+        if trained is None:
+            golden, _ = sd.train(self.config, x_train, y_train, epochs=spec.train_epochs,
+                                 seed=0, log=None)
+            _cache_training(spec.train_epochs, golden.images())
+        else:               # the same trained weights (protection changes no fault-free bit)
+            from sim.golden.sdsp import GoldenSdsp
+            golden = GoldenSdsp(self.config)
+            golden.load(trained)
+        self.train_seconds = time.perf_counter() - t0
+        golden.learn = False
+        self.trained = golden
+        self.images = golden.images()
+        self.x_train, self.y_train = x_train, y_train
+        self.x, self.y = x_test[:spec.samples], y_test[:spec.samples]
+        rng = np.random.default_rng([0, 1])     # the demo's test presentations
+        self.events = [sd.sample_events(self.config, img, None, train=False, rng_or_seed=rng)
+                       for img in self.x]
+        self.memories = self._memories()
+        base_out = self.infer(golden)
+        self.baseline = base_out
+        self.accuracy0 = base_out["accuracy"]
+        self.read_rows = sorted({i for ev in self.events for _, i, _ in ev})
+        if log:
+            how = (f"trained {spec.train_epochs} epoch(s) on chip in "
+                   f"{self.train_seconds:.1f} s" if trained is None else "trained weights")
+            log(f"model sdsp-digits: {how}; fault-free accuracy "
+                f"{100 * self.accuracy0:.1f} % on {len(self.y)} test images; protection "
+                f"{prot}")
+
+    def _memories(self) -> list[dict]:
+        return memories(self.config)
+
+    def infer(self, g) -> dict:
+        spikes, v = g.infer(self.events)
+        out = self.sd.OUTPUTS
+        counts = spikes[:, out.start:out.stop]
+        key = counts * (1 << 20) + v[:, out.start:out.stop] * 16 \
+            + (self.sd.CLASSES - 1 - np.arange(self.sd.CLASSES))
+        pred = np.argmax(key, axis=1)
+        return {"spikes": spikes, "v": v[:, out.start:out.stop], "predictions": pred,
+                "accuracy": float(np.mean(pred == self.y)) if len(self.y) else 0.0}
+
+    def online(self, g, rng, count: int):
+        """``count`` training images presented with learning on (online phase)."""
+        sd = self.sd
+        g.learn = True
+        try:
+            for i in rng.integers(0, len(self.x_train), count):
+                g.reset_state()
+                label = int(self.y_train[i]) if self.spec.online == "supervised" else None
+                g.run(sd.sample_events(self.config, self.x_train[i], label,
+                                       train=label is not None, rng_or_seed=rng))
+        finally:
+            g.learn = False
+
+    def detected(self, g) -> bool:
+        """Whether any word the test reads decodes as an uncorrectable error."""
+        K, L = self.config.sdsp.words, self.config.sdsp.lanes
+        rows = set(self.read_rows)
+        signs = {r // L for r in rows}
+        for name, ups in g.upsets.items():
+            if name.endswith(".neurons"):   # the host rewrites it before every test image
+                continue
+            for word, stored in ups.items():
+                if name.endswith(".synapses") and word // K not in rows:
+                    continue
+                if name.endswith(".signs") and word not in signs:
+                    continue
+                if g._decode(name, g._forced(name, word, stored))[2]:
+                    return True
+        return False
+
+
+def memories(config) -> list[dict]:
+    """The SDSP core's memories as campaigns see them (stored width with check bits)."""
+    from hw.sdsp.format import sdsp_memories
+    m = config.memory
+    out = []
+    for s in sdsp_memories(config, "sdsp"):
+        lay = code_layout(s.width, m.protection.for_role(s.role))
+        out.append({"name": s.name, "role": s.role, "words": s.depth,
+                    "width": lay.stored_width, "data_width": s.width})
+    return out
+
+
+def _training_cache(epochs: int) -> Path:
+    from sim.runner import cache_root
+    from sw import sdsp_digits as sd
+    src = Path(sd.__file__).read_bytes() + Path(__file__).resolve().parent.parent.joinpath(
+        "sim", "golden", "sdsp.py").read_bytes()
+    import hashlib
+    digest = hashlib.sha256(src + str(epochs).encode()).hexdigest()[:16]
+    return cache_root() / "sdsp_digits" / f"trained-{digest}.json"
+
+
+def _cached_training(epochs: int) -> dict | None:
+    """Trained images from an earlier campaign (keyed by the demo's and the golden
+    model's source and the epochs), or None."""
+    path = _training_cache(epochs)
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def _cache_training(epochs: int, images: dict) -> None:
+    path = _training_cache(epochs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({k: [int(w) for w in v] for k, v in images.items()}))
+    tmp.replace(path)
+
+
+def field_of(model: SdspDigits, memory: str, bit: int) -> str:
+    """Which field a stored bit of ``memory`` belongs to (``check`` for ECC bits)."""
+    table = model.__dict__.setdefault("_bit_fields", {})
+    if memory not in table:
+        from hw.sdsp.format import (control_layout, neuron_layout, param_layout,
+                                    synapse_layout, unsigned_fields)
+        info = next(m for m in model.memories if m["name"] == memory)
+        lay = code_layout(info["data_width"],
+                          model.config.memory.protection.for_role(info["role"]))
+        s = model.config.sdsp
+        fields = {".synapses": unsigned_fields(synapse_layout(s)),
+                  ".neurons": unsigned_fields(neuron_layout(s)),
+                  ".params": unsigned_fields(param_layout(s)), ".signs": [("inh", 1)],
+                  ".control": unsigned_fields(control_layout())}[memory[memory.rindex("."):]]
+        per_lane = [name for name, width in fields for _ in range(width)]
+        names = ["check"] * lay.stored_width
+        for d, pos in enumerate(lay.data_pos):
+            names[pos] = per_lane[d % len(per_lane)]
+        table[memory] = names
+    return table[memory][bit]
+
+
+# -- campaigns ------------------------------------------------------------------------------
+
+def _targets(model: SdspDigits, pattern: str) -> list[dict]:
+    return select_targets(model.memories, pattern, model.spec.fault_model)
+
+
+def select_targets(mems, pattern: str, fault_model: str) -> list[dict]:
+    """The memories a ``--targets`` pattern selects (refusing an empty selection and, for
+    stuck-at faults, the neurons memory)."""
+    pats = [p.strip() for p in pattern.split(",") if p.strip()]
+    out = [m for m in mems if any(fnmatch.fnmatchcase(m["name"], p) for p in pats)]
+    if not out:
+        raise ValueError(f"--targets {pattern!r} matches no memory; the memories are "
+                         f"{', '.join(m['name'] for m in mems)}")
+    if fault_model == "sweep" and len(out) != 1:
+        raise ValueError(f"--fault-model sweep needs --targets to name one memory, not "
+                         f"{len(out)} ({', '.join(t['name'] for t in out)})")
+    if fault_model == "stuck":
+        out = [m for m in out if not m["name"].endswith(".neurons")]
+        if not out:
+            raise ValueError("--fault-model stuck: the neurons memory is rewritten by every "
+                             "event; target parameters, signs, control or synapses")
+    return out
+
+
+def _sigma(spec: CampaignSpec, name: str) -> float:
+    for pat, cs in spec.cross_section.items():
+        if fnmatch.fnmatchcase(name, pat):
+            return float(cs["sigma"] if isinstance(cs, dict) else cs)
+    return spec.sigma
+
+
+def _fault_lists(model: SdspDigits, spec: CampaignSpec, rng) -> list[list[dict]]:
+    targets = _targets(model, spec.targets)
+    if spec.fault_model == "sweep":
+        every = rel.exhaustive_bits(targets[0])
+        pick = rng.choice(len(every), size=min(spec.runs, len(every)), replace=False)
+        return [[every[i]] for i in sorted(pick)]
+    if spec.fault_model in ("flips", "stuck"):
+        lists = [rel.fixed_flips(rng, targets, spec.flips) for _ in range(spec.runs)]
+        if spec.fault_model == "stuck":
+            kind = FaultKind.STUCK_AT_1 if spec.stuck_value else FaultKind.STUCK_AT_0
+            for faults in lists:
+                for f in faults:
+                    f["kind"] = kind.name
+        return lists
+    mems = [{**t, "sigma": _sigma(spec, t["name"])} for t in targets]
+    return [rel.seu_schedule(rng, mems, spec.flux, spec.duration, mbu=spec.mbu or None)
+            for _ in range(spec.runs)]
+
+
+def _inject(g, faults) -> int:
+    applied = 0
+    for f in faults:
+        applied += bool(g.inject(f["memory"], f["word"], f["mask"],
+                                 FaultKind[f.get("kind", "FLIP")]))
+    return applied
+
+
+def _outcome(model, g, out) -> str:
+    """``detected``, else ``masked`` if every output equals the fault-free run's (every
+    neuron's spike count and the class neurons' final membranes, which the host reads
+    to classify), else ``sdc``."""
+    if model.detected(g):
+        return "detected"
+    same = np.array_equal(out["spikes"], model.baseline["spikes"]) \
+        and np.array_equal(out["v"], model.baseline["v"])
+    return "masked" if same else "sdc"
+
+
+def _static_run(model, spec, faults, rng) -> dict:
+    g = model.trained.copy()
+    applied = _inject(g, faults)
+    out = model.infer(g)
+    rec = {"accuracy": out["accuracy"], "outcome": _outcome(model, g, out),
+           "applied": applied,
+           "agreement": float(np.mean(out["predictions"] == model.baseline["predictions"])),
+           "predictions": out["predictions"].tolist()}
+    if spec.learning == "on" and spec.online_samples:
+        model.online(g, rng, spec.online_samples)
+        after = model.infer(g)
+        rec["accuracy_after_online"] = after["accuracy"]
+    return rec
+
+
+def _seu_run(model, spec, faults, rng) -> dict:
+    g = model.trained.copy()
+    times = np.linspace(0, spec.duration, spec.checkpoints + 1)[1:]
+    accs, done = [], 0
+    for t in times:
+        now = [f for f in faults[done:] if f["time"] < t]
+        _inject(g, now)
+        done += len(now)
+        if spec.learning == "on" and spec.online_samples:
+            model.online(g, rng, spec.online_samples)
+        accs.append(model.infer(g)["accuracy"])
+    ttf = rel.time_to_failure([0.0, *times], [model.accuracy0, *accs], spec.threshold)
+    out = model.infer(g)
+    return {"accuracy": accs[-1], "times": times.tolist(),
+            "fluence": (times * spec.flux).tolist(), "accuracies": accs,
+            "time_to_failure": ttf, "outcome": _outcome(model, g, out), "applied": len(faults),
+            "agreement": float(np.mean(out["predictions"] == model.baseline["predictions"]))}
+
+
+def run_campaign(spec: CampaignSpec, *, model: SdspDigits | None = None, progress=True,
+                 log=print) -> dict:
+    """Run one campaign on the golden model; returns the results (see :func:`main`)."""
+    spec.validate()
+    model = model or SdspDigits(spec, log=log)
+    rng = np.random.default_rng(spec.seed)
+    lists = _fault_lists(model, spec, rng)
+    population = sum(m["words"] * m["width"] for m in _targets(model, spec.targets))
+    needed = rel.sample_size(population, spec.margin, spec.confidence)
+    from tqdm import tqdm
+    runs = []
+    t0 = time.perf_counter()
+    for r, faults in enumerate(tqdm(lists, desc=f"{spec.fault_model} learning "
+                                    f"{spec.learning} {spec.protection}", unit="run",
+                                    disable=not progress, leave=False)):
+        for f in faults:
+            f["field"] = field_of(model, f["memory"], f["bit"])
+        run_rng = np.random.default_rng([spec.seed, r])
+        rec = (_seu_run if spec.fault_model == "seu" else _static_run)(model, spec, faults,
+                                                                       run_rng)
+        runs.append({"run": r, "faults": faults, **rec})
+    seconds = time.perf_counter() - t0
+    return {"spec": asdict(spec), "accuracy0": model.accuracy0,
+            "baseline_predictions": model.baseline["predictions"].tolist(),
+            "population_bits": population, "sample_size": needed, "seconds": seconds,
+            "runs_per_second": len(runs) / seconds if seconds else None,
+            "summary": summarize(spec, runs, model.accuracy0), "runs": runs}
+
+
+def summarize(spec: CampaignSpec, runs, accuracy0: float) -> dict:
+    c = spec.confidence
+    n = len(runs)
+    out = {"runs": n, "accuracy0": accuracy0}
+    for o in OUTCOMES:
+        k = sum(r["outcome"] == o for r in runs)
+        out[o] = {"count": k, "fraction": k / n if n else 0.0,
+                  "interval": rel.proportion_interval(k, n, c) if n else (0.0, 1.0)}
+    def bounded(values, lo, hi):
+        """Mean and t interval, the interval clipped to what the quantity can be."""
+        m, a, b = rel.mean_with_interval(values, c)
+        return m, max(lo, a), min(hi, b)
+    accs = [r["accuracy"] for r in runs]
+    out["accuracy"] = bounded(accs, 0.0, 1.0) if accs else None
+    if spec.learning == "on" and runs and "accuracy_after_online" in runs[0]:
+        out["accuracy_after_online"] = bounded(
+            [r["accuracy_after_online"] for r in runs], 0.0, 1.0)
+    # vulnerability: outcome per memory and per field (single-fault runs are exact)
+    groups = {}
+    for r in runs:
+        if len(r["faults"]) != 1:
+            continue
+        f = r["faults"][0]
+        for key in (f["memory"], f"{f['memory']}:{f['field']}"):
+            g = groups.setdefault(key, {"runs": 0, "sdc": 0, "detected": 0, "drop": []})
+            g["runs"] += 1
+            g["sdc"] += r["outcome"] == "sdc"
+            g["detected"] += r["outcome"] == "detected"
+            g["drop"].append(accuracy0 - r["accuracy"])
+            if "accuracy_after_online" in r:
+                g.setdefault("drop_after_online", []).append(
+                    accuracy0 - r["accuracy_after_online"])
+    vuln = {}
+    for key, g in sorted(groups.items()):
+        vuln[key] = {"runs": g["runs"], "sdc_fraction": g["sdc"] / g["runs"],
+                     "sdc_interval": rel.proportion_interval(g["sdc"], g["runs"], c),
+                     "detected_fraction": g["detected"] / g["runs"],
+                     "mean_accuracy_drop": float(np.mean(g["drop"]))}
+        if "drop_after_online" in g:
+            vuln[key]["mean_accuracy_drop_after_online"] = float(np.mean(g["drop_after_online"]))
+    out["vulnerability"] = vuln
+    if spec.fault_model == "seu":
+        ttf = [r["time_to_failure"] for r in runs]
+        failed = [t for t in ttf if t is not None]
+        out["failed_runs"] = len(failed)
+        # runs that never failed are censored at the duration: the mean is a lower bound
+        out["mean_time_to_failure_s"] = bounded(
+            [t if t is not None else spec.duration for t in ttf], 0.0, float("inf"))
+        out["time_to_failure_censored"] = len(ttf) - len(failed)
+        out["upsets_per_run"] = float(np.mean([len(r["faults"]) for r in runs]))
+    return out
+
+
+# -- outputs ---------------------------------------------------------------------------------
+
+def write_outputs(results: list[dict], out: Path) -> list[Path]:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "campaign.json").write_text(json.dumps(results, indent=1, default=_json) + "\n")
+    paths = [out / "campaign.json", out / "runs.csv", out / "faults.csv"]
+    with open(out / "runs.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["campaign", "fault_model", "protection", "learning", "run", "faults",
+                    "outcome", "accuracy", "agreement", "accuracy_after_online",
+                    "time_to_failure_s"])
+        for c, res in enumerate(results):
+            s = res["spec"]
+            for r in res["runs"]:
+                w.writerow([c, s["fault_model"], s["protection"], s["learning"], r["run"],
+                            len(r["faults"]), r["outcome"], r["accuracy"], r["agreement"],
+                            r.get("accuracy_after_online", ""), r.get("time_to_failure", "")])
+    with open(out / "faults.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["campaign", "run", "memory", "word", "bit", "mask", "bits", "field",
+                    "kind", "time_s", "fluence"])
+        for c, res in enumerate(results):
+            for r in res["runs"]:
+                for x in r["faults"]:
+                    w.writerow([c, r["run"], x["memory"], x["word"], x["bit"], hex(x["mask"]),
+                                x["bits"], x["field"], x.get("kind", "FLIP"), x["time"],
+                                x["fluence"]])
+    paths += _plots(results, out)
+    return paths
+
+
+def _json(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"cannot write {type(o).__name__} as JSON")
+
+
+def _plots(results, out: Path) -> list[Path]:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    paths = []
+    seu = [r for r in results if r["spec"]["fault_model"] == "seu"]
+    if seu:
+        fig, ax = plt.subplots(figsize=(7, 4.5))
+        for res in seu:
+            s = res["spec"]
+            fl = np.array(res["runs"][0]["fluence"])
+            acc = np.array([r["accuracies"] for r in res["runs"]])
+            mean = acc.mean(axis=0)
+            band = np.array([rel.mean_with_interval(acc[:, i], s["confidence"])[1:]
+                             for i in range(acc.shape[1])])
+            label = f"protection {s['protection']}, learning {s['learning']}"
+            ax.plot(np.r_[0, fl], np.r_[res["accuracy0"], mean], marker="o", label=label)
+            ax.fill_between(fl, band[:, 0], band[:, 1], alpha=0.2)
+        ax.axhline(seu[0]["spec"]["threshold"], color="grey", ls="--", lw=1,
+                   label="failure threshold")
+        ax.set_xlabel("fluence (particles/cm$^2$)")
+        ax.set_ylabel("test accuracy")
+        ax.set_title(f"SDSP digits under accumulating SEUs ({len(seu[0]['runs'])} runs, "
+                     f"{int(100 * seu[0]['spec']['confidence'])} % band)")
+        ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / "accuracy_vs_fluence.png", dpi=120)
+        plt.close(fig)
+        paths.append(out / "accuracy_vs_fluence.png")
+    vul = [(res, k, v) for res in results for k, v in res["summary"]["vulnerability"].items()
+           if ":" in k]
+    if vul:
+        fig, ax = plt.subplots(figsize=(8, 0.3 * len(vul) + 1.5))
+        labels = [f"{k.split('.', 1)[1]} ({res['spec']['protection']}, "
+                  f"learning {res['spec']['learning']})" for res, k, _ in vul]
+        frac = [v["sdc_fraction"] for _, _, v in vul]
+        err = np.array([[v["sdc_fraction"] - v["sdc_interval"][0],
+                         v["sdc_interval"][1] - v["sdc_fraction"]] for _, _, v in vul]).T
+        ax.barh(range(len(vul)), frac, xerr=err, color="tab:red", alpha=0.7)
+        ax.set_yticks(range(len(vul)), labels, fontsize=7)
+        ax.set_xlabel("fraction of single faults giving silent data corruption")
+        ax.set_xlim(0, 1)
+        ax.set_title("vulnerability per memory field")
+        fig.tight_layout()
+        fig.savefig(out / "vulnerability.png", dpi=120)
+        plt.close(fig)
+        paths.append(out / "vulnerability.png")
+    return paths
+
+
+def table(results: list[dict]) -> str:
+    lines = [f"{'model':<12} {'faults':<6} {'prot':<7} {'learn':<5} {'runs':>5} "
+             f"{'masked':>7} {'sdc':>7} {'detect':>7} {'accuracy (CI)':>22} "
+             f"{'after online':>12} {'MTTF s (CI)':>24} {'runs/s':>7}"]
+    for res in results:
+        s, m = res["spec"], res["summary"]
+        acc = m["accuracy"]
+        after = m.get("accuracy_after_online")
+        mttf = m.get("mean_time_to_failure_s")
+        lines.append(
+            f"{s['model']:<12} {s['fault_model']:<6} {s['protection']:<7} {s['learning']:<5} "
+            f"{m['runs']:>5} {m['masked']['fraction']:>7.3f} {m['sdc']['fraction']:>7.3f} "
+            f"{m['detected']['fraction']:>7.3f} "
+            f"{acc[0]:>8.3f} ({acc[1]:.3f}-{acc[2]:.3f})  "
+            f"{after[0] if after else float('nan'):>11.3f} "
+            + (f"{mttf[0]:>9.0f} ({mttf[1]:.0f}-{mttf[2]:.0f})" if mttf else f"{'-':>24}")
+            + f" {res['runs_per_second'] or 0:>7.1f}")
+    return "\n".join(lines)
+
+
+# -- replay on the RTL -------------------------------------------------------------------------
+
+def replay_runs(results: dict, runs, *, samples: int = 20, backend: str = "verilator") -> dict:
+    """Replay runs of a static golden campaign on the RTL: the trained images, the run's
+    faults through the memory bus, the first ``samples`` test presentations; the RTL's
+    spikes per presentation must equal the golden model's and its predictions the
+    campaign's. Returns ``{"replayed": n, "matches": k, "runs": [...]}``."""
+    if backend != "verilator":
+        raise ValueError(f"replay backend {backend!r}: only 'verilator' replays SDSP "
+                         "campaigns (the serial link does not reach SDSP tiles' memories "
+                         "in the golden host model yet)")
+    import tempfile
+
+    from hw.sdsp.core import SdspCore
+    from sim.runner import run_cocotb, verilator_build
+    spec = CampaignSpec(**results["spec"])
+    if spec.fault_model == "seu" or spec.learning == "on":
+        raise ValueError("replay takes static campaigns with learning off (flips, stuck, "
+                         "sweep): their faults are all injected before the test")
+    model = SdspDigits(replace_samples(spec, samples), log=None)
+    chosen = [results["runs"][r] for r in runs]
+    with tempfile.TemporaryDirectory() as tmp:
+        case = Path(tmp) / "case.json"
+        case.write_text(json.dumps({
+            "images": {k: [int(w) for w in v] for k, v in model.images.items()},
+            "samples": [[[int(k.value), int(i), int(a)] for k, i, a in ev]
+                        for ev in model.events],
+            "runs": [{"run": r["run"], "faults": [[f["memory"], f["word"], f["mask"],
+                                                   f.get("kind", "FLIP")]
+                                                  for f in r["faults"]],
+                      "predictions": r["predictions"][:samples]} for r in chosen]}))
+        out = Path(tmp) / "out.json"
+        config = model.config
+        build = verilator_build("sdsp_core", lambda: SdspCore(config), key=config.to_dict())
+        run_cocotb(build, "sim.tb.sdsp", testcase="test_sdsp_inject_replay",
+                   params={"config": config.to_dict(), "case": str(case), "out": str(out)})
+        return json.loads(out.read_text())
+
+
+def replace_samples(spec: CampaignSpec, samples: int) -> CampaignSpec:
+    d = asdict(spec)
+    d["samples"] = samples
+    return CampaignSpec(**d)
+
+
+# -- command line ----------------------------------------------------------------------------
+
+def _mbu(text: str) -> dict:
+    out = {}
+    for part in filter(None, text.split(",")):
+        try:
+            k, p = part.split(":")
+            out[int(k)] = float(p)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"--mbu takes BITS:PROBABILITY pairs such as 2:0.05,3:0.01, not {text!r}")
+    return out
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="python sw/inject.py",
+        description="Fault-injection campaigns on the golden model, replayed on the RTL.",
+        epilog="Examples: python sw/inject.py --fault-model flips --runs 1000 --out "
+               "results/flips; python sw/inject.py --fault-model seu --protection all "
+               "--learning both --runs 20 --out results/seu; python sw/inject.py --replay "
+               "results/flips --replay-runs 20",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    d = CampaignSpec()
+    p.add_argument("--model", default=d.model, choices=["sdsp-digits"],
+                   help="network and chip under test")
+    p.add_argument("--backend", default="golden",
+                   help="'golden' runs campaigns; 'verilator' replays them (--replay); "
+                        "'serial:PORT' is not available for SDSP campaigns yet")
+    p.add_argument("--targets", default=d.targets,
+                   help="memories by shell pattern, comma-separated (e.g. '*.synapses')")
+    p.add_argument("--fault-model", default=d.fault_model, choices=FAULT_MODELS)
+    p.add_argument("--runs", type=int, default=d.runs, help="runs per setting")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--out", type=Path, default=Path("results/inject"),
+                   help="output directory")
+    p.add_argument("--protection", default=d.protection,
+                   choices=["none", "parity", "secded", "all"],
+                   help="FaultSRAM protection of every memory; 'all' runs each")
+    p.add_argument("--learning", default=d.learning, choices=["on", "off", "both"],
+                   help="SDSP learning during the run (online phase); 'both' runs each")
+    p.add_argument("--flips", type=int, default=d.flips,
+                   help="faults per run (flips, stuck)")
+    p.add_argument("--stuck-value", type=int, default=d.stuck_value, choices=[0, 1])
+    p.add_argument("--sigma", type=float, default=d.sigma,
+                   help="SEU cross-section per bit, cm^2/bit (seu)")
+    p.add_argument("--cross-section", type=Path, metavar="FILE",
+                   help="JSON {memory pattern: sigma or {sigma, low, high}} measured per "
+                        "memory (seu; overrides --sigma where a pattern matches)")
+    p.add_argument("--beam-upsets", type=int, metavar="K",
+                   help="derive sigma from a beam test: upsets counted ...")
+    p.add_argument("--beam-fluence", type=float, metavar="F",
+                   help="... at this fluence (particles/cm^2) ...")
+    p.add_argument("--beam-bits", type=int, metavar="B", help="... over this many bits")
+    p.add_argument("--flux", type=float, default=d.flux, help="particles/cm^2/s (seu)")
+    p.add_argument("--duration", type=float, default=d.duration, help="seconds (seu)")
+    p.add_argument("--checkpoints", type=int, default=d.checkpoints,
+                   help="accuracy measurements over the duration (seu)")
+    p.add_argument("--mbu", type=_mbu, default={},
+                   help="multi-bit upsets: BITS:PROBABILITY,... (seu)")
+    p.add_argument("--online", default=d.online, choices=["unsupervised", "supervised"],
+                   help="online phase with learning on: without or with the teacher")
+    p.add_argument("--online-samples", type=int, default=d.online_samples,
+                   help="training images per online phase (learning on)")
+    p.add_argument("--samples", type=int, default=d.samples,
+                   help="test images per accuracy measurement")
+    p.add_argument("--threshold", type=float, default=d.threshold,
+                   help="application-level failure: accuracy below this")
+    p.add_argument("--train-epochs", type=int, default=d.train_epochs,
+                   help="offline training epochs before the campaign")
+    p.add_argument("--margin", type=float, default=d.margin,
+                   help="error margin for the Leveugle sample size")
+    p.add_argument("--confidence", type=float, default=d.confidence,
+                   help="confidence of the sample size and of every interval")
+    p.add_argument("--replay", type=Path, metavar="DIR",
+                   help="replay runs of the campaign in DIR on --backend verilator")
+    p.add_argument("--replay-runs", type=int, default=20, help="runs to replay")
+    p.add_argument("--replay-samples", type=int, default=20,
+                   help="test images per replayed run")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    if args.backend.startswith("serial:"):
+        parser().error("--backend serial: SDSP campaigns cannot run on a board yet (the "
+                       "host link's golden model has no SDSP tile memories to check a "
+                       "board against); use golden, and verilator to replay")
+    if args.replay:
+        return _main_replay(args)
+    if args.backend != "golden":
+        parser().error(f"--backend {args.backend}: campaigns run on 'golden'; 'verilator' "
+                       "replays them (--replay DIR)")
+    cross = {}
+    if args.cross_section:
+        try:
+            cross = json.loads(args.cross_section.read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            parser().error(f"--cross-section {args.cross_section}: {e}")
+    sigma = args.sigma
+    beam = (args.beam_upsets, args.beam_fluence, args.beam_bits)
+    if any(b is not None for b in beam):
+        if None in beam:
+            parser().error("--beam-upsets, --beam-fluence and --beam-bits go together")
+        cs = rel.cross_section(args.beam_upsets, args.beam_fluence, args.beam_bits,
+                               args.confidence)
+        sigma = cs["sigma"]
+        print(f"cross-section from the beam test: {cs['sigma']:.3e} cm^2/bit "
+              f"({int(100 * args.confidence)} %: {cs['low']:.3e} .. {cs['high']:.3e}) from "
+              f"{args.beam_upsets} upsets at {args.beam_fluence:.3e} /cm^2 on "
+              f"{args.beam_bits} bits")
+        if sigma == 0:
+            parser().error("the beam test counted no upset: the cross-section is 0; give "
+                           "--sigma (e.g. its upper limit)")
+    prots = ["none", "parity", "secded"] if args.protection == "all" else [args.protection]
+    learns = ["off", "on"] if args.learning == "both" else [args.learning]
+    results = []
+    model_cache = {}
+    for prot in prots:
+        for learn in learns:
+            spec = CampaignSpec(
+                fault_model=args.fault_model, targets=args.targets, runs=args.runs,
+                seed=args.seed, protection=prot, learning=learn, flips=args.flips,
+                stuck_value=args.stuck_value, sigma=sigma, cross_section=cross,
+                flux=args.flux, duration=args.duration, checkpoints=args.checkpoints,
+                mbu=args.mbu, online=args.online, online_samples=args.online_samples,
+                samples=args.samples, threshold=args.threshold,
+                train_epochs=args.train_epochs, margin=args.margin,
+                confidence=args.confidence)
+            try:
+                spec.validate()
+                from sw.sdsp_digits import demo_config
+                select_targets(memories(demo_config()), spec.targets, spec.fault_model)
+                if prot not in model_cache:
+                    first = next(iter(model_cache.values()), None)
+                    model_cache[prot] = SdspDigits(
+                        spec, trained=first.images if first else None)
+                res = run_campaign(spec, model=model_cache[prot],
+                                   progress=not args.no_progress)
+            except ValueError as e:
+                parser().error(str(e))
+            s = res["summary"]
+            print(f"{args.fault_model} protection {prot}, learning {learn}: {s['runs']} runs "
+                  f"in {res['seconds']:.1f} s ({res['runs_per_second']:.1f} runs/s); "
+                  f"Leveugle sample size for +-{args.margin} at "
+                  f"{int(100 * args.confidence)} %: {res['sample_size']} of "
+                  f"{res['population_bits']} bits"
+                  + ("" if args.runs >= res["sample_size"] or args.fault_model == "seu"
+                     else f" (warning: {args.runs} runs are fewer)"))
+            results.append(res)
+    paths = write_outputs(results, args.out)
+    print(table(results))
+    for key, v in results[0]["summary"]["vulnerability"].items():
+        if ":" in key:
+            print(f"  {key:<28} runs {v['runs']:>4}  sdc {v['sdc_fraction']:.3f} "
+                  f"({v['sdc_interval'][0]:.3f}-{v['sdc_interval'][1]:.3f})  mean accuracy "
+                  f"drop {v['mean_accuracy_drop']:+.4f}"
+                  + (f", after online {v['mean_accuracy_drop_after_online']:+.4f}"
+                     if "mean_accuracy_drop_after_online" in v else ""))
+    print("wrote " + ", ".join(str(p) for p in paths))
+    return 0
+
+
+def _main_replay(args) -> int:
+    path = args.replay / "campaign.json"
+    try:
+        results = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        parser().error(f"--replay {args.replay}: cannot read {path}: {e}")
+    res = results[0]
+    n = min(args.replay_runs, len(res["runs"]))
+    try:
+        rep = replay_runs(res, range(n), samples=args.replay_samples, backend=args.backend)
+    except ValueError as e:
+        parser().error(str(e))
+    print(f"replayed {rep['replayed']} runs on the RTL ({args.replay_samples} test images "
+          f"each): {rep['matches']} match the golden model exactly")
+    (args.replay / "replay.json").write_text(json.dumps(rep, indent=1) + "\n")
+    return 0 if rep["matches"] == rep["replayed"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
