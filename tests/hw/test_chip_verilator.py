@@ -26,7 +26,7 @@ def chip_config(width: int, height: int) -> ChipConfig:
         noc=NocConfig(width=width, height=height, routes=512))
 
 
-@pytest.mark.parametrize("width,height,networks", [(1, 1, 3), (2, 1, 7), (2, 2, 7), (3, 3, 6)])
+@pytest.mark.parametrize("width,height,networks", [(1, 1, 3), (2, 1, 7), (2, 2, 7), (3, 3, 3)])
 def test_random_networks_match_chip_golden(width, height, networks):
     config = chip_config(width, height)
     build = verilator_build("chip", lambda: Chip(config), key=config.to_dict())
