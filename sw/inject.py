@@ -27,7 +27,9 @@ Fault models (``--fault-model``)
                 learning on, the chip runs ``--online-samples`` training images (``--online
                 unsupervised``: learning on, no teacher, as in the paper; ``supervised``:
                 the demo's teacher events).
-    ``flips``   ``--flips`` random distinct single-bit flips per run, at time 0.
+    ``flips``   ``--flips`` random distinct single-bit flips per run, at time 0
+                (``--fields weight,mapped,...`` and ``--mapped-only`` narrow the bits:
+                e.g. only the weight bits of the synapses the network uses).
     ``stuck``   ``--flips`` random stuck-at-``--stuck-value`` bits per run (the
                 FaultSRAM's ``fault_slots`` per memory hold them; more are refused and
                 counted), in memories the core never rewrites.
@@ -102,6 +104,8 @@ class CampaignSpec:
     protection: str = "none"
     learning: str = "off"
     flips: int = 1
+    fields: str = ""
+    mapped_only: bool = False
     stuck_value: int = 1
     sigma: float = 1e-14
     cross_section: dict = field(default_factory=dict)
@@ -136,6 +140,9 @@ class CampaignSpec:
         for name in ("flips", "online_samples"):
             if getattr(self, name) < 0:
                 bad(name, f"must not be negative, not {getattr(self, name)}")
+        if (self.fields or self.mapped_only) and self.fault_model not in ("flips", "stuck"):
+            bad("fields", "--fields and --mapped-only select bits for flips and stuck "
+                          "campaigns only")
         if self.stuck_value not in (0, 1):
             bad("stuck_value", f"must be 0 or 1, not {self.stuck_value}")
         for name in ("flux", "duration", "sigma"):
@@ -338,7 +345,10 @@ def _fault_lists(model: SdspDigits, spec: CampaignSpec, rng) -> list[list[dict]]
         pick = rng.choice(len(every), size=min(spec.runs, len(every)), replace=False)
         return [[every[i]] for i in sorted(pick)]
     if spec.fault_model in ("flips", "stuck"):
-        lists = [rel.fixed_flips(rng, targets, spec.flips) for _ in range(spec.runs)]
+        if spec.fields or spec.mapped_only:
+            lists = _selected_flips(model, spec, targets, rng)
+        else:
+            lists = [rel.fixed_flips(rng, targets, spec.flips) for _ in range(spec.runs)]
         if spec.fault_model == "stuck":
             kind = FaultKind.STUCK_AT_1 if spec.stuck_value else FaultKind.STUCK_AT_0
             for faults in lists:
@@ -348,6 +358,48 @@ def _fault_lists(model: SdspDigits, spec: CampaignSpec, rng) -> list[list[dict]]
     mems = [{**t, "sigma": _sigma(spec, t["name"])} for t in targets]
     return [rel.seu_schedule(rng, mems, spec.flux, spec.duration, mbu=spec.mbu or None)
             for _ in range(spec.runs)]
+
+
+def _selected_flips(model, spec, targets, rng) -> list[list[dict]]:
+    """Flips drawn uniformly from the stored bits of the fields ``spec.fields`` (all
+    fields when empty), in synapse memories only the synapses the network maps when
+    ``spec.mapped_only``."""
+    fields = {f.strip() for f in spec.fields.split(",") if f.strip()}
+    s = model.config.sdsp
+    cands = []                                   # (memory, word, stored bit)
+    names = {t["name"]: [field_of(model, t["name"], b) for b in range(t["width"])]
+             for t in targets}
+    known = {n for v in names.values() for n in v}
+    if fields - known:
+        raise ValueError(f"--fields: {', '.join(sorted(fields - known))} is not a field of "
+                         f"{spec.targets!r}; its fields are {', '.join(sorted(known))}")
+    for t in targets:
+        bits = [b for b, n in enumerate(names[t["name"]]) if not fields or n in fields]
+        if not bits:
+            continue
+        if spec.mapped_only and t["name"].endswith(".synapses"):
+            from hw.mem.protection import code_layout as _cl
+            lay = _cl(t["data_width"], model.config.memory.protection.for_role(t["role"]))
+            pos = {b: i for i, b in enumerate(lay.data_pos)}
+            for a, j in zip(*np.nonzero(model.trained.mapped)):
+                word, lane = a * s.words + j // s.lanes, j % s.lanes
+                for b in bits:
+                    if b in pos and pos[b] // s.synapse_bits == lane:
+                        cands.append((t["name"], int(word), b))
+        elif not spec.mapped_only or not t["name"].endswith(".synapses"):
+            cands += [(t["name"], w, b) for w in range(t["words"]) for b in bits]
+    if len(cands) < spec.flips:
+        raise ValueError(f"--fields {spec.fields or '(all)'}"
+                         f"{' --mapped-only' if spec.mapped_only else ''} leaves "
+                         f"{len(cands)} bits in {spec.targets!r}, fewer than --flips "
+                         f"{spec.flips}")
+    out = []
+    for _ in range(spec.runs):
+        pick = rng.choice(len(cands), size=spec.flips, replace=False)
+        out.append([{"time": 0.0, "fluence": 0.0, "memory": cands[i][0],
+                     "word": cands[i][1], "bit": cands[i][2], "mask": 1 << cands[i][2],
+                     "bits": 1} for i in sorted(pick)])
+    return out
 
 
 def _inject(g, faults) -> int:
@@ -684,6 +736,12 @@ def parser() -> argparse.ArgumentParser:
                    help="SDSP learning during the run (online phase); 'both' runs each")
     p.add_argument("--flips", type=int, default=d.flips,
                    help="faults per run (flips, stuck)")
+    p.add_argument("--fields", default=d.fields,
+                   help="flips/stuck only in these fields, comma-separated (weight, mapped, "
+                        "thr, leak, theta_m, theta_1..3, ca_leak, v, ca, count, inh, learn, "
+                        "gate, check)")
+    p.add_argument("--mapped-only", action="store_true",
+                   help="in synapse memories, only the synapses the network maps")
     p.add_argument("--stuck-value", type=int, default=d.stuck_value, choices=[0, 1])
     p.add_argument("--sigma", type=float, default=d.sigma,
                    help="SEU cross-section per bit, cm^2/bit (seu)")
@@ -765,6 +823,7 @@ def main(argv=None) -> int:
             spec = CampaignSpec(
                 fault_model=args.fault_model, targets=args.targets, runs=args.runs,
                 seed=args.seed, protection=prot, learning=learn, flips=args.flips,
+                fields=args.fields, mapped_only=args.mapped_only,
                 stuck_value=args.stuck_value, sigma=sigma, cross_section=cross,
                 flux=args.flux, duration=args.duration, checkpoints=args.checkpoints,
                 mbu=args.mbu, online=args.online, online_samples=args.online_samples,

@@ -107,3 +107,18 @@ def test_bad_arguments_are_refused_with_the_reason(argv, message, capsys, tmp_pa
     with pytest.raises(SystemExit):
         inject.main(argv + ["--samples", "10", "--out", str(tmp_path), "--no-progress"])
     assert pytest.importorskip("re").search(message, capsys.readouterr().err)
+
+
+def test_fields_and_mapped_only_narrow_the_bits(model):
+    spec = CampaignSpec(fault_model="flips", flips=5, runs=4, samples=40,
+                        targets="*.synapses", fields="weight", mapped_only=True)
+    res = run_campaign(spec, model=model, progress=False, log=None)
+    K, L = model.config.sdsp.words, model.config.sdsp.lanes
+    for r in res["runs"]:
+        for f in r["faults"]:
+            assert f["field"] == "weight"
+            a, k = divmod(f["word"], K)
+            assert model.trained.mapped[a, k * L + f["bit"] // 4]
+    with pytest.raises(ValueError, match="--fields: thrr is not a field of"):
+        run_campaign(CampaignSpec(fault_model="flips", targets="*.params", fields="thrr",
+                                  samples=40), model=model, progress=False, log=None)
