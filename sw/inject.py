@@ -206,10 +206,7 @@ class SdspDigits:
     def infer(self, g) -> dict:
         spikes, v = g.infer(self.events)
         out = self.sd.OUTPUTS
-        counts = spikes[:, out.start:out.stop]
-        key = counts * (1 << 20) + v[:, out.start:out.stop] * 16 \
-            + (self.sd.CLASSES - 1 - np.arange(self.sd.CLASSES))
-        pred = np.argmax(key, axis=1)
+        pred = self.sd.predict_counts(spikes[:, out.start:out.stop], v[:, out.start:out.stop])
         return {"spikes": spikes, "v": v[:, out.start:out.stop], "predictions": pred,
                 "accuracy": float(np.mean(pred == self.y)) if len(self.y) else 0.0}
 
@@ -378,8 +375,8 @@ def _selected_flips(model, spec, targets, rng) -> list[list[dict]]:
         if not bits:
             continue
         if spec.mapped_only and t["name"].endswith(".synapses"):
-            from hw.mem.protection import code_layout as _cl
-            lay = _cl(t["data_width"], model.config.memory.protection.for_role(t["role"]))
+            lay = code_layout(t["data_width"],
+                              model.config.memory.protection.for_role(t["role"]))
             pos = {b: i for i, b in enumerate(lay.data_pos)}
             for a, j in zip(*np.nonzero(model.trained.mapped)):
                 word, lane = a * s.words + j // s.lanes, j % s.lanes

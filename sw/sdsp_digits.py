@@ -435,13 +435,13 @@ def predict(spikes, v=None) -> int:
         The class neuron with the most spikes; ties to the highest final ``v``, then
         to the lowest class index.
     """
-    counts = [0] * CLASSES
+    counts = np.zeros(CLASSES, np.int64)
     for fired in spikes:
         for n in fired:
             if FIRST_OUTPUT <= n < FIRST_OUTPUT + CLASSES:
                 counts[n - FIRST_OUTPUT] += 1
     if v is None:
-        v = [0] * CLASSES
+        v = np.zeros(CLASSES, np.int64)
     else:
         v = np.asarray(v).reshape(-1)
         if len(v) >= FIRST_OUTPUT + CLASSES:
@@ -449,7 +449,16 @@ def predict(spikes, v=None) -> int:
         elif len(v) != CLASSES:
             raise ValueError(f"v must hold the {CLASSES} class neurons' membranes or the "
                              f"whole core's (at least {FIRST_OUTPUT + CLASSES}), not {len(v)}")
-    return max(range(CLASSES), key=lambda c: (counts[c], int(v[c]), -c))
+    return int(predict_counts(counts[None], np.asarray(v)[None])[0])
+
+
+def predict_counts(counts, v) -> np.ndarray:
+    """:func:`predict` for many presentations at once: ``counts`` and ``v`` are the
+    class neurons' spike counts and final membranes (``samples x 10``); the most
+    spikes win, ties to the highest ``v``, then to the lowest class index."""
+    counts, v = np.asarray(counts, np.int64), np.asarray(v, np.int64)
+    key = (counts << 20) + (v << 4) + (CLASSES - 1 - np.arange(CLASSES))
+    return np.argmax(key, axis=1)
 
 
 def classify(g: GoldenSdsp, image, rng_or_seed=0, *, spikes: int = SPIKES,

@@ -21,8 +21,9 @@ from hw.core import COUNTERS
 from hw.isa import Isa
 from hw.mem.bus import BusOp
 from hw.mem.fault_sram import FaultKind
-from hw.sdsp.format import EventKind, event_layout, sdsp_memories
-from sim.golden.sdsp import SDSP_COUNTERS, GoldenSdsp
+from hw.sdsp.format import (EventKind, event_layout, neuron_layout, sdsp_memories,
+                            unsigned_fields)
+from sim.golden.sdsp import SDSP_COUNTERS, GoldenSdsp, unpack_words
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 from sim.tb.bus import BusDriver
 
@@ -394,8 +395,6 @@ async def test_sdsp_inject_replay(dut):
             want = gold.run(events)
             got = await drv.run(events)
             words = [await drv.read(neurons, a) for a in range(drv.specs[neurons].depth)]
-            from sim.golden.sdsp import unpack_words
-            from hw.sdsp.format import neuron_layout, unsigned_fields
             v = unpack_words(unsigned_fields(neuron_layout(config.sdsp)), config.sdsp.lanes,
                              words)["v"]
             flat = [x for f in want for x in f]
