@@ -2,7 +2,7 @@
 protection mode (``sw/inject.py`` on the SDSP digits model).
 
 * ``golden_runs_per_second``: a campaign of single-bit flips over every memory
-  (accuracy on 100 test images per run, batched golden inference; 1,000 runs, 200 with
+  (accuracy on 100 test images per run, batched golden inference; 1,000 runs, 100 with
   ``--quick``), runs per wall-clock second on this machine (a rate, not a ratio: it
   varies with the machine).
 * ``replay_matches``: runs of a 300-flip campaign (synapses, parameters, signs) replayed
@@ -13,7 +13,7 @@ protection mode (``sw/inject.py`` on the SDSP digits model).
   cross-section (every memory, learning off) until the accuracy falls below 0.5,
   measured at 12 checkpoints over two hours; runs that never fail count as two hours
   (so the mean is a lower bound, and the censored count is reported). 10 runs per mode,
-  3 with ``--quick``. At this fluence (about 4 % of all stored bits upset per hour)
+  2 with ``--quick``. At this fluence (about 4 % of all stored bits upset per hour)
   double and triple upsets in one word are common, which SECDED cannot correct; no
   scrubber rewrites the words.
 """
@@ -30,7 +30,7 @@ def run(quick: bool = False) -> dict:
     from sw.inject import CampaignSpec, SdspDigits, replay_runs, run_campaign
     figures, rows = {}, []
     base = SdspDigits(CampaignSpec(), log=None)
-    flips = CampaignSpec(fault_model="flips", runs=200 if quick else 1000, samples=100)
+    flips = CampaignSpec(fault_model="flips", runs=100 if quick else 1000, samples=100)
     res = run_campaign(flips, model=base, progress=False, log=None)
     figures["golden_runs_per_second"] = round(res["runs_per_second"], 1)
     s = res["summary"]
@@ -49,7 +49,7 @@ def run(quick: bool = False) -> dict:
                                        "images per run, this machine)",
              "replay_matches": f"RTL replays equal to the golden model, of {n}"}
     for prot in ("none", "parity", "secded"):
-        spec = CampaignSpec(fault_model="seu", runs=3 if quick else 10, samples=100,
+        spec = CampaignSpec(fault_model="seu", runs=2 if quick else 10, samples=100,
                             flux=FLUX, sigma=SIGMA, duration=DURATION, checkpoints=12,
                             threshold=THRESHOLD, protection=prot, learning="off")
         model = SdspDigits(spec, log=None, trained=base.images)

@@ -48,7 +48,7 @@ def run(quick: bool = False) -> dict:
     opt = "-O0" if quick else "-O2"
     build = verilator_build("mesh", lambda: Mesh(mesh), key=mesh.to_dict(), opt=opt)
     loads = [0.2, 0.6, 1.0] if quick else [round(0.1 * k, 1) for k in range(1, 11)]
-    packets = 2000 if quick else 20000
+    packets = 1000 if quick else 20000
     runs = [{"pattern": "self", "packets": 50, "rate": 0.02, "seed": 1, "sources": [0],
              "host": False},
             {"pattern": "corner", "packets": 50, "rate": 0.02, "seed": 2, "sources": [0],

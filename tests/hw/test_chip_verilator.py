@@ -52,4 +52,4 @@ def test_sdsp_tile_fed_by_a_neurocore_matches_chip_golden():
     build = verilator_build("chip", lambda: Chip(config), key=config.to_dict())
     run_cocotb(build, "sim.tb.chip", testcase="test_chip_sdsp",
                params={"config": config.to_dict(), "seed": SEED + 888,
-                       "networks": int(ONLY or 4), "steps": 10})
+                       "networks": int(ONLY or 3), "steps": 10})
