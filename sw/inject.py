@@ -588,8 +588,8 @@ def _plots(results, out: Path) -> list[Path]:
             fl = np.array(res["runs"][0]["fluence"])
             acc = np.array([r["accuracies"] for r in res["runs"]])
             mean = acc.mean(axis=0)
-            band = np.array([rel.mean_with_interval(acc[:, i], s["confidence"])[1:]
-                             for i in range(acc.shape[1])])
+            band = np.clip([rel.mean_with_interval(acc[:, i], s["confidence"])[1:]
+                            for i in range(acc.shape[1])], 0.0, 1.0)
             label = f"protection {s['protection']}, learning {s['learning']}"
             ax.plot(np.r_[0, fl], np.r_[res["accuracy0"], mean], marker="o", label=label)
             ax.fill_between(fl, band[:, 0], band[:, 1], alpha=0.2)
