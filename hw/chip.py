@@ -46,7 +46,6 @@ from .noc.mesh import Mesh
 from .noc.packet import packet_layout, sdsp_tiles, tile_coords, tile_prefix
 from .noc.route_expander import RouteExpander
 from .sdsp.core import SdspCore
-from .sdsp.format import split_axon
 
 __all__ = ["Chip", "CHIP_COUNTERS"]
 

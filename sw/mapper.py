@@ -37,8 +37,7 @@ import numpy as np
 
 from hw.config import ChipConfig
 from hw.isa import Isa
-from hw.noc.packet import (chip_memories, dest_layout, route_layout, sdsp_tiles,
-                           tile_coords, tile_prefix)
+from hw.noc.packet import chip_memories, dest_layout, route_layout, sdsp_tiles, tile_prefix
 from sw.compiler import CompileError, compile_core, refuse_delays
 from sw.network import INPUT, Layer, Network, Neuron
 

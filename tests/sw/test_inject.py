@@ -4,7 +4,6 @@ replay of every run, metrics, the command line and its refusals."""
 import csv
 import json
 
-import numpy as np
 import pytest
 
 from sw import inject
