@@ -26,6 +26,14 @@ class BusDriver:
         await self.dut.tick(n)
         self.cycles += n
 
+    def counters(self, path: str = "counters", names=None) -> dict:
+        """A packed counter port as ``{name: value}`` (``names`` default: a core's
+        :data:`hw.core.COUNTERS`)."""
+        from hw.core import COUNTERS
+        raw = self.dut.get(path)
+        cb = self.config.core.counter_bits
+        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(names or COUNTERS)}
+
     async def bus(self, op, mem=0, addr=0, data=0, kind=0):
         """One memory-bus request; returns ``(data, corrected, detected, error)`` for
         requests that answer (READ, STATUS, COUNTS), else None."""

@@ -15,7 +15,6 @@ import cocotb
 import numpy as np
 
 from hw.chip import CHIP_COUNTERS
-from hw.core import COUNTERS
 from hw.isa import Isa
 from hw.noc.packet import chip_memories, packet_layout, sdsp_tiles, tile_coords
 from sim.golden.chip import GoldenChip
@@ -41,14 +40,10 @@ class ChipDriver(BusDriver):
         self.dut.set("clear_counters", 0)
 
     def core_counters(self, t: int) -> dict:
-        raw = self.dut.get(f"core_counters.{t}")
-        cb = self.config.core.counter_bits
-        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(COUNTERS)}
+        return self.counters(f"core_counters.{t}")
 
     def chip_counters(self) -> dict:
-        raw = self.dut.get("counters")
-        cb = self.config.core.counter_bits
-        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(CHIP_COUNTERS)}
+        return self.counters("counters", CHIP_COUNTERS)
 
     def _unpack(self, raw):
         p = Isa.unpack(self.packet, raw)

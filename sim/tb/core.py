@@ -17,7 +17,6 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from hw.core import COUNTERS
 from hw.isa import Isa, core_memories
 from hw.mem.bus import BusOp
 from sim.golden.core import GoldenCore
@@ -53,11 +52,6 @@ class CoreDriver(BusDriver):
         for i in range(len(self.specs)):
             await self.bus(BusOp.CLEAR, i)
 
-    def counters(self) -> dict:
-        raw = self.dut.get("counters")
-        cb = self.config.core.counter_bits
-        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(COUNTERS)}
-
     async def send(self, events) -> None:
         """Push events back to back (one per cycle while the queue takes them)."""
         d = self.dut
@@ -86,7 +80,6 @@ class CoreDriver(BusDriver):
         ``spike_ready(cycle)``, when given, drives ``spikes.ready`` (back-pressure)."""
         d = self.dut
         ev_layout = self.isa.event
-        spike_layout = self.isa.spike
         nb = self.config.core.neuron_bits
         pb = self.config.core.payload_bits
         spikes = []

@@ -119,7 +119,6 @@ async def scdq_crosscheck(dut: SignalAccess, config: ChipConfig, *, seed: int, n
     adv_wait = 0                       # cycles the advance request has been pending
     push_wait = 0
     last_drain = None                  # (payload) offered but not taken last cycle
-    draining_out = False
     while True:
         finishing = stats["ops"] >= n_ops
         if finishing and gold.occupancy == 0 and pending is None:

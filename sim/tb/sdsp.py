@@ -17,7 +17,6 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from hw.core import COUNTERS
 from hw.isa import Isa
 from hw.mem.bus import BusOp
 from hw.mem.fault_sram import FaultKind
@@ -40,11 +39,6 @@ class SdspDriver(BusDriver):
         dut.set("events.valid", 0)
         dut.set("clear_counters", 0)
         dut.set("spikes.ready", 1)
-
-    def counters(self) -> dict:
-        raw = self.dut.get("counters")
-        cb = self.config.core.counter_bits
-        return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(COUNTERS)}
 
     async def clear_counters(self):
         self.dut.set("clear_counters", 1)
