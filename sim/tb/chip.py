@@ -21,7 +21,7 @@ from sim.golden.chip import GoldenChip
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 from sim.tb.bus import BusDriver
 
-__all__ = ["ChipDriver", "crosscheck", "crosscheck_packets", "sdsp_chip_case"]
+__all__ = ["ChipDriver", "crosscheck", "sdsp_chip_case"]
 
 MAX_STEP_CYCLES = 1_000_000
 
@@ -84,20 +84,13 @@ class ChipDriver(BusDriver):
         return sorted(out)
 
 
-async def crosscheck(dut: SignalAccess, config, image, inputs, *, label: str,
-                     fresh: bool = False) -> dict:
-    """``fresh``: the chip's memories are all zero (first network after power-up)."""
-    return await crosscheck_packets(dut, config, image.images,
-                                    [image.host_packets(ev) for ev in inputs],
-                                    label=label, fresh=fresh)
-
-
-async def crosscheck_packets(dut: SignalAccess, config, images: dict, steps, *,
+async def crosscheck(dut: SignalAccess, config, images: dict, steps, *,
                              label: str, fresh: bool = False) -> dict:
     """Load ``images``, run one timestep per list of host packets ``(x, y, axon,
     payload)`` on the RTL and the golden chip, compare the host's output events per
     step, every counter, the final neuron memories of neurocores and every memory of
-    SDSP tiles."""
+    SDSP tiles. ``fresh``: the chip's memories are all zero (first network after
+    power-up), so only nonzero words are loaded."""
     drv = ChipDriver(dut, config)
     gold = GoldenChip(config)
     gold.load(images)
@@ -186,24 +179,6 @@ def sdsp_chip_case(rng, config, steps: int):
 
 
 @cocotb.test()
-async def test_chip_sdsp(dut):
-    """Neurocore tiles feeding an SDSP tile over the mesh (see :func:`sdsp_chip_case`)."""
-    from hw.config import ChipConfig
-    p = params()
-    config = ChipConfig.from_dict(p["config"])
-    access = await start_cocotb(dut)
-    n = config.noc
-    for k in range(p["networks"]):
-        seed = p["seed"] + k
-        images, steps = sdsp_chip_case(np.random.default_rng(seed), config, p["steps"])
-        r = await crosscheck_packets(access, config, images, steps, fresh=k == 0,
-                                     label=f"{n.width}x{n.height} chip with an SDSP tile, "
-                                           f"network seed {seed}")
-        dut._log.info("network seed %d: RTL == golden over %d timesteps (%d host events "
-                      "out)", seed, len(steps), r["chip"]["host_events_out"])
-
-
-@cocotb.test()
 async def test_chip_random(dut):
     from hw.config import ChipConfig
     from sim.stimulus import random_chip_case
@@ -213,12 +188,18 @@ async def test_chip_random(dut):
     n = config.noc
     for k in range(p["networks"]):
         seed = p["seed"] + k
-        image, inputs = random_chip_case(np.random.default_rng(seed), config, p["steps"])
+        rng = np.random.default_rng(seed)
+        if config.sdsp.enabled:         # neurocores feeding an SDSP tile (sdsp_chip_case)
+            images, steps = sdsp_chip_case(rng, config, p["steps"])
+            label = f"{n.width}x{n.height} chip with an SDSP tile, network seed {seed}"
+        else:
+            image, inputs = random_chip_case(rng, config, p["steps"])
+            images, steps = image.images, [image.host_packets(ev) for ev in inputs]
+            label = f"{n.width}x{n.height} chip, network seed {seed}"
         if k and config.delay.enabled:
             await access.reset()        # empty delay queues / ring slot 0, as the golden chip
-        await crosscheck(access, config, image, inputs, fresh=k == 0,
-                         label=f"{n.width}x{n.height} chip, network seed {seed}")
-        dut._log.info("network seed %d: RTL == golden over %d timesteps", seed, len(inputs))
+        await crosscheck(access, config, images, steps, fresh=k == 0, label=label)
+        dut._log.info("network seed %d: RTL == golden over %d timesteps", seed, len(steps))
 
 
 @cocotb.test()

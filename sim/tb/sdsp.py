@@ -129,11 +129,7 @@ async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, w
                              f"is neuron {g}, expected {x}")
     if len(got) != len(expect):
         raise Divergence(f"{tag}: {len(got)} spikes, expected {len(expect)}")
-    counters = drv.counters()
-    for name in SDSP_COUNTERS:
-        if counters[name] != gold.counters[name]:
-            raise Divergence(f"{tag}: counter {name} = {counters[name]}, expected "
-                             f"{gold.counters[name]}")
+    counters = _compare_counters(drv, gold, tag)
     if faults:      # before the read-back below, whose reads count too
         cb = config.memory.counter_bits
         for name, i in index.items():
@@ -144,15 +140,29 @@ async def crosscheck(dut: SignalAccess, config, images: dict, events, *, seed, w
             if got_st != gold.status[name]:
                 raise Divergence(f"{tag}: {name} status {got_st}, expected {gold.status[name]}")
     if compare_memories:
-        want = gold.images()
-        got_im = await drv.read_images()
-        for name, words in want.items():
-            for a, (g, x) in enumerate(zip(got_im[name], words)):
-                if g != x:
-                    raise Divergence(f"{tag}: memory {name} word {a} is {g:#x}, "
-                                     f"expected {x:#x}")
+        await _compare_memories(drv, gold, tag)
     counters["run_cycles"] = run_cycles
     return counters
+
+
+def _compare_counters(drv, gold, tag: str) -> dict:
+    """The RTL's counters; a :class:`Divergence` at the first that differs from the
+    golden model's."""
+    counters = drv.counters()
+    for name in SDSP_COUNTERS:
+        if counters[name] != gold.counters[name]:
+            raise Divergence(f"{tag}: counter {name} = {counters[name]}, expected "
+                             f"{gold.counters[name]}")
+    return counters
+
+
+async def _compare_memories(drv, gold, tag: str) -> None:
+    """Every memory word read back through the bus against the golden model's."""
+    got = await drv.read_images()
+    for name, words in gold.images().items():
+        for a, (g, x) in enumerate(zip(got[name], words)):
+            if g != x:
+                raise Divergence(f"{tag}: memory {name} word {a} is {g:#x}, expected {x:#x}")
 
 
 def random_faults(config, rng, n_events: int, count: int, prefix: str = "sdsp"):
@@ -310,19 +320,9 @@ async def replay(dut: SignalAccess, config, images: dict, samples, *, label: str
             raise Divergence(f"{label}: sample {n}: spike {first} differs: RTL "
                              f"{got[first:first + 5]}, golden {want[first:first + 5]} "
                              f"({len(got)} vs {len(want)} spikes)")
-    want_im = gold.images()
-    got_im = await drv.read_images()
-    for name, words in want_im.items():
-        for a, (g, x) in enumerate(zip(got_im[name], words)):
-            if g != x:
-                raise Divergence(f"{label}: after {len(samples)} samples, {name} word {a} "
-                                 f"is {g:#x}, golden {x:#x}")
-    counters = drv.counters()
-    for name in SDSP_COUNTERS:
-        if counters[name] != gold.counters[name]:
-            raise Divergence(f"{label}: counter {name} = {counters[name]}, golden "
-                             f"{gold.counters[name]}")
-    return counters
+    tag = f"{label}: after {len(samples)} samples"
+    await _compare_memories(drv, gold, tag)
+    return _compare_counters(drv, gold, tag)
 
 
 @cocotb.test()

@@ -50,6 +50,6 @@ def test_sdsp_tile_fed_by_a_neurocore_matches_chip_golden():
     # and teacher events; the SDSP neurons report to the host.
     config = chip_config(2, 1).replace(sdsp=SdspConfig(tiles=1, neurons=16, lanes=4))
     build = verilator_build("chip", lambda: Chip(config), key=config.to_dict())
-    run_cocotb(build, "sim.tb.chip", testcase="test_chip_sdsp",
+    run_cocotb(build, "sim.tb.chip", testcase="test_chip_random",
                params={"config": config.to_dict(), "seed": SEED + 888,
                        "networks": int(ONLY or 3), "steps": 10})
