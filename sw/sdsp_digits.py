@@ -85,7 +85,7 @@ About 1900 weights change in epoch 1 and 800 in each later one; 60 % of the 640
 weights stay 0 (mostly pixels that are rarely among a sample's brightest). The
 settings were chosen from sweeps judged by the test accuracy of this split, so these
 numbers are slightly optimistic; with the same settings on three other splits
-(``random_state`` 1, 2, 3, seed 0) the test accuracy after epochs 1, 2, 3 is
+(``--split 1``, ``2``, ``3``, seed 0) the test accuracy after epochs 1, 2, 3 is
 86.9/86.7/87.6 %, 87.8/84.7/88.0 % and 87.6/84.4/86.2 %. The same one-vs-rest rule
 with real-valued weights and small steps reaches about 94 %; the whole-step 3-bit
 weights cost the difference. ODIN reports 84.5 % on 16x16 MNIST with one 10-neuron
@@ -619,16 +619,16 @@ def train(config: ChipConfig, x_train, y_train, *, epochs: int = 3, seed: int = 
 
 # -- data and command line -------------------------------------------------------------
 
-def load_split():
+def load_split(split: int = 0):
     """scikit-learn's digits: ``(x_train, x_test, y_train, y_test)``, pixels 0..16.
 
-    ``train_test_split(test_size=0.25, random_state=0, stratify=y)``: 1347 / 450.
+    ``train_test_split(test_size=0.25, random_state=split, stratify=y)``: 1347 / 450.
     """
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     d = load_digits()
     x, y = d.data.astype(np.int64), d.target.astype(np.int64)
-    return train_test_split(x, y, test_size=0.25, random_state=0, stratify=y)
+    return train_test_split(x, y, test_size=0.25, random_state=split, stratify=y)
 
 
 #: ``--quick`` subset: the first training and test samples of the split.
@@ -693,6 +693,9 @@ def main(argv=None) -> dict:
                    help="passes over the training set (default 3, 1 with --quick)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--neurons", type=int, default=256, help="neurons of the SDSP core")
+    p.add_argument("--split", type=int, default=0,
+                   help="random_state of the train/test split (the settings were tuned "
+                        "on split 0; others show how they generalise)")
     p.add_argument("--quick", action="store_true",
                    help=f"first {QUICK_TRAIN} training and {QUICK_TEST} test samples only")
     p.add_argument("--rtl-samples", type=int, default=8, metavar="N",
@@ -708,7 +711,7 @@ def main(argv=None) -> dict:
             raise ValueError(f"--epochs must be positive, not {epochs}")
     except ValueError as e:
         p.error(str(e))
-    x_train, x_test, y_train, y_test = load_split()
+    x_train, x_test, y_train, y_test = load_split(a.split)
     if a.quick:
         x_train, y_train = x_train[:QUICK_TRAIN], y_train[:QUICK_TRAIN]
         x_test, y_test = x_test[:QUICK_TEST], y_test[:QUICK_TEST]
@@ -732,7 +735,7 @@ def main(argv=None) -> dict:
               f"{replay['events_out']} spikes, {replay['weight_updates']} weight updates: "
               f"spikes and every memory word (all {config.sdsp.neurons ** 2} synapses) "
               "equal to the golden model")
-    result = {"neurons": config.sdsp.neurons, "seed": a.seed, "epochs": epochs,
+    result = {"neurons": config.sdsp.neurons, "seed": a.seed, "split": a.split, "epochs": epochs,
               "rtl_replay": replay,
               "quick": a.quick, "train_samples": len(x_train), "test_samples": len(x_test),
               "neuron_params": NEURON_PARAMS, "spikes": SPIKES, "steps": STEPS,
