@@ -15,7 +15,7 @@ from hw.config import ChipConfig
 
 __all__ = ["Board", "BOARDS", "get_board", "board_names"]
 
-_MODULES = ["arty_a7"]
+_MODULES = ["arty_a7", "ulx3s", "orangecrab", "icebreaker"]
 
 
 @dataclass(frozen=True)
@@ -30,17 +30,29 @@ class Board:
     platform : callable
         Returns the amaranth-boards platform instance.
     family : str
-        Synthesis family: ``xc7`` (Xilinx 7-series), ``ecp5`` or ``ice40``.
+        Synthesis family: ``xc7`` (Xilinx 7-series: Vivado plan plus a yosys resource
+        estimate), ``ecp5`` or ``ice40`` (open flow to a bitstream with the YoWASP tools).
     device : str
         Part number, as the vendor tools spell it.
     clock_hz : float
         Frequency of the board clock that drives the chip's ``sync`` domain.
     capacity : dict
-        Device resources: ``lut``, ``ff``, ``bram36`` (36-kbit block RAMs), ``dsp``.
+        Device resources for the estimate of ``xc7`` boards: ``lut``, ``ff``, ``bram36``
+        (36-kbit block RAMs), ``dsp``. Open-flow boards take theirs from nextpnr's report.
     config : ChipConfig
         Default chip configuration, sized to fit the device.
     leds : int
         User LEDs the design may drive.
+    design : str
+        What ``python -m hw.build`` puts on the board unless ``--design`` says otherwise
+        (see ``hw.build.DESIGNS``): ``chip`` where the chip fits.
+    resources : tuple
+        Extra ``amaranth.build.Resource`` s added to the platform (e.g. a UART on a header).
+    synth_opts : str
+        Extra options of yosys's ``synth_<family>`` in the open flow.
+    programmer : str
+        How to load the bitstream (``{bitstream}`` is replaced by its path); the first
+        word is the tool ``--program`` runs when it is on PATH.
     """
 
     name: str
@@ -52,6 +64,17 @@ class Board:
     capacity: dict = field(default_factory=dict)
     config: ChipConfig = field(default_factory=ChipConfig)
     leds: int = 0
+    design: str = "chip"
+    resources: tuple = ()
+    synth_opts: str = ""
+    programmer: str = ""
+
+    def make_platform(self):
+        """The amaranth-boards platform with :attr:`resources` added."""
+        platform = self.platform()
+        if self.resources:
+            platform.add_resources(list(self.resources))
+        return platform
 
 
 def _load() -> dict[str, Board]:

@@ -25,4 +25,5 @@ BOARD = Board(
     config=ChipConfig(core=CoreConfig(lanes=4, neurons=1024, axons=1024, synapses=32768,
                                       slots=6, out_fifo_depth=1024)),
     leds=4,
+    programmer="openFPGALoader --board arty {bitstream}",
 )

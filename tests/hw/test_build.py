@@ -14,14 +14,18 @@ from hw.mem import MemoryDirectory
 
 def test_list_boards(capsys):
     assert main(["--list-boards"]) == 0
-    assert "arty_a7      Digilent Arty A7-35T (xc7a35ticsg324-1L, xc7, 100 MHz)" \
-        in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "arty_a7      Digilent Arty A7-35T (xc7a35ticsg324-1L, xc7, 100 MHz)" in out
+    assert "ulx3s        Radiona ULX3S (ECP5-85F) (LFE5U-85F-6BG381C, ecp5, 25 MHz)" in out
+    assert "icebreaker   1BitSquared iCEBreaker (iCE40 UP5K) (iCE40UP5K-SG48, ice40, 12 MHz)" \
+        in out
+    assert "orangecrab   OrangeCrab r0.2 (ECP5-25F) (LFE5U-25F-8MG285C, ecp5, 48 MHz)" in out
 
 
 def test_unknown_board_lists_known_boards(capsys):
     assert main(["--board", "arty_a8"]) == 2
     assert capsys.readouterr().err == \
-        "error: Unknown board 'arty_a8'; known boards: arty_a7\n"
+        "error: Unknown board 'arty_a8'; known boards: arty_a7, icebreaker, orangecrab, ulx3s\n"
 
 
 def test_bad_config_names_the_field(tmp_path, capsys):
@@ -81,3 +85,65 @@ def test_design_that_does_not_fit_exits_1(tmp_path, monkeypatch, capsys):
                  "--design", "selftest"]) == 1
     assert json.loads((tmp_path / "report.json").read_text())["fits"] is False
     assert "fits xc7a35ticsg324-1L: NO" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("name", ["ulx3s", "orangecrab", "icebreaker"])
+def test_open_flow_board_plan(name, tmp_path):
+    """Every open-flow board's default chip elaborates into a plan for its toolchain,
+    with the UART and LEDs on the board's pins (--no-synth: no tools run)."""
+    out = tmp_path / name
+    assert main(["--board", name, "--out", str(out), "--no-synth"]) == 0
+    board = boards.get_board(name)
+    script = (out / "vendor" / "build_top.sh").read_text()
+    assert f"nextpnr-{board.family}" in script and "--report top.pnr.json" in script
+    constraints = next((out / "vendor").glob("top.[lp][cp]f")).read_text()
+    assert "uart_0__rx" in constraints and "uart_0__tx" in constraints
+    assert "led_0" in constraints
+    assert ChipConfig.load(out / "config.toml") == board.config
+
+
+def _fake_flow(result=None, error=None):
+    def run(plan, build_dir, family):
+        plan.extract(build_dir)
+        if error:
+            raise error
+        return {"fmax_mhz": {"clk": 10.0}, "constraint_mhz": {"clk": 12.0},
+                "utilization": {"ICESTORM_LC": {"used": 100, "available": 5280}},
+                "critical_path": [], "bitstream": str(build_dir / "top.bin"), **(result or {})}
+    return run
+
+
+def test_open_flow_timing_miss_exits_1_naming_the_clock(tmp_path, monkeypatch, capsys):
+    import hw.build
+    monkeypatch.setattr(hw.build, "run_open_flow", _fake_flow())
+    assert main(["--board", "icebreaker", "--out", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "error: timing not met on icebreaker at the board clock (12 MHz): clock clk " \
+           "reaches 10.00 MHz after routing, below the required 12.00 MHz" in err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["timing_met"] is False and report["fmax_mhz"] == {"clk": 10.0}
+    assert report["resources"] == {"lut": {"used": 100, "available": 5280}}
+
+
+def test_open_flow_design_that_does_not_fit_exits_1(tmp_path, monkeypatch, capsys):
+    import hw.build
+    from hw.pnr import PlaceRouteError
+    err = PlaceRouteError("ERROR: Unable to place cell 'x', no BELs remaining",
+                          {"ICESTORM_LC": {"used": 9944, "available": 5280},
+                           "ICESTORM_RAM": {"used": 20, "available": 30}})
+    monkeypatch.setattr(hw.build, "run_open_flow", _fake_flow(error=err))
+    assert main(["--board", "icebreaker", "--out", str(tmp_path)]) == 1
+    cap = capsys.readouterr()
+    assert "error: the design does not fit iCE40UP5K-SG48" in cap.err
+    assert re.search(r"LUT \(ICESTORM_LC\) +9944 +5280 +188\.3%", cap.out)
+    assert json.loads((tmp_path / "report.json").read_text())["fits"] is False
+
+
+def test_program_without_programmer_says_how(tmp_path, monkeypatch, capsys):
+    import hw.build
+    monkeypatch.setattr(hw.build, "run_open_flow", _fake_flow({"fmax_mhz": {"clk": 50.0}}))
+    monkeypatch.setenv("PATH", str(tmp_path))          # no openFPGALoader, no iceprog
+    assert main(["--board", "icebreaker", "--out", str(tmp_path / "b"), "--program"]) == 0
+    out = capsys.readouterr().out
+    assert f"openFPGALoader is not on PATH; to program the board run: openFPGALoader " \
+           f"--board ice40_generic {tmp_path / 'b' / 'vendor' / 'top.bin'}" in out

@@ -1,0 +1,36 @@
+"""Good Stuff Department OrangeCrab r0.2 with the ECP5-25F (LFE5U-25F-8MG285C).
+
+Open flow as for the ULX3S. The board has no UART bridge: the chip's UART is on the
+Feather header, RX on pin 0 and TX on pin 1 (3.3 V; use a USB-serial cable), and the
+busy/error flags drive the red and green parts of the RGB LED. Clock: 48 MHz oscillator.
+"""
+
+from amaranth.build import Attrs, Pins, PinsN, Resource, Subsignal
+from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
+
+from hw.config import ChipConfig, CoreConfig
+
+from . import Board
+
+BOARD = Board(
+    name="orangecrab",
+    description="OrangeCrab r0.2 (ECP5-25F)",
+    platform=OrangeCrabR0_2_25FPlatform,
+    family="ecp5",
+    device="LFE5U-25F-8MG285C",
+    clock_hz=48e6,
+    # 56 block RAMs (1 Mbit): the 4-lane core with the default memory sizes.
+    config=ChipConfig(core=CoreConfig(lanes=4, slots=6)),
+    leds=2,
+    resources=(
+        Resource("uart", 0,
+                 Subsignal("rx", Pins("0", dir="i", conn=("io", 0))),
+                 Subsignal("tx", Pins("1", dir="o", conn=("io", 0))),
+                 Attrs(IO_TYPE="LVCMOS33")),
+        # The RGB LED's red and green cathodes as plain LEDs (active low).
+        Resource("led", 0, PinsN("K4", dir="o"), Attrs(IO_TYPE="LVCMOS33")),
+        Resource("led", 1, PinsN("M3", dir="o"), Attrs(IO_TYPE="LVCMOS33")),
+    ),
+    programmer="dfu-util -D {bitstream}  (after dfu-suffix -v 1209 -p 5af0 -a {bitstream}; "
+               "hold the button while plugging in)",
+)
