@@ -55,6 +55,9 @@ class GoldenChip:
         self.pending = defaultdict(list)
         self.counters = {"steps": 0, "host_events_in": 0, "host_events_out": 0}
         self.reads = defaultdict(int)
+        #: Routers passed by packets, summed (XY routing; the host is west of (0, 0)):
+        #: the NoC activity of the energy model (:mod:`sw.energy`). Not an RTL counter.
+        self.router_hops = 0
         self._rlay, self._dlay = route_layout(config), dest_layout(config)
 
     def load(self, images: dict) -> None:
@@ -80,6 +83,7 @@ class GoldenChip:
         out = []
         for x, y, axon, payload in host_packets:
             self.counters["host_events_in"] += 1
+            self.router_hops += x + y + 1
             self._deliver((x, y), axon, payload, out)
         self._integrate()
         for xy in self.coords:
@@ -107,6 +111,8 @@ class GoldenChip:
         r = decode(self._rlay, self._read(f"{p}.route_table", n))
         for i in range(r.count):
             d = decode(self._dlay, self._read(f"{p}.dest_table", r.first + i))
+            self.router_hops += (sum(xy) if d.to_host else
+                                 abs(d.x - xy[0]) + abs(d.y - xy[1])) + 1
             if d.to_host:
                 out.append((d.x, d.y, d.axon, payload))
             else:

@@ -73,3 +73,18 @@ def test_host_packet_outside_mesh_is_refused():
     chip = GoldenChip(chip_config(2, 1))
     with pytest.raises(ValueError, match=r"host packet for tile \(2, 0\), outside the 2 x 1"):
         chip.step([(2, 0, 0, 1)])
+
+
+def test_router_hops_follow_xy_routing():
+    """host -> a, a -> b, b -> host: each packet passes |dx| + |dy| + 1 routers (the host
+    is west of (0, 0)); the energy model's NoC activity."""
+    cfg = chip_config(2, 1)
+    net = Network(1, [Layer("a", 1, Neuron("if", threshold=1), {INPUT: np.array([[1]])}),
+                      Layer("b", 1, Neuron("if", threshold=1), {"a": np.array([[1]])})])
+    image = map_network(net, cfg, outputs=["b"])
+    (ax, ay), _, _ = image.placement["a"][0]
+    (bx, by), _, _ = image.placement["b"][0]
+    chip = GoldenChip(cfg)
+    chip.load(image.images)
+    assert chip.run(image, [[(0, 1)], [], []])[1] == {"b": [(0, 1)]}
+    assert chip.router_hops == (ax + ay + 1) + (abs(bx - ax) + abs(by - ay) + 1) + (bx + by + 1)
