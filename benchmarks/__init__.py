@@ -14,4 +14,6 @@ BENCHMARKS = {
     "delays": "benchmarks.delays",
     "sdsp": "benchmarks.sdsp",
     "inject": "benchmarks.inject",
+    "energy": "benchmarks.energy",
+    "boards": "benchmarks.boards",
 }

@@ -1,4 +1,9 @@
-"""Command line: ``python -m benchmarks NAME [--quick] [--json FILE]`` (NAME or ``all``)."""
+"""Command line: ``python -m benchmarks NAME [--quick] [--json FILE] [--report DIR]``.
+
+``NAME`` is one benchmark or ``all``; ``all`` also writes the report (``report/`` unless
+``--report`` says otherwise): ``index.md`` with tables and PNG plots, and
+``results.json`` (:mod:`benchmarks.report`).
+"""
 
 import argparse
 import importlib
@@ -30,6 +35,9 @@ def main(argv=None) -> int:
                         help="the small variant (what CI runs)")
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="write the result here (default: print it)")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="write the report (index.md, results.json, PNG plots) here; "
+                             "default for 'all': report/")
     args = parser.parse_args(argv)
     command = " ".join(["python -m benchmarks", *map(shlex.quote, argv)])
     names = sorted(BENCHMARKS) if args.name == "all" else [args.name]
@@ -37,6 +45,11 @@ def main(argv=None) -> int:
     for r in results:
         module = importlib.import_module(BENCHMARKS[r["name"]])
         print(module.table(r))
+    report_dir = args.report or (Path("report") if args.name == "all" else None)
+    if report_dir is not None:
+        from .report import write_report
+        index = write_report(results, report_dir, command=command, quick=args.quick)
+        print(f"wrote {index}")
     out = results[0] if len(results) == 1 else {"benchmarks": results}
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
