@@ -12,9 +12,12 @@ pytestmark = pytest.mark.verilator
 
 def test_core_benchmark_quick(tmp_path, capsys):
     out = tmp_path / "core.json"
-    assert main(["core", "--quick", "--json", str(out)]) == 0
+    assert main(["core", "--quick", "--json", str(out),
+                 "--report", str(tmp_path / "report")]) == 0
+    assert "## core\n" in (tmp_path / "report" / "index.md").read_text()   # report section renders
     r = json.loads(out.read_text())
-    assert r["name"] == "core" and r["command"] == f"python -m benchmarks core --quick --json {out}"
+    assert r["name"] == "core"
+    assert r["command"].startswith(f"python -m benchmarks core --quick --json {out}")
     for key in ("synops_per_cycle_lanes4", "neuron_updates_per_cycle_lanes4",
                 "overhead_cycles_per_event_lanes4", "isolated_event_overhead_cycles_lanes4"):
         assert key in r["figures"] and key in r["units"]

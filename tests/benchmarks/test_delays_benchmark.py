@@ -20,9 +20,12 @@ def test_delays_benchmark_quick(tmp_path, capsys, monkeypatch):
     png = tmp_path / "plot" / "delay_memory.png"
     monkeypatch.setenv("SPIKEFORGE_DELAY_PLOT", str(png))
     out = tmp_path / "delays.json"
-    assert main(["delays", "--quick", "--json", str(out)]) == 0
+    assert main(["delays", "--quick", "--json", str(out),
+                 "--report", str(tmp_path / "report")]) == 0
+    assert "## delays\n" in (tmp_path / "report" / "index.md").read_text()   # report section renders
     r = json.loads(out.read_text())
-    assert r["name"] == "delays" and r["command"] == f"python -m benchmarks delays --quick --json {out}"
+    assert r["name"] == "delays"
+    assert r["command"].startswith(f"python -m benchmarks delays --quick --json {out}")
     f, rows = r["figures"], r["rows"]
     for key in ("scdq_bits", "ringbuffer_bits", "memory_ratio_ringbuffer_over_scdq",
                 "accuracy_with_delays", "accuracy_without_delays",

@@ -14,7 +14,9 @@ pytestmark = pytest.mark.verilator
 
 def test_demo_benchmark_quick(tmp_path, capsys):
     out = tmp_path / "demo.json"
-    assert main(["demo", "--quick", "--json", str(out)]) == 0
+    assert main(["demo", "--quick", "--json", str(out),
+                 "--report", str(tmp_path / "report")]) == 0
+    assert "## demo\n" in (tmp_path / "report" / "index.md").read_text()   # report section renders
     r = json.loads(out.read_text())
     f = r["figures"]
     assert set(FIGURES) <= set(f) and set(FIGURES) <= set(r["units"])

@@ -11,7 +11,9 @@ pytestmark = pytest.mark.verilator
 
 def test_inject_benchmark_quick(tmp_path, capsys):
     out = tmp_path / "inject.json"
-    assert main(["inject", "--quick", "--json", str(out)]) == 0
+    assert main(["inject", "--quick", "--json", str(out),
+                 "--report", str(tmp_path / "report")]) == 0
+    assert "## inject\n" in (tmp_path / "report" / "index.md").read_text()   # report section renders
     r = json.loads(out.read_text())
     f = r["figures"]
     for key in ("golden_runs_per_second", "replay_matches", "mean_time_to_failure_s_none",

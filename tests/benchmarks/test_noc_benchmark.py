@@ -13,7 +13,9 @@ pytestmark = pytest.mark.verilator
 
 def test_noc_benchmark_quick(tmp_path, capsys):
     out = tmp_path / "noc.json"
-    assert main(["noc", "--quick", "--json", str(out)]) == 0
+    assert main(["noc", "--quick", "--json", str(out),
+                 "--report", str(tmp_path / "report")]) == 0
+    assert "## noc\n" in (tmp_path / "report" / "index.md").read_text()   # report section renders
     r = json.loads(out.read_text())
     assert r["name"] == "noc"
     f = r["figures"]

@@ -12,9 +12,12 @@ pytestmark = pytest.mark.verilator
 
 def test_sdsp_benchmark_quick(tmp_path, capsys):
     out = tmp_path / "sdsp.json"
-    assert main(["sdsp", "--quick", "--json", str(out)]) == 0
+    assert main(["sdsp", "--quick", "--json", str(out),
+                 "--report", str(tmp_path / "report")]) == 0
+    assert "## sdsp\n" in (tmp_path / "report" / "index.md").read_text()   # report section renders
     r = json.loads(out.read_text())
-    assert r["name"] == "sdsp" and r["command"] == f"python -m benchmarks sdsp --quick --json {out}"
+    assert r["name"] == "sdsp"
+    assert r["command"].startswith(f"python -m benchmarks sdsp --quick --json {out}")
     for key in ("digits_accuracy_sdsp", "synaptic_updates_per_cycle",
                 "cycles_per_input_event", "speedup_vs_odin"):
         assert key in r["figures"] and key in r["units"]
