@@ -19,8 +19,9 @@ BOARD = Board(
     family="ecp5",
     device="LFE5U-25F-8MG285C",
     clock_hz=48e6,
-    # 56 block RAMs (1 Mbit): the 4-lane core with the default memory sizes.
-    config=ChipConfig(core=CoreConfig(lanes=4, slots=6)),
+    # 24k LUT4s and 56 block RAMs: a 2-lane core (the ULX3S's 4-lane chip takes about
+    # 28,600 LUT4s) with the default memory sizes.
+    config=ChipConfig(core=CoreConfig(lanes=2, slots=6)),
     leds=2,
     resources=(
         Resource("uart", 0,

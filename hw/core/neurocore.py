@@ -26,7 +26,9 @@ idle, events in (taken from the queue), events out (spikes sent), synaptic ops (
 lanes of issued MACs), neuron updates (enabled lanes of issued VECs that store the
 membrane ``v``), ticks, accumulator overflows (also the sticky ``overflow`` flag), and
 the delay queue's pushes, overflows (also the sticky ``delay_overflow`` flag) and peak
-occupancy.
+occupancy. Synaptic ops and neuron updates land one cycle after their issue (the
+increment is registered, which keeps it off the critical path); the core is not
+``idle`` before they have.
 
 Delays (``config.delay.unit``)
 ------------------------------
@@ -241,8 +243,9 @@ class Neurocore(wiring.Component):
         with m.Else():
             m.d.sync += pending.eq(after)
 
-        idle = Signal()
-        m.d.comb += [idle.eq(ctl.idle & ~pending.any() & (ofifo.level == 0) & seq_idle),
+        idle, counting = Signal(), Signal()
+        m.d.comb += [idle.eq(ctl.idle & ~pending.any() & (ofifo.level == 0) & seq_idle
+                             & ~counting),
                      self.idle.eq(idle),
                      self.tick_done.eq(ctl.tick_done)]
         if bus is not None:
@@ -266,6 +269,20 @@ class Neurocore(wiring.Component):
                          self.counters.delay_overflows.eq(queue.overflows),
                          self.counters.delay_max_occupancy.eq(queue.max_occupancy),
                          self.delay_overflow.eq(queue.overflow)]
+        # synops and neuron_updates are decoded from the controller's issue; adding them
+        # in the issue cycle put the microcode read, the issue decode and the counter's
+        # carry chain on one path (the chip's critical path on ECP5). Their increments
+        # are registered, and the core is not idle while one is still to be added, so a
+        # count read when the core is idle is complete.
+        late = {}
+        for name in ("synops", "neuron_updates"):
+            late[name] = Signal(len(increments[name].as_unsigned()), name=f"{name}_inc")
+            with m.If(self.clear_counters):
+                m.d.sync += late[name].eq(0)
+            with m.Else():
+                m.d.sync += late[name].eq(increments[name])
+            increments[name] = late[name]
+        m.d.comb += counting.eq(Cat(*late.values()).any())
         for name, inc in increments.items():
             cnt = getattr(self.counters, name)
             nxt = Signal(c.counter_bits + 1, name=f"{name}_next")
