@@ -35,7 +35,9 @@ class Board:
     device : str
         Part number, as the vendor tools spell it.
     clock_hz : float
-        Frequency of the board clock that drives the chip's ``sync`` domain.
+        Frequency of the chip's ``sync`` domain: the board oscillator's, or (ECP5) one an
+        EHXPLLL derives from it exactly (:mod:`hw.clocks`). The build's timing check and
+        the UART divisor use it.
     capacity : dict
         Device resources for the estimate of ``xc7`` boards: ``lut``, ``ff``, ``bram36``
         (36-kbit block RAMs), ``dsp``. Open-flow boards take theirs from nextpnr's report.

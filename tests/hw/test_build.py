@@ -16,10 +16,10 @@ def test_list_boards(capsys):
     assert main(["--list-boards"]) == 0
     out = capsys.readouterr().out
     assert "arty_a7      Digilent Arty A7-35T (xc7a35ticsg324-1L, xc7, 100 MHz)" in out
-    assert "ulx3s        Radiona ULX3S (ECP5-85F) (LFE5U-85F-6BG381C, ecp5, 25 MHz)" in out
+    assert "ulx3s        Radiona ULX3S (ECP5-85F) (LFE5U-85F-6BG381C, ecp5, 12.5 MHz)" in out
     assert "icebreaker   1BitSquared iCEBreaker (iCE40 UP5K) (iCE40UP5K-SG48, ice40, 12 MHz)" \
         in out
-    assert "orangecrab   OrangeCrab r0.2 (ECP5-25F) (LFE5U-25F-8MG285C, ecp5, 48 MHz)" in out
+    assert "orangecrab   OrangeCrab r0.2 (ECP5-25F) (LFE5U-25F-8MG285C, ecp5, 24 MHz)" in out
 
 
 def test_unknown_board_lists_known_boards(capsys):
@@ -89,17 +89,21 @@ def test_design_that_does_not_fit_exits_1(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.parametrize("name", ["ulx3s", "orangecrab", "icebreaker"])
 def test_open_flow_board_plan(name, tmp_path):
-    """Every open-flow board's default chip elaborates into a plan for its toolchain,
-    with the UART and LEDs on the board's pins (--no-synth: no tools run)."""
+    """Every open-flow board's default design elaborates into a plan for its toolchain,
+    with the chip's UART and the LEDs on the board's pins (--no-synth: no tools run)."""
     out = tmp_path / name
     assert main(["--board", name, "--out", str(out), "--no-synth"]) == 0
     board = boards.get_board(name)
     script = (out / "vendor" / "build_top.sh").read_text()
     assert f"nextpnr-{board.family}" in script and "--report top.pnr.json" in script
     constraints = next((out / "vendor").glob("top.[lp][cp]f")).read_text()
-    assert "uart_0__rx" in constraints and "uart_0__tx" in constraints
+    if board.design == "chip":
+        assert "uart_0__rx" in constraints and "uart_0__tx" in constraints
     assert "led_0" in constraints
     assert ChipConfig.load(out / "config.toml") == board.config
+    if board.family == "ecp5":        # the chip's clock comes from a PLL, constrained
+        assert "EHXPLLL" in (out / "vendor" / "top.il").read_text()
+        assert f'FREQUENCY NET "clocks.pll_out" {board.clock_hz:.1f} HZ' in constraints
 
 
 def _fake_flow(result=None, error=None):
