@@ -52,6 +52,8 @@ class Board:
         Extra ``amaranth.build.Resource`` s added to the platform (e.g. a UART on a header).
     synth_opts : str
         Extra options of yosys's ``synth_<family>`` in the open flow.
+    nextpnr_opts : str
+        Extra nextpnr options in the open flow (e.g. ``--router router2``).
     programmer : str
         How to load the bitstream (``{bitstream}`` is replaced by its path); the first
         word is the tool ``--program`` runs when it is on PATH.
@@ -69,6 +71,7 @@ class Board:
     design: str = "chip"
     resources: tuple = ()
     synth_opts: str = ""
+    nextpnr_opts: str = ""
     programmer: str = ""
 
     def make_platform(self):

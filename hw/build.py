@@ -235,9 +235,8 @@ def build(board: Board, config: ChipConfig, out: Path, *, design_name: str | Non
     open_flow = board.family in OPEN_FLOW_TOOLS
     options = {}
     if open_flow:
-        # router2: nextpnr's default router1 had not converged after 17 minutes on the
-        # ECP5-85F chip.
-        options = {"nextpnr_opts": "--report top.pnr.json --timing-allow-fail --router router2",
+        options = {"nextpnr_opts": f"--report top.pnr.json --timing-allow-fail "
+                                   f"{board.nextpnr_opts}".strip(),
                    "synth_opts": f"{board.synth_opts} -run begin:check".strip(),
                    "script_after_synth": SYNTH_CHECK}
     with _tool_env(board.family):

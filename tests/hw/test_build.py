@@ -96,6 +96,7 @@ def test_open_flow_board_plan(name, tmp_path):
     board = boards.get_board(name)
     script = (out / "vendor" / "build_top.sh").read_text()
     assert f"nextpnr-{board.family}" in script and "--report top.pnr.json" in script
+    assert board.nextpnr_opts in script
     constraints = next((out / "vendor").glob("top.[lp][cp]f")).read_text()
     if board.design == "chip":
         assert "uart_0__rx" in constraints and "uart_0__tx" in constraints
