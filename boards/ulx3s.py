@@ -27,8 +27,5 @@ BOARD = Board(
     # within 17 minutes.
     config=ChipConfig(core=CoreConfig(lanes=4, slots=6)),
     leds=8,
-    # nextpnr's default router had not converged after 17 minutes on this device with
-    # the Arty's memory sizes; router2 routes the default configuration.
-    nextpnr_opts="--router router2",
     programmer="openFPGALoader --board ulx3s {bitstream}",
 )
