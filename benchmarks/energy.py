@@ -12,58 +12,16 @@ energy breakdown and the published anchors (other nodes: compare orders of magni
 
 from __future__ import annotations
 
-import numpy as np
-
-from sw.energy import ANCHORS, HOROWITZ_45NM, Activity, estimate
+from sw.energy import ANCHORS, HOROWITZ_45NM, digits_activity, estimate
 
 SAMPLES = 100
 QUICK_SAMPLES = 5
 
 
-def activity(samples: int) -> tuple[Activity, dict]:
-    """Run ``samples`` demo test images on the golden chip; totals over all of them."""
-    from hw.noc.packet import chip_memories, packet_layout
-    from sim.golden.chip import GoldenChip
-    from sw.demo import DEMO_CONFIG, load_model, prepare, sample_inputs
-
-    model, data = load_model("nir")
-    _, _, image = prepare(model, DEMO_CONFIG)
-    specs = chip_memories(DEMO_CONFIG)
-    state = {s.name: image.images[s.name] for s in specs
-             if s.role == "state" and s.name in image.images}
-    chip = GoldenChip(DEMO_CONFIG)
-    chip.load(image.images)
-    correct = 0
-    for k in range(samples):
-        chip.load(state)                        # a fresh start, as the demo does
-        outs = chip.run(image, sample_inputs(data["x"][k], data["steps"],
-                                             data["payload_scale"]))
-        counts = np.zeros(image.network.layer(image.outputs[0]).size, np.int64)
-        for ev in outs:
-            for j, _ in ev[image.outputs[0]]:
-                counts[j] += 1
-        correct += int(np.argmax(counts) == data["y"][k])
-    reads, writes = dict(chip.reads), {}
-    synops = neuron_updates = 0
-    for core in chip.cores.values():
-        for name, n in core.reads.items():
-            reads[name] = reads.get(name, 0) + n
-        writes.update(core.writes)
-        synops += core.counters["synops"]
-        neuron_updates += core.counters["neuron_updates"]
-    stored = {m.name: m for m in chip.mems.values()}
-    memories = {s.name: {"width": s.width, "bits": s.depth * stored[s.name].stored_width,
-                         "reads": reads.get(s.name, 0), "writes": writes.get(s.name, 0)}
-                for s in specs}
-    act = Activity(memories=memories, synops=synops, neuron_updates=neuron_updates,
-                   router_hops=chip.router_hops, packet_bits=packet_layout(DEMO_CONFIG).size)
-    return act, {"samples": samples, "accuracy": correct / samples}
-
-
-def run(quick: bool = False, params=HOROWITZ_45NM) -> dict:
+def run(quick: bool = False, params=HOROWITZ_45NM, samples: int | None = None) -> dict:
     from sw.demo import DEMO_CONFIG
-    n = QUICK_SAMPLES if quick else SAMPLES
-    act, info = activity(n)
+    n = samples or (QUICK_SAMPLES if quick else SAMPLES)
+    act, info = digits_activity(n)
     e = estimate(act, params)
     rows = [{"kind": "breakdown", "part": part, "pj_per_inference": pj / n,
              "share": pj / e["total_pj"]} for part, pj in e["breakdown_pj"].items()]

@@ -64,6 +64,6 @@ def test_cli_with_a_swapped_table(tmp_path, capsys):
     doubled = capsys.readouterr().out
     per_sop = [float(t.split(" pJ/SOP")[0].split()[-1]) for t in (base, doubled)]
     assert per_sop[1] == pytest.approx(2 * per_sop[0], rel=1e-3)
-    assert "energy model doubled" in doubled
+    assert "doubled: a model, not a measurement" in doubled
     assert main(["--params", str(tmp_path / "missing.json")]) == 2
     assert "error:" in capsys.readouterr().err
