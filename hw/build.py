@@ -28,12 +28,12 @@ import sys
 import time
 from pathlib import Path
 
-from amaranth import Elaboratable, Module
+from amaranth import ClockDomain, ClockSignal, Elaboratable, Module, ResetSignal
 from amaranth.back import verilog
 from amaranth.lib import io
 
 from boards import Board, board_names, get_board
-from .clocks import EcpPllDomain
+from .clocks import EcpPll
 from .config import ChipConfig, ConfigError
 from .mem import MemoryDirectory
 from .core import Neurocore
@@ -91,7 +91,10 @@ class BoardTop(Elaboratable):
                                  f"{self.board.clock_hz / 1e6:g} MHz differs from the "
                                  f"oscillator's {platform.default_clk_frequency / 1e6:g} MHz; "
                                  f"only ECP5 boards derive a clock (PLL)")
-            m.submodules.clocks = EcpPllDomain(self.board.clock_hz)
+            m.submodules.clocks = pll = EcpPll(self.board.clock_hz)
+            m.domains.sync = ClockDomain("sync")
+            # Held in reset until the PLL locks, so no flip-flop sees a runt clock edge.
+            m.d.comb += [ClockSignal("sync").eq(pll.out), ResetSignal("sync").eq(~pll.lock)]
         leds = getattr(self.design, "leds", None)
         if hasattr(self.design, "rx_pin"):
             uart = platform.request("uart", 0, dir="-")

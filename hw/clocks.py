@@ -9,10 +9,10 @@ frequency so that nextpnr times the chip against it.
 
 from __future__ import annotations
 
-from amaranth import ClockDomain, ClockSignal, Const, Elaboratable, Instance, Module, Signal
+from amaranth import Const, Elaboratable, Instance, Module, Signal
 from amaranth.lib import io
 
-__all__ = ["ecp5_pll_params", "EcpPllDomain"]
+__all__ = ["ecp5_pll_params", "EcpPll"]
 
 #: ECP5 EHXPLLL limits (Lattice TN1263): VCO 400-800 MHz, PFD at least 3.125 MHz.
 _VCO_MHZ = (400.0, 800.0)
@@ -38,11 +38,14 @@ def ecp5_pll_params(in_hz: float, out_hz: float) -> dict:
                      f"{in_hz / 1e6:g} MHz")
 
 
-class EcpPllDomain(Elaboratable):
-    """The ``sync`` domain at ``out_hz`` from the platform's default clock (ECP5 PLL)."""
+class EcpPll(Elaboratable):
+    """``out`` at ``out_hz`` from the platform's default clock (ECP5 PLL), ``lock`` high
+    once it is stable; the owner makes ``out`` a domain's clock (Amaranth wants domains
+    defined by the module that uses them or a parent)."""
 
     def __init__(self, out_hz: float):
         self.out_hz = out_hz
+        self.out, self.lock = Signal(name="pll_out"), Signal(name="pll_lock")
 
     def elaborate(self, platform):
         m = Module()
@@ -50,7 +53,7 @@ class EcpPllDomain(Elaboratable):
         p = ecp5_pll_params(in_hz, self.out_hz)
         clk = platform.request(platform.default_clk, dir="-")
         m.submodules.clk_in = buf = io.Buffer("i", clk)
-        out, lock = Signal(name="pll_out"), Signal(name="pll_lock")
+        out, lock = self.out, self.lock
         m.submodules.pll = Instance(
             "EHXPLLL",
             a_FREQUENCY_PIN_CLKI=f"{in_hz / 1e6:g}", a_FREQUENCY_PIN_CLKOP=f"{self.out_hz / 1e6:g}",
@@ -64,8 +67,5 @@ class EcpPllDomain(Elaboratable):
             i_PHASESEL0=Const(0), i_PHASESEL1=Const(0), i_PHASEDIR=Const(0),
             i_PHASESTEP=Const(0), i_PHASELOADREG=Const(0), i_PLLWAKESYNC=Const(0),
             i_ENCLKOP=Const(0), o_CLKOP=out, o_LOCK=lock)
-        m.domains.sync = cd = ClockDomain("sync")
-        # Held in reset until the PLL locks, so that no flip-flop sees a runt clock edge.
-        m.d.comb += [ClockSignal("sync").eq(out), cd.rst.eq(~lock)]
         platform.add_clock_constraint(out, self.out_hz)
         return m
