@@ -49,6 +49,12 @@ def _plot(name: str, result: dict, out: Path) -> list[tuple[str, str]]:
     rows = result.get("rows", [])
     figs = []
 
+    def curves(ax, rows, by, x, y, label):
+        """One line per value of ``by``: ``y`` against ``x``."""
+        for v in sorted({r[by] for r in rows}):
+            ax.plot(*zip(*sorted((r[x], r[y]) for r in rows if r[by] == v)), marker="o",
+                    label=label.format(v))
+
     def save(fig, stem, caption):
         path = out / f"{stem}.png"
         fig.tight_layout()
@@ -60,9 +66,7 @@ def _plot(name: str, result: dict, out: Path) -> list[tuple[str, str]]:
         ev = [r for r in rows if r["kind"] == "events"]
         if ev:
             fig, ax = plt.subplots(figsize=(5, 3.2))
-            for lanes in sorted({r["lanes"] for r in ev}):
-                pts = sorted((r["fanout"], r["synops_per_cycle"]) for r in ev if r["lanes"] == lanes)
-                ax.plot(*zip(*pts), marker="o", label=f"{lanes} lanes")
+            curves(ax, ev, "lanes", "fanout", "synops_per_cycle", "{} lanes")
             ax.set_xscale("log", base=2)
             ax.set(xlabel="fan-out per event", ylabel="synaptic ops per cycle")
             ax.legend()
@@ -71,10 +75,7 @@ def _plot(name: str, result: dict, out: Path) -> list[tuple[str, str]]:
         load = [r for r in rows if r["kind"] == "load"]
         if load:
             fig, ax = plt.subplots(figsize=(5, 3.2))
-            for p in sorted({r["pattern"] for r in load}):
-                pts = sorted((r["rate"], r["accepted_per_node_cycle"]) for r in load
-                             if r["pattern"] == p)
-                ax.plot(*zip(*pts), marker="o", label=p)
+            curves(ax, load, "pattern", "rate", "accepted_per_node_cycle", "{}")
             ax.set(xlabel="offered flits per node and cycle",
                    ylabel="accepted flits per node and cycle")
             ax.legend()
