@@ -89,7 +89,8 @@ from sw import reliability as rel  # noqa: E402
 __all__ = ["CampaignSpec", "SdspDigits", "run_campaign", "replay_runs", "field_of", "main"]
 
 FAULT_MODELS = ("seu", "flips", "stuck", "sweep")
-OUTCOMES = ("masked", "sdc", "detected")
+OUTCOMES = ("masked", "sdc", "detected", "hang", "unmodelled")
+MODELS = ("sdsp-digits", "core-digits")
 
 
 @dataclass
@@ -124,8 +125,16 @@ class CampaignSpec:
     def validate(self):
         def bad(name, why):
             raise ValueError(f"--{name.replace('_', '-')}: {why}")
-        if self.model != "sdsp-digits":
-            bad("model", f"{self.model!r} is not a known model; known: 'sdsp-digits'")
+        if self.model not in MODELS:
+            bad("model", f"{self.model!r} is not a known model; known: {', '.join(MODELS)}")
+        if self.model == "core-digits":
+            if self.learning != "off":
+                bad("learning", "core-digits has no on-chip learning (the neurocore's "
+                                "weights are fixed); use --learning off")
+            if self.mapped_only:
+                bad("mapped_only", "core-digits: every weight word the network's "
+                                   "programs read is mapped; use --fields weight and "
+                                   "--targets '*.weights'")
         if self.fault_model not in FAULT_MODELS:
             bad("fault_model", f"{self.fault_model!r} is not one of {', '.join(FAULT_MODELS)}")
         if self.protection not in [p.value for p in Protection]:
@@ -203,6 +212,19 @@ class SdspDigits:
     def _memories(self) -> list[dict]:
         return memories(self.config)
 
+    def copy(self):
+        return self.trained.copy()
+
+    def outcome(self, g, out) -> str:
+        """``detected``, else ``masked`` if every output equals the fault-free run's
+        (every neuron's spike count and the class neurons' final membranes, which the
+        host reads to classify), else ``sdc``."""
+        if self.detected(g):
+            return "detected"
+        same = np.array_equal(out["spikes"], self.baseline["spikes"]) \
+            and np.array_equal(out["v"], self.baseline["v"])
+        return "masked" if same else "sdc"
+
     def infer(self, g) -> dict:
         spikes, v = g.infer(self.events)
         out = self.sd.OUTPUTS
@@ -250,7 +272,27 @@ def memories(config) -> list[dict]:
         lay = code_layout(s.width, m.protection.for_role(s.role))
         out.append({"name": s.name, "role": s.role, "words": s.depth,
                     "width": lay.stored_width, "data_width": s.width})
+        if s.name.endswith(".neurons"):
+            out[-1]["no_stuck"] = ("the neurons memory is rewritten by every event; "
+                                   "target parameters, signs, control or synapses")
     return out
+
+
+def make_model(spec: CampaignSpec, *, log=print, trained: dict | None = None):
+    """The model under test that ``spec.model`` names."""
+    if spec.model == "core-digits":
+        from sw.core_digits import CoreDigits
+        return CoreDigits(spec, log=log)
+    return SdspDigits(spec, log=log, trained=trained)
+
+
+def model_memories(model: str, protection: str = "none") -> list[dict]:
+    """The memories of a model's chip (to check ``--targets`` before building it)."""
+    if model == "core-digits":
+        from sw import core_digits
+        return core_digits.memories(core_digits.config_for(protection))
+    from sw.sdsp_digits import demo_config
+    return memories(demo_config())
 
 
 def _training_cache(epochs: int) -> Path:
@@ -283,6 +325,8 @@ def _cache_training(epochs: int, images: dict) -> None:
 
 def field_of(model: SdspDigits, memory: str, bit: int) -> str:
     """Which field a stored bit of ``memory`` belongs to (``check`` for ECC bits)."""
+    if hasattr(model, "field_of"):
+        return model.field_of(memory, bit)
     table = model.__dict__.setdefault("_bit_fields", {})
     if memory not in table:
         from hw.sdsp.format import (control_layout, neuron_layout, param_layout,
@@ -321,10 +365,11 @@ def select_targets(mems, pattern: str, fault_model: str) -> list[dict]:
         raise ValueError(f"--fault-model sweep needs --targets to name one memory, not "
                          f"{len(out)} ({', '.join(t['name'] for t in out)})")
     if fault_model == "stuck":
-        out = [m for m in out if not m["name"].endswith(".neurons")]
+        refused = [m for m in out if "no_stuck" in m]
+        out = [m for m in out if "no_stuck" not in m]
         if not out:
-            raise ValueError("--fault-model stuck: the neurons memory is rewritten by every "
-                             "event; target parameters, signs, control or synapses")
+            raise ValueError(f"--fault-model stuck: {refused[0]['name']}: "
+                             f"{refused[0]['no_stuck']}")
     return out
 
 
@@ -408,24 +453,24 @@ def _inject(g, faults) -> int:
 
 
 def _outcome(model, g, out) -> str:
-    """``detected``, else ``masked`` if every output equals the fault-free run's (every
-    neuron's spike count and the class neurons' final membranes, which the host reads
-    to classify), else ``sdc``."""
-    if model.detected(g):
-        return "detected"
-    same = np.array_equal(out["spikes"], model.baseline["spikes"]) \
-        and np.array_equal(out["v"], model.baseline["v"])
-    return "masked" if same else "sdc"
+    """The run's outcome as the model defines it (:meth:`SdspDigits.outcome`)."""
+    return model.outcome(g, out)
 
 
 def _static_run(model, spec, faults, rng) -> dict:
-    g = model.trained.copy()
+    g = model.copy()
     applied = _inject(g, faults)
     out = model.infer(g)
     rec = {"accuracy": out["accuracy"], "outcome": _outcome(model, g, out),
            "applied": applied,
-           "agreement": float(np.mean(out["predictions"] == model.baseline["predictions"])),
+           "agreement": None if out["accuracy"] is None else
+           float(np.mean(out["predictions"] == model.baseline["predictions"])),
            "predictions": out["predictions"].tolist()}
+    if "path" in out:               # how the model computed it (core-digits)
+        rec["path"] = out["path"]
+    for why in ("hang", "unmodelled"):
+        if out.get(why):
+            rec["reason"] = out[why]
     if spec.learning == "on" and spec.online_samples:
         model.online(g, rng, spec.online_samples)
         after = model.infer(g)
@@ -434,29 +479,41 @@ def _static_run(model, spec, faults, rng) -> dict:
 
 
 def _seu_run(model, spec, faults, rng) -> dict:
-    g = model.trained.copy()
+    g = model.copy()
     times = np.linspace(0, spec.duration, spec.checkpoints + 1)[1:]
     accs, done = [], 0
+    out = None
     for t in times:
         now = [f for f in faults[done:] if f["time"] < t]
         _inject(g, now)
         done += len(now)
         if spec.learning == "on" and spec.online_samples:
             model.online(g, rng, spec.online_samples)
-        accs.append(model.infer(g)["accuracy"])
-    ttf = rel.time_to_failure([0.0, *times], [model.accuracy0, *accs], spec.threshold)
-    out = model.infer(g)
-    return {"accuracy": accs[-1], "times": times.tolist(),
-            "fluence": (times * spec.flux).tolist(), "accuracies": accs,
-            "time_to_failure": ttf, "outcome": _outcome(model, g, out), "applied": len(faults),
-            "agreement": float(np.mean(out["predictions"] == model.baseline["predictions"]))}
+        out = model.infer(g)
+        if out["accuracy"] is None:
+            break                   # unmodelled from here on: the curve stops
+        accs.append(out["accuracy"])
+    known = len(accs)
+    ttf = rel.time_to_failure([0.0, *times[:known]], [model.accuracy0, *accs],
+                              spec.threshold)
+    rec = {"accuracy": accs[-1] if accs else None, "times": times.tolist(),
+           "fluence": (times * spec.flux).tolist(),
+           "accuracies": accs + [None] * (len(times) - known),
+           "time_to_failure": ttf, "outcome": _outcome(model, g, out), "applied": len(faults),
+           "agreement": None if out["accuracy"] is None else
+           float(np.mean(out["predictions"] == model.baseline["predictions"]))}
+    if known < len(times):
+        # censored where the model stops: the run had not failed by the last checkpoint
+        rec["censored_at"] = float(times[known - 1]) if known else 0.0
+        rec["reason"] = out.get("unmodelled")
+    return rec
 
 
 def run_campaign(spec: CampaignSpec, *, model: SdspDigits | None = None, progress=True,
                  log=print) -> dict:
     """Run one campaign on the golden model; returns the results (see :func:`main`)."""
     spec.validate()
-    model = model or SdspDigits(spec, log=log)
+    model = model or make_model(spec, log=log)
     rng = np.random.default_rng(spec.seed)
     lists = _fault_lists(model, spec, rng)
     population = sum(m["words"] * m["width"] for m in _targets(model, spec.targets))
@@ -493,15 +550,17 @@ def summarize(spec: CampaignSpec, runs, accuracy0: float) -> dict:
         """Mean and t interval, the interval clipped to what the quantity can be."""
         m, a, b = rel.mean_with_interval(values, c)
         return m, max(lo, a), min(hi, b)
-    accs = [r["accuracy"] for r in runs]
+    accs = [r["accuracy"] for r in runs if r["accuracy"] is not None]
     out["accuracy"] = bounded(accs, 0.0, 1.0) if accs else None
+    out["unmodelled_reasons"] = sorted({r["reason"] for r in runs
+                                        if r["outcome"] == "unmodelled" and r.get("reason")})
     if spec.learning == "on" and runs and "accuracy_after_online" in runs[0]:
         out["accuracy_after_online"] = bounded(
             [r["accuracy_after_online"] for r in runs], 0.0, 1.0)
     # vulnerability: outcome per memory and per field (single-fault runs are exact)
     groups = {}
     for r in runs:
-        if len(r["faults"]) != 1:
+        if len(r["faults"]) != 1 or r["accuracy"] is None:
             continue
         f = r["faults"][0]
         for key in (f["memory"], f"{f['memory']}:{f['field']}"):
@@ -528,7 +587,8 @@ def summarize(spec: CampaignSpec, runs, accuracy0: float) -> dict:
         out["failed_runs"] = len(failed)
         # runs that never failed are censored at the duration: the mean is a lower bound
         out["mean_time_to_failure_s"] = bounded(
-            [t if t is not None else spec.duration for t in ttf], 0.0, float("inf"))
+            [t if t is not None else r.get("censored_at", spec.duration)
+             for t, r in zip(ttf, runs)], 0.0, float("inf"))
         out["time_to_failure_censored"] = len(ttf) - len(failed)
         out["upsets_per_run"] = float(np.mean([len(r["faults"]) for r in runs]))
     return out
@@ -586,10 +646,13 @@ def _plots(results, out: Path) -> list[Path]:
         for res in seu:
             s = res["spec"]
             fl = np.array(res["runs"][0]["fluence"])
-            acc = np.array([r["accuracies"] for r in res["runs"]])
-            mean = acc.mean(axis=0)
-            band = np.clip([rel.mean_with_interval(acc[:, i], s["confidence"])[1:]
-                            for i in range(acc.shape[1])], 0.0, 1.0)
+            acc = np.array([[np.nan if a is None else a for a in r["accuracies"]]
+                            for r in res["runs"]], dtype=float)
+            # unmodelled checkpoints (core-digits) are left out of each point
+            cols = [acc[:, i][np.isfinite(acc[:, i])] for i in range(acc.shape[1])]
+            mean = np.array([c.mean() if len(c) else np.nan for c in cols])
+            band = np.clip([rel.mean_with_interval(c, s["confidence"])[1:] if len(c)
+                            else (np.nan, np.nan) for c in cols], 0.0, 1.0)
             label = f"protection {s['protection']}, learning {s['learning']}"
             ax.plot(np.r_[0, fl], np.r_[res["accuracy0"], mean], marker="o", label=label)
             ax.fill_between(fl, band[:, 0], band[:, 1], alpha=0.2)
@@ -597,7 +660,7 @@ def _plots(results, out: Path) -> list[Path]:
                    label="failure threshold")
         ax.set_xlabel("fluence (particles/cm$^2$)")
         ax.set_ylabel("test accuracy")
-        ax.set_title(f"SDSP digits under accumulating SEUs ({len(seu[0]['runs'])} runs, "
+        ax.set_title(f"{seu[0]['spec']['model']} under accumulating SEUs ({len(seu[0]['runs'])} runs, "
                      f"{int(100 * seu[0]['spec']['confidence'])} % band)")
         ax.legend(fontsize=8)
         fig.tight_layout()
@@ -627,17 +690,19 @@ def _plots(results, out: Path) -> list[Path]:
 
 def table(results: list[dict]) -> str:
     lines = [f"{'model':<12} {'faults':<6} {'prot':<7} {'learn':<5} {'runs':>5} "
-             f"{'masked':>7} {'sdc':>7} {'detect':>7} {'accuracy (CI)':>22} "
+             f"{'masked':>7} {'sdc':>7} {'detect':>7} {'hang':>6} {'unmod':>6} "
+             f"{'accuracy (CI)':>22} "
              f"{'after online':>12} {'MTTF s (CI)':>24} {'runs/s':>7}"]
     for res in results:
         s, m = res["spec"], res["summary"]
-        acc = m["accuracy"]
+        acc = m["accuracy"] or (float("nan"),) * 3
         after = m.get("accuracy_after_online")
         mttf = m.get("mean_time_to_failure_s")
         lines.append(
             f"{s['model']:<12} {s['fault_model']:<6} {s['protection']:<7} {s['learning']:<5} "
             f"{m['runs']:>5} {m['masked']['fraction']:>7.3f} {m['sdc']['fraction']:>7.3f} "
-            f"{m['detected']['fraction']:>7.3f} "
+            f"{m['detected']['fraction']:>7.3f} {m['hang']['fraction']:>6.3f} "
+            f"{m['unmodelled']['fraction']:>6.3f} "
             f"{acc[0]:>8.3f} ({acc[1]:.3f}-{acc[2]:.3f})  "
             f"{after[0] if after else float('nan'):>11.3f} "
             + (f"{mttf[0]:>9.0f} ({mttf[1]:.0f}-{mttf[2]:.0f})" if mttf else f"{'-':>24}")
@@ -714,11 +779,15 @@ def parser() -> argparse.ArgumentParser:
                "results/flips --replay-runs 20",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     d = CampaignSpec()
-    p.add_argument("--model", default=d.model, choices=["sdsp-digits"],
-                   help="network and chip under test")
+    p.add_argument("--model", default=d.model, choices=MODELS,
+                   help="network and chip under test: sdsp-digits (the SDSP core, on-chip "
+                        "learning) or core-digits (the demo network on two neurocores: "
+                        "microcode, tables, weights, state, routes)")
     p.add_argument("--backend", default="golden",
                    help="'golden' runs campaigns; 'verilator' replays them (--replay); "
-                        "'serial:PORT' is not available for SDSP campaigns yet")
+                        "'serial:PORT' replays core-digits campaigns on a board (SDSP "
+                        "campaigns cannot: the host link's golden model has no SDSP tile "
+                        "memories)")
     p.add_argument("--targets", default=d.targets,
                    help="memories by shell pattern, comma-separated (e.g. '*.synapses')")
     p.add_argument("--fault-model", default=d.fault_model, choices=FAULT_MODELS)
@@ -781,10 +850,10 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
-    if args.backend.startswith("serial:"):
-        parser().error("--backend serial: SDSP campaigns cannot run on a board yet (the "
-                       "host link's golden model has no SDSP tile memories to check a "
-                       "board against); use golden, and verilator to replay")
+    if args.backend.startswith("serial:") and not args.replay:
+        parser().error("--backend serial: campaigns run on the golden model; a board "
+                       "replays a core-digits campaign's runs (--replay DIR --backend "
+                       "serial:PORT)")
     if args.replay:
         return _main_replay(args)
     if args.backend != "golden":
@@ -818,7 +887,7 @@ def main(argv=None) -> int:
     for prot in prots:
         for learn in learns:
             spec = CampaignSpec(
-                fault_model=args.fault_model, targets=args.targets, runs=args.runs,
+                model=args.model, fault_model=args.fault_model, targets=args.targets, runs=args.runs,
                 seed=args.seed, protection=prot, learning=learn, flips=args.flips,
                 fields=args.fields, mapped_only=args.mapped_only,
                 stuck_value=args.stuck_value, sigma=sigma, cross_section=cross,
@@ -829,11 +898,11 @@ def main(argv=None) -> int:
                 confidence=args.confidence)
             try:
                 spec.validate()
-                from sw.sdsp_digits import demo_config
-                select_targets(memories(demo_config()), spec.targets, spec.fault_model)
+                select_targets(model_memories(spec.model, prot), spec.targets,
+                               spec.fault_model)
                 if prot not in model_cache:
                     first = next(iter(model_cache.values()), None)
-                    model_cache[prot] = SdspDigits(
+                    model_cache[prot] = make_model(
                         spec, trained=first.images if first else None)
                 res = run_campaign(spec, model=model_cache[prot],
                                    progress=not args.no_progress)
@@ -850,6 +919,9 @@ def main(argv=None) -> int:
             results.append(res)
     paths = write_outputs(results, args.out)
     print(table(results))
+    for res in results:
+        for why in res["summary"].get("unmodelled_reasons", []):
+            print(f"  unmodelled ({res['spec']['protection']}): {why}")
     for key, v in results[0]["summary"]["vulnerability"].items():
         if ":" in key:
             print(f"  {key:<28} runs {v['runs']:>4}  sdc {v['sdc_fraction']:.3f} "
@@ -869,11 +941,17 @@ def _main_replay(args) -> int:
         parser().error(f"--replay {args.replay}: cannot read {path}: {e}")
     res = results[0]
     n = min(args.replay_runs, len(res["runs"]))
+    # a replay runs on hardware: the default backend means the RTL
+    backend = "verilator" if args.backend == "golden" else args.backend
     try:
-        rep = replay_runs(res, range(n), samples=args.replay_samples, backend=args.backend)
+        if res["spec"].get("model") == "core-digits":
+            from sw.core_digits import replay
+            rep = replay(res, range(n), samples=args.replay_samples, backend=backend)
+        else:
+            rep = replay_runs(res, range(n), samples=args.replay_samples, backend=backend)
     except ValueError as e:
         parser().error(str(e))
-    print(f"replayed {rep['replayed']} runs on the RTL ({args.replay_samples} test images "
+    print(f"replayed {rep['replayed']} runs on {backend} ({args.replay_samples} test images "
           f"each): {rep['matches']} match the golden model exactly")
     (args.replay / "replay.json").write_text(json.dumps(rep, indent=1) + "\n")
     return 0 if rep["matches"] == rep["replayed"] else 1

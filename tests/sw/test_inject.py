@@ -96,7 +96,7 @@ def test_help_documents_every_option(capsys):
 @pytest.mark.parametrize("argv,message", [
     (["--targets", "nothing*"], "--targets 'nothing\\*' matches no memory"),
     (["--fault-model", "sweep"], "--fault-model sweep needs --targets to name one memory"),
-    (["--backend", "serial:/dev/ttyUSB1"], "SDSP campaigns cannot run on a board yet"),
+    (["--backend", "serial:/dev/ttyUSB1"], "a board replays a core-digits campaign's runs"),
     (["--backend", "verilator"], "campaigns run on 'golden'"),
     (["--runs", "0"], "--runs: must be at least 1, not 0"),
     (["--beam-upsets", "3"], "--beam-upsets, --beam-fluence and --beam-bits go together"),

@@ -1,7 +1,8 @@
 """Equivalence of fault injection in the golden model and in the RTL: the runs of a
-golden campaign (flips in synapses, parameters and signs, SECDED-protected weights)
-replayed on the SDSP core in Verilator through its memory bus give identical spikes,
-membranes and predictions (``sw/inject.py --replay``)."""
+golden campaign replayed in Verilator with the same faults through the memory bus give
+identical outputs (``sw/inject.py --replay``): on the SDSP core (flips in synapses,
+parameters and signs: spikes, membranes, predictions) and on the two-core neurocore chip
+of the digits demo (flips anywhere: every host output event of every step)."""
 
 import pytest
 
@@ -16,5 +17,20 @@ def test_twenty_golden_runs_replayed_on_the_rtl_match_exactly():
     res = run_campaign(spec, progress=False, log=None)
     assert res["summary"]["sdc"]["count"] > 0           # the faults do change outputs
     rep = replay_runs(res, range(20), samples=5)
+    assert rep["replayed"] == 20
+    assert rep["matches"] == 20, [r for r in rep["runs"] if not r["match"]]
+
+
+def test_core_digits_runs_replayed_on_the_rtl_match_exactly():
+    # faults in every memory of the two-core chip (microcode, tables, weights, routes,
+    # state); the replay compares every host output event of every step
+    from sw.core_digits import replay
+    spec = CampaignSpec(model="core-digits", fault_model="flips", flips=4, runs=24,
+                        samples=3, seed=11)
+    res = run_campaign(spec, progress=False, log=None)
+    chosen = [r["run"] for r in res["runs"] if r["outcome"] in ("masked", "sdc")][:20]
+    assert len(chosen) == 20
+    assert sum(res["runs"][r]["outcome"] == "sdc" for r in chosen) >= 5
+    rep = replay(res, chosen, samples=3)
     assert rep["replayed"] == 20
     assert rep["matches"] == 20, [r for r in rep["runs"] if not r["match"]]
