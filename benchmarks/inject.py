@@ -16,6 +16,11 @@ protection mode (``sw/inject.py`` on the SDSP digits model).
   2 with ``--quick``. At this fluence (about 4 % of all stored bits upset per hour)
   double and triple upsets in one word are common, which SECDED cannot correct; no
   scrubber rewrites the words.
+* ``core_golden_runs_per_second``, ``core_replay_matches``: the same for the neurocore
+  digits network (``--model core-digits``: single flips over every memory of the two-core
+  chip, 100 test images per run on the batched golden chip; 1,000 runs, 100 with
+  ``--quick``), and runs of a 4-flip campaign replayed on the chip in Verilator through
+  the driver (every host output event of 3 test images): of 20 (2 with ``--quick``).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ THRESHOLD = 0.5
 
 
 def run(quick: bool = False) -> dict:
+    from sw.core_digits import CoreDigits, replay
     from sw.inject import CampaignSpec, SdspDigits, replay_runs, run_campaign
     figures, rows = {}, []
     base = SdspDigits(CampaignSpec(), log=None)
@@ -66,7 +72,31 @@ def run(quick: bool = False) -> dict:
                      "censored": m["time_to_failure_censored"],
                      "upsets_per_run": round(m["upsets_per_run"], 1),
                      "final_accuracy": round(m["accuracy"][0], 4)})
-    return {"config": {"model": "sdsp-digits", "flux": FLUX, "sigma": SIGMA,
+    core_flips = CampaignSpec(model="core-digits", fault_model="flips",
+                              runs=100 if quick else 1000, samples=100)
+    cres = run_campaign(core_flips, model=CoreDigits(core_flips, log=None), progress=False,
+                        log=None)
+    figures["core_golden_runs_per_second"] = round(cres["runs_per_second"], 1)
+    units["core_golden_runs_per_second"] = ("core-digits campaign runs per second (batched "
+                                            "golden chip, 100 test images per run, this "
+                                            "machine)")
+    s = cres["summary"]
+    rows.append({"kind": "core_flips", "runs": s["runs"], "seconds": round(cres["seconds"], 1),
+                 **{o: s[o]["count"] for o in ("masked", "sdc", "detected", "hang",
+                                               "unmodelled")},
+                 "sample_size": cres["sample_size"]})
+    core_heavy = CampaignSpec(model="core-digits", fault_model="flips", flips=4,
+                              runs=n + 4, samples=3, seed=11)
+    chres = run_campaign(core_heavy, progress=False, log=None)
+    chosen = [r["run"] for r in chres["runs"] if r["outcome"] in ("masked", "sdc")][:n]
+    crep = replay(chres, chosen, samples=3)
+    figures["core_replay_matches"] = crep["matches"]
+    units["core_replay_matches"] = (f"core-digits RTL replays equal to the batched golden "
+                                    f"chip, of {crep['replayed']}")
+    rows.append({"kind": "core_replay", "replayed": crep["replayed"],
+                 "matches": crep["matches"],
+                 "sdc_runs": sum(chres["runs"][r]["outcome"] == "sdc" for r in chosen)})
+    return {"config": {"model": "sdsp-digits, core-digits", "flux": FLUX, "sigma": SIGMA,
                        "duration_s": DURATION, "threshold": THRESHOLD,
                        "accuracy0": base.accuracy0},
             "figures": figures, "rows": rows, "units": units}
@@ -82,6 +112,14 @@ def table(result: dict) -> str:
         elif r["kind"] == "replay":
             lines.append(f"RTL replay: {r['matches']} of {r['replayed']} runs match "
                          f"({r['sdc_runs']} of them with silent data corruption)")
+        elif r["kind"] == "core_flips":
+            lines.append(f"core-digits single flips: {r['runs']} runs in {r['seconds']} s; "
+                         f"masked {r['masked']}, sdc {r['sdc']}, hang {r['hang']}, "
+                         f"unmodelled {r['unmodelled']} (Leveugle sample size "
+                         f"{r['sample_size']})")
+        elif r["kind"] == "core_replay":
+            lines.append(f"core-digits RTL replay: {r['matches']} of {r['replayed']} runs "
+                         f"match ({r['sdc_runs']} of them with silent data corruption)")
         else:
             lines.append(f"SEU, protection {r['protection']:<7}: MTTF {r['mttf_s']:>7.1f} s "
                          f"({r['mttf_low']:.0f}-{r['mttf_high']:.0f}), {r['failed']} of "
