@@ -8,6 +8,13 @@ cores integrate at once, for the next timestep (as the RTL does before ``step_do
 change any result (integration is exact), so the RTL's mesh order is irrelevant; the
 host's output events are returned sorted.
 
+Event programs are modelled as the compiler writes them: MACs (and NOPs) only. A program
+that makes an event issue VEC (custom microcode, or a fault) updates neurons at event
+time; the spikes it emits are counted (``events_out``) but not routed here, while the
+RTL sends them into the mesh before the tick, where their order against other arriving
+events depends on the mesh's timing. :class:`sim.golden.batched.BatchedChip` refuses such
+programs, and fault campaigns class such runs ``unmodelled``.
+
 SDSP tiles (:func:`hw.noc.packet.sdsp_tiles`) are :class:`~sim.golden.sdsp.GoldenSdsp`
 and process each event when it arrives, as the RTL's do: host packets before the tick
 (their spikes reach neurocores in time for this tick), the neurocores' spikes after it
