@@ -86,9 +86,9 @@ def test_replay_command_defaults_to_the_rtl(tmp_path, capsys):
     # the README's command: --replay DIR without --backend replays on Verilator
     from sw import inject
     assert inject.main(["--model", "core-digits", "--fault-model", "flips", "--flips", "2",
-                        "--runs", "3", "--samples", "2", "--seed", "4", "--out",
+                        "--runs", "2", "--samples", "1", "--seed", "4", "--out",
                         str(tmp_path), "--no-progress"]) == 0
-    assert inject.main(["--replay", str(tmp_path), "--replay-runs", "3",
-                        "--replay-samples", "2"]) == 0
+    assert inject.main(["--replay", str(tmp_path), "--replay-runs", "2",
+                        "--replay-samples", "1"]) == 0
     assert "match the golden model exactly" in capsys.readouterr().out
     assert (tmp_path / "replay.json").exists()

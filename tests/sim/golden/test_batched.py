@@ -69,7 +69,7 @@ def test_random_faults_equal_event_by_event(model):
     rng = np.random.default_rng(seed)
     mems = [m for m in model.memories if not m["name"].endswith(core_digits.REWRITTEN)]
     compared = refused = hung = 0
-    for run in range(8):
+    for run in range(6):
         g = model.copy()
         faults = []
         for _ in range(3):
@@ -92,7 +92,7 @@ def test_random_faults_equal_event_by_event(model):
             continue
         _assert_same(b, e, what)
         compared += 1
-    assert compared >= 5, (compared, refused, hung)
+    assert compared >= 4, (compared, refused, hung)
 
 
 def test_detection_of_an_uncorrectable_microcode_word(model):
