@@ -3,7 +3,8 @@
 Open flow as for the ULX3S. The board has no UART bridge: the chip's UART is on the
 Feather header, RX on pin 0 and TX on pin 1 (3.3 V; use a USB-serial cable), and the
 busy/error flags drive the red and green parts of the RGB LED. Clock: 24 MHz from an
-ECP5 PLL on the 48 MHz oscillator (the 2-lane chip's post-route Fmax is below 48 MHz).
+ECP5 PLL on the 48 MHz oscillator (the 2-lane chip's post-route Fmax, 40.12 MHz, is below
+48 MHz).
 """
 
 from amaranth.build import Attrs, Pins, PinsN, Resource, Subsignal
