@@ -245,7 +245,8 @@ class CoreDigits:
         return counts
 
     def _event_by_event(self, chip, bc_keys):
-        """The event-by-event golden chip on every test image (the fallback)."""
+        """The event-by-event golden chip on every test image: the reference the batched
+        model is tested against (``tests/sim/golden/test_batched.py``)."""
         from sim.golden.batched import BatchResult
         B, T = len(self.packets), self.steps
         coords = chip.coords
@@ -295,17 +296,11 @@ class CoreDigits:
         return BatchResult(spikes, pays, host, hpay, keys, detected)
 
     def host_events(self, out, b: int, t: int) -> list:
-        """Image ``b``'s host output events of step ``t`` from an inference (events of
-        one key in one step share their payload sum evenly: exact while each output
-        neuron sends one event per step, as the demo's do)."""
+        """Image ``b``'s host output events of step ``t`` from an inference."""
+        from sim.golden.batched import host_events
         keys = list(self.base.host_keys) + [k for k in out["host_keys"]
                                             if k not in self.base.host_keys]
-        ev = []
-        for k in np.nonzero(out["host"][b, t])[0]:
-            n = int(out["host"][b, t, k])
-            x, y, neuron = keys[k]
-            ev += [(x, y, neuron, int(out["host_payloads"][b, t, k]) // n)] * n
-        return sorted(ev)
+        return host_events(out["host"], out["host_payloads"], keys, b, t)
 
     def outcome(self, g, out) -> str:
         """``unmodelled``, ``hang``, ``detected``, else ``masked`` if every neuron's spikes (count and

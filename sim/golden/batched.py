@@ -47,7 +47,7 @@ from hw.noc.packet import dest_layout, route_layout, sdsp_tiles, tile_prefix
 from sim.golden.loopctl import LOOP_LEVELS, Job, ProgramError, _count, run_job
 from sim.golden.npe import vec, wrap
 
-__all__ = ["BatchedChip", "NotBatchable", "BatchResult", "TIMEOUT_ISSUES"]
+__all__ = ["BatchedChip", "NotBatchable", "BatchResult", "TIMEOUT_ISSUES", "host_events"]
 
 #: A job issuing more instructions than this is a timeout (``ProgramError``): about
 #: 65,000 cycles for one event or tick, where the demo's longest job issues 16. The
@@ -91,16 +91,19 @@ class BatchResult:
     host_keys: list
     detected: np.ndarray
 
-    def host_events(self, b: int, t: int) -> list:
-        """Presentation ``b``'s host output events of step ``t``, sorted as
-        :meth:`GoldenChip.step` returns them (exact when no neuron emitted twice in a
-        tick, which :attr:`multi_emit` tells)."""
-        out = []
-        for k in np.nonzero(self.host[b, t])[0]:
-            n = int(self.host[b, t, k])
-            x, y, neuron = self.host_keys[k]
-            out += [(x, y, neuron, int(self.host_payloads[b, t, k]) // n)] * n
-        return sorted(out)
+
+def host_events(host, payloads, keys, b: int, t: int) -> list:
+    """Presentation ``b``'s host output events of step ``t`` from event counts and
+    payload sums per key (``host[b, t, k]`` events for ``keys[k] = (x, y, neuron)``),
+    sorted as :meth:`GoldenChip.step` returns them. Events of one key in one step share
+    their payload sum evenly: exact while an output neuron sends one event per step (as
+    the demo's do; :attr:`BatchedChip.multi_emit` tells when a neuron emitted twice)."""
+    out = []
+    for k in np.nonzero(host[b, t])[0]:
+        n = int(host[b, t, k])
+        x, y, neuron = keys[k]
+        out += [(x, y, neuron, int(payloads[b, t, k]) // n)] * n
+    return sorted(out)
 
 
 class BatchedChip:

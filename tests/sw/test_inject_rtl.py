@@ -39,13 +39,8 @@ def test_core_digits_runs_replayed_on_the_rtl_match_exactly():
 def test_core_digits_replay_over_a_serial_port():
     """``--backend serial:PORT``: pyserial on a pseudo-terminal whose other side is the
     RTL (the board's place here); the replay must still match."""
-    import os
-    import pty
-    import subprocess
-    import threading
-    import tty
-
     from hw.host import HostChip
+    from sim.pty_bridge import pty_bridge
     from sim.runner import verilator_exe
     from sw.core_digits import config_for, replay
     spec = CampaignSpec(model="core-digits", fault_model="flips", flips=4, runs=6,
@@ -55,29 +50,8 @@ def test_core_digits_replay_over_a_serial_port():
     config = config_for("none")
     exe = verilator_exe("hostchip", lambda: HostChip(config), key=config.to_dict(),
                         opt="-O2")
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    proc = subprocess.Popen([str(exe)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            bufsize=0)
-
-    def pump(src, dst):
-        while True:
-            try:
-                data = os.read(src, 4096)
-            except OSError:
-                return
-            if not data:
-                return
-            os.write(dst, data)
-    for args in ((master, proc.stdin.fileno()), (proc.stdout.fileno(), master)):
-        threading.Thread(target=pump, args=args, daemon=True).start()
-    try:
-        rep = replay(res, chosen, samples=2, backend=f"serial:{os.ttyname(slave)}")
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=30)
-        os.close(master)
-        os.close(slave)
+    with pty_bridge([exe]) as port:
+        rep = replay(res, chosen, samples=2, backend=f"serial:{port}")
     assert rep["backend"].startswith("serial:")
     assert (rep["replayed"], rep["matches"]) == (3, 3), rep["runs"]
 

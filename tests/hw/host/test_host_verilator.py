@@ -13,11 +13,8 @@ golden host (its ``golden`` backend):
 Rerun with another seed: SPIKEFORGE_SEED=<seed>."""
 
 import os
-import pty
 import struct
 import subprocess
-import threading
-import tty
 
 import numpy as np
 import pytest
@@ -26,9 +23,9 @@ from hw.config import ChipConfig, CoreConfig, NocConfig
 from hw.host import HostChip
 from hw.host.interface import host_geometry
 from hw.host.protocol import END, ESC, Error, FrameDecoder, Op, body, encode_frame
-from hw.mem.bus import BusOp
 from hw.noc.packet import chip_memories
 from sim.golden.host import GoldenHost
+from sim.pty_bridge import pty_bridge
 from sim.runner import verilator_exe
 from sim.stimulus import random_chip_case
 from sw.driver import Chip, _GoldenTransport, _PipeTransport
@@ -246,42 +243,17 @@ def test_backends_agree_on_random_networks(networks):
 
 def test_serial_backend_through_a_pty():
     """pyserial on a pseudo-terminal; the other side is bridged to the RTL's pipes."""
-    master, slave = pty.openpty()
-    tty.setraw(slave)
-    proc = subprocess.Popen([str(exe())], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            bufsize=0)
-    stop = threading.Event()
-
-    def pump(src, dst):
-        while not stop.is_set():
-            try:
-                data = os.read(src, 4096)
-            except OSError:
-                return
-            if not data:
-                return
-            os.write(dst, data)
-    threads = [threading.Thread(target=pump, args=(master, proc.stdin.fileno()), daemon=True),
-               threading.Thread(target=pump, args=(proc.stdout.fileno(), master), daemon=True)]
-    for t in threads:
-        t.start()
-    try:
-        image, inputs = random_chip_case(np.random.default_rng(SEED + 7), CONFIG, 6)
-        with Chip(f"serial:{os.ttyname(slave)}", CONFIG) as chip:
+    image, inputs = random_chip_case(np.random.default_rng(SEED + 7), CONFIG, 6)
+    with pty_bridge([exe()]) as port:
+        with Chip(f"serial:{port}", CONFIG) as chip:
             chip.load(image, skip_zero=True)
             got = chip.run_network(image, inputs)
             counters = chip.counters()
-        with Chip("golden", CONFIG) as chip:
-            chip.load(image, skip_zero=True)
-            want = chip.run_network(image, inputs)
-        assert got == want
-        assert counters["steps"] == len(inputs)
-    finally:
-        stop.set()
-        proc.stdin.close()
-        proc.wait(timeout=30)
-        os.close(master)
-        os.close(slave)
+    with Chip("golden", CONFIG) as chip:
+        chip.load(image, skip_zero=True)
+        want = chip.run_network(image, inputs)
+    assert got == want
+    assert counters["steps"] == len(inputs)
 
 
 def test_driver_refuses_a_chip_of_another_config():
