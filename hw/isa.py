@@ -256,8 +256,9 @@ class Isa:
     @property
     def vec_depth(self) -> int:
         """Pipeline registers of a VEC instruction after issue: operand fetch, operand
-        capture, one per slot; the last one is the store stage."""
-        return self.core.slots + 2
+        capture, one per slot and two more per slot with a multiplier (its operands and
+        its product are registered); the last one is the store stage."""
+        return self.core.slots + 2 + 2 * self.core.mul_slots
 
     @cached_property
     def job(self) -> data.StructLayout:

@@ -18,16 +18,18 @@ MAC pipeline (fused multiply-accumulate into memory; one per cycle, never stalls
       so back-to-back updates of one row are exact. A sum outside ``acc_bits`` is
       wrapped and flagged on ``overflow`` for one cycle.
 
-VEC pipeline (neuron update; one row per cycle, ``slots + 3`` cycles of latency)
+VEC pipeline (neuron update; one row per cycle, ``slots + 2 * mul_slots + 3`` cycles of
+latency; :attr:`Isa.vec_depth` registers)
     * issue: read ``A[row]`` and ``S[row]``;
     * stage 1: data arrives; stage 2: operands captured, temps ``x = v, y = 0,
       z = u``, predicate 0;
-    * stages 3 .. slots+2: ALU slot ``k`` acts between stage ``2+k`` and ``3+k``;
-    * store stage (``slots + 2``): when the stage *retires* (``freeze`` low) the state
+    * then the ALU slots in order, one stage each, three for each of the first
+      ``mul_slots`` (operands and adder; the full-width product; the shift);
+    * store stage (``vec_depth``): when the stage *retires* (``freeze`` low) the state
       record and/or the accumulator are written and ``emit_req``/``emit_payload`` are
       taken by the core's event generator.
-    ``freeze`` holds every VEC stage (the core raises it while its event generator
-    cannot take this lane's spike). Reads of ``A``/``S`` for VEC and MAC share one port;
+    ``freeze`` holds every VEC stage (the core raises it while its event generator's
+    row queue is full). Reads of ``A``/``S`` for VEC and MAC share one port;
     the controller never lets the two pipelines hold instructions at once.
 
 Ring buffer (``delay.unit = ring``): the accumulator bank holds ``delay.slots`` words
@@ -48,6 +50,15 @@ from ..isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel, core_memories
 from ..mem import FaultSRAM
 
 __all__ = ["NpeLane"]
+
+#: A slot's control decoded a stage ahead: one-hot operand selects (``bsel`` none: the
+#: static operand ``bs``), the adder's mode, the result term, the predicate source and
+#: which temp is written.
+_DEC = data.StructLayout({
+    "asel": 3, "bsel": 3, "add": 1, "cage": 1,
+    "r_b": 1, "r_sum": 1, "r_min": 1, "r_max": 1, "r_sel": 1, "r_cadd": 1, "r_sat": 1,
+    "r_satp": 1, "p_ge": 1, "p_lt": 1, "wdst": 3,
+})
 
 
 class NpeLane(wiring.Component):
@@ -104,6 +115,15 @@ class NpeLane(wiring.Component):
             "pay": signed(c.payload_bits), "ctl": isa.vec_control,
             "a": signed(c.acc_bits), "v": s, "u": s, "p0": s, "p1": s,
             "t": data.ArrayLayout(D, 3), "pred": 1,
+            # the next slot's second operand when it is not a temp (selected a stage
+            # ahead: those sources do not change along the pipeline)
+            "bs": signed(c.alu_bits),
+            # ... and its control decoded to one-hot selects (also a stage ahead)
+            "dec": _DEC,
+            # inside a slot with a multiplier: the operands (``mo`` then holds the
+            # product), the shift, whether to multiply and whether to write the result
+            "mo": signed(c.alu_bits + c.state_bits), "mb": signed(c.state_bits),
+            "sh": isa.shift_bits, "mm": 1, "mw": 1,
         })
 
     def elaborate(self, platform):
@@ -170,6 +190,11 @@ class NpeLane(wiring.Component):
         ]
         rec = Signal(isa.state)
         m.d.comb += rec.eq(S.read[0].data)
+        # slot 0's static operand, from the data as it arrives
+        loaded = {"a": A.read[0].data.as_signed(), "v": rec.v, "u": rec.u, "p0": rec.p0,
+                  "p1": rec.p1, "pay": stages[1].pay}
+        bs0 = self._static_operand(m, loaded, stages[1].ctl.slots[0].src_b, regs, "s0_bs")
+        dec0 = self._decode(m, stages[1].ctl.slots[0], "s0_dec")
         with m.If(~self.freeze):
             m.d.sync += stages[1].eq(st0)
             # operand capture
@@ -181,8 +206,16 @@ class NpeLane(wiring.Component):
                 s2.v.eq(rec.v), s2.u.eq(rec.u), s2.p0.eq(rec.p0), s2.p1.eq(rec.p1),
                 s2.t[0].eq(rec.v), s2.t[1].eq(0), s2.t[2].eq(rec.u), s2.pred.eq(0),
             ]
+            m.d.sync += [s2.bs.eq(bs0), s2.dec.eq(dec0)]
+        at = 2
         for k in range(c.slots):
-            self._slot(m, k, stages[2 + k], stages[3 + k], regs)
+            if k < c.mul_slots:
+                self._slot(m, k, stages[at], stages[at + 3], regs,
+                           mid=(stages[at + 1], stages[at + 2]))
+                at += 3
+            else:
+                self._slot(m, k, stages[at], stages[at + 1], regs)
+                at += 1
 
         # ---------------------------------------------------------------- store stage
         st = stages[-1]
@@ -243,6 +276,49 @@ class NpeLane(wiring.Component):
                     m.d.comb += out.eq(regs[i])
         return out
 
+    def _decode(self, m, slot, name):
+        """Slot control ``slot`` (one entry of ``ctl.slots``) as the one-hot ``_DEC``
+        record. MUL and SRA decode to nothing here (the multiplier's stages write)."""
+        dec = Signal(_DEC, name=name)
+        op = slot.op
+        writes = Signal(name=f"{name}_w")
+        m.d.comb += [
+            dec.asel.eq(Cat(*(slot.src_a == i for i in range(3)))),
+            dec.bsel.eq(Cat(*(slot.src_b == code for code in (Operand.X, Operand.Y,
+                                                                 Operand.Z)))),
+            dec.add.eq((op == AluOp.ADD) | (op == AluOp.CADD)),
+            dec.cage.eq(op == AluOp.CAGE),
+            dec.r_b.eq(op == AluOp.MOV),
+            dec.r_sum.eq((op == AluOp.ADD) | (op == AluOp.SUB)),
+            dec.r_min.eq(op == AluOp.MIN), dec.r_max.eq(op == AluOp.MAX),
+            dec.r_sel.eq(op == AluOp.SEL),
+            dec.r_cadd.eq((op == AluOp.CADD) | (op == AluOp.CSUB)),
+            dec.r_sat.eq(op == AluOp.SAT), dec.r_satp.eq(op == AluOp.SATP),
+            dec.p_ge.eq(op == AluOp.CGE), dec.p_lt.eq(op == AluOp.CLT),
+            writes.eq(Cat(dec.r_b, dec.r_sum, dec.r_min, dec.r_max, dec.r_sel, dec.r_cadd,
+                          dec.r_sat, dec.r_satp).any()),
+            dec.wdst.eq(Cat(*(writes & (slot.dst == i) for i in range(3)))),
+        ]
+        return dec
+
+    def _static_operand(self, m, fields, sel, regs, name):
+        """The second operand ``sel`` when it is not a temp (X, Y, Z read as 0): from
+        ``fields`` (``a v u p0 p1 pay`` of the instruction), a constant or a register."""
+        c = self.config.core
+        out = Signal(signed(c.alu_bits), name=name)
+        sources = {Operand.A: fields["a"], Operand.V: fields["v"], Operand.U: fields["u"],
+                   Operand.P0: fields["p0"], Operand.P1: fields["p1"],
+                   Operand.PAY: fields["pay"], Operand.ZERO: Const(0, 1),
+                   Operand.ONE: Const(1, 2)}
+        with m.Switch(sel):
+            for code, value in sources.items():
+                with m.Case(code):
+                    m.d.comb += out.eq(value)
+            for i in range(c.regs):
+                with m.Case(Operand.R0 + i):
+                    m.d.comb += out.eq(regs[i])
+        return out
+
     @staticmethod
     def _clamp(a, bits):
         """Clamp to the signed range of ``bits``: in range iff the bits from ``bits-1``
@@ -252,64 +328,98 @@ class NpeLane(wiring.Component):
         hi, lo = (1 << (bits - 1)) - 1, -(1 << (bits - 1))
         return Mux(fits, a, Mux(a[-1], lo, hi))
 
-    def _slot(self, m, k, src, dst, regs):
-        """ALU slot ``k``: stage register ``src`` -> ``dst``, advancing unless frozen."""
+    def _slot(self, m, k, src, dst, regs, mid=None):
+        """ALU slot ``k``: stage register ``src`` -> ``dst``, advancing unless frozen.
+
+        A slot with a multiplier (``mid``: two more stage registers) spans three
+        stages: the first selects the operands (and completes every op other than MUL
+        and SRA), the second multiplies (MUL; the DSP's product width is D + state_bits),
+        the third shifts (MUL by ``mul_shift``, SRA by the operand) into the
+        destination temp. The stages in between carry the instruction unchanged."""
         c, isa = self.config.core, self.isa
         D = c.alu_bits
         slot = src.ctl.slots[k]
         op = slot.op
+        dec = src.dec
         A = Signal(signed(D), name=f"s{k}_a")
-        with m.Switch(slot.src_a):
-            for i in range(3):
-                with m.Case(i):
-                    m.d.comb += A.eq(src.t[i])
-        B = self._operand(m, src, slot.src_b, regs, f"s{k}")
-        # One adder serves ADD/SUB/CADD/CSUB and the comparisons (A - B).
-        # CAGE uses it too: |A| >= B  <=>  A - B >= 0 (A >= 0)  or  A + B <= 0 (A < 0).
+        B = Signal(signed(D), name=f"s{k}_b")
+        # one-hot AND-OR selects: the decode was done a stage ahead
+        m.d.comb += [
+            A.eq(Mux(dec.asel[0], src.t[0], 0) | Mux(dec.asel[1], src.t[1], 0)
+                 | Mux(dec.asel[2], src.t[2], 0)),
+            B.eq(Mux(dec.bsel[0], src.t[0], 0) | Mux(dec.bsel[1], src.t[1], 0)
+                 | Mux(dec.bsel[2], src.t[2], 0) | Mux(dec.bsel == 0, src.bs, 0)),
+        ]
+        # A sum and a difference side by side serve ADD/SUB/CADD/CSUB and the
+        # comparisons (A - B); two carry chains in parallel are faster than negating B
+        # into one. CAGE: |A| >= B  <=>  A - B >= 0 (A >= 0)  or  A + B <= 0 (A < 0).
         sub = Signal(name=f"s{k}_sub")
         total = Signal(signed(D + 1), name=f"s{k}_sum")
-        m.d.comb += [sub.eq(~((op == AluOp.ADD) | (op == AluOp.CADD)
-                              | ((op == AluOp.CAGE) & A[-1]))),
-                     total.eq(A + Mux(sub, -B, B))]
-        lt = total < 0  # valid for the subtracting ops: A < B
+        m.d.comb += [sub.eq(~(dec.add | (dec.cage & A[-1]))),
+                     total.eq(Mux(sub, A - B, A + B))]
+        lt = total[-1]  # valid for the subtracting ops: A < B
+        # CAGE with A < 0 needs A + B == 0. Tested without the sum (a zero test on
+        # the adder's output was mapped to a ripple of LUTs behind the carry chain):
+        # over D + 1 bits, where the sum cannot wrap, A + B == 0 iff
+        # A ^ B == (A | B) << 1.
+        wide = signed(D + 1)
+        ae, be = Signal(wide, name=f"s{k}_ae"), Signal(wide, name=f"s{k}_be")
+        m.d.comb += [ae.eq(A), be.eq(B)]
+        sum_zero = (ae ^ be).as_unsigned() == ((ae | be) << 1)[:D + 1]
         wrapped = total[:D].as_signed()
         result = Signal(signed(D), name=f"s{k}_r")
-        write = Signal(name=f"s{k}_w")
         pred = Signal(name=f"s{k}_p")
-        m.d.comb += pred.eq(src.pred)
+        mo = Signal.like(src.mo, name=f"s{k}_mo")
+        sh = Signal.like(src.sh, name=f"s{k}_sh")
+        mb = Signal.like(src.mb, name=f"s{k}_mb")
+        mm = Signal(name=f"s{k}_mm")
+        mw = Signal(name=f"s{k}_mw")
+        terms = [(dec.r_b, B), (dec.r_sum, wrapped), (dec.r_min, Mux(lt, A, B)),
+                 (dec.r_max, Mux(lt, B, A)), (dec.r_sel, Mux(src.pred, B, A)),
+                 (dec.r_cadd, Mux(src.pred, wrapped, A)),
+                 (dec.r_sat, self._clamp(A, c.state_bits)),
+                 (dec.r_satp, self._clamp(A, c.payload_bits))]
+        acc_r = 0
+        for on, value in terms:
+            acc_r = acc_r | Mux(on, value, 0)
+        m.d.comb += result.eq(acc_r)
+        m.d.comb += pred.eq(Mux(dec.p_ge, ~lt, Mux(dec.p_lt, lt, Mux(
+            dec.cage, Mux(A[-1], lt | sum_zero, ~lt), src.pred))))
         with m.Switch(op):
-            with m.Case(AluOp.MOV):
-                m.d.comb += [result.eq(B), write.eq(1)]
-            with m.Case(AluOp.ADD, AluOp.SUB):
-                m.d.comb += [result.eq(wrapped), write.eq(1)]
-            with m.Case(AluOp.MIN):
-                m.d.comb += [result.eq(Mux(lt, A, B)), write.eq(1)]
-            with m.Case(AluOp.MAX):
-                m.d.comb += [result.eq(Mux(lt, B, A)), write.eq(1)]
-            with m.Case(AluOp.CGE):
-                m.d.comb += pred.eq(~lt)
-            with m.Case(AluOp.CLT):
-                m.d.comb += pred.eq(lt)
-            with m.Case(AluOp.CAGE):
-                m.d.comb += pred.eq(Mux(A[-1], total <= 0, total >= 0))
-            with m.Case(AluOp.SEL):
-                m.d.comb += [result.eq(Mux(src.pred, B, A)), write.eq(1)]
-            with m.Case(AluOp.CADD, AluOp.CSUB):
-                m.d.comb += [result.eq(Mux(src.pred, wrapped, A)), write.eq(1)]
-            with m.Case(AluOp.SAT):
-                m.d.comb += [result.eq(self._clamp(A, c.state_bits)), write.eq(1)]
-            with m.Case(AluOp.SATP):
-                m.d.comb += [result.eq(self._clamp(A, c.payload_bits)), write.eq(1)]
-            if k < c.mul_slots:
+            if mid is not None:
+                # the multiply and the shift come in the next two stages
                 with m.Case(AluOp.MUL):
-                    prod = Signal(signed(D + c.state_bits), name=f"s{k}_prod")
-                    m.d.comb += [prod.eq(A * B[:c.state_bits].as_signed()),
-                                 result.eq(prod >> src.ctl.mul_shift), write.eq(1)]
+                    m.d.comb += [mo.eq(A), mb.eq(B[:c.state_bits].as_signed()), mm.eq(1),
+                                 sh.eq(src.ctl.mul_shift), mw.eq(1)]
                 with m.Case(AluOp.SRA):
-                    m.d.comb += [result.eq(A >> B[:isa.shift_bits].as_unsigned()),
-                                 write.eq(1)]
+                    m.d.comb += [mo.eq(A), sh.eq(B[:isa.shift_bits].as_unsigned()), mw.eq(1)]
+        if mid is not None:
+            mid, mid2 = mid
+        first = dst if mid is None else mid
+        nxt = k + 1 if k + 1 < c.slots else None
+        if nxt is not None:
+            # the instruction entering dst: its next slot's static operand
+            into = src if mid is None else mid2
+            bs_next = self._static_operand(
+                m, {f: getattr(into, f) for f in ("a", "v", "u", "p0", "p1", "pay")},
+                into.ctl.slots[nxt].src_b, regs, f"s{nxt}_bs")
+            dec_next = self._decode(m, into.ctl.slots[nxt], f"s{nxt}_dec")
+        if mid is not None:
+            shifted = Signal(signed(D), name=f"s{k}_shifted")
+            m.d.comb += shifted.eq(mid2.mo >> mid2.sh)
         with m.If(~self.freeze):
-            m.d.sync += [dst.eq(src), dst.pred.eq(pred)]
+            m.d.sync += [first.eq(src), first.pred.eq(pred)]
             for i in range(3):
-                with m.If(write & (slot.dst == i)):
-                    m.d.sync += dst.t[i].eq(result)
+                with m.If(dec.wdst[i]):
+                    m.d.sync += first.t[i].eq(result)
+            if mid is not None:
+                m.d.sync += [mid.mo.eq(mo), mid.mb.eq(mb), mid.sh.eq(sh), mid.mm.eq(mm),
+                             mid.mw.eq(mw)]
+                m.d.sync += [mid2.eq(mid),
+                             mid2.mo.eq(Mux(mid.mm, mid.mo[:D].as_signed() * mid.mb, mid.mo))]
+                m.d.sync += dst.eq(mid2)
+                for i in range(3):
+                    with m.If(mid2.mw & (mid2.ctl.slots[k].dst == i)):
+                        m.d.sync += dst.t[i].eq(shifted)
+            if nxt is not None:
+                m.d.sync += [dst.bs.eq(bs_next), dst.dec.eq(dec_next)]
