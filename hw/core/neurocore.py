@@ -11,10 +11,12 @@ then raises ``tick_done`` for one cycle, once every spike of the tick is in the 
 FIFO.
 
 Event generator: when a VEC instruction retires, the lanes whose spike condition holds
-(``emit_req``) are loaded into a pending set and sent one per cycle, lowest lane first,
-as (neuron = row * lanes + lane, payload) into the output FIFO (``spikes``). While the
-pending set cannot take the next retiring instruction's spikes, the VEC pipeline is
-frozen: a full output FIFO back-pressures the core; no spike is dropped.
+(``emit_req``) go as one row into a queue of ``ROW_QUEUE`` rows; the row at its head is
+loaded into a pending set and sent one spike per cycle, lowest lane first, as
+(neuron = row * lanes + lane, payload) into the output FIFO (``spikes``). While the row
+queue is full the VEC pipeline is frozen (``freeze`` is a register, since every VEC
+stage register of every lane obeys it): a full output FIFO back-pressures the core; no
+spike is dropped.
 
 Memories (FaultSRAMs, directory order): microcode, axon table, layer table, target
 table, then per lane weights, acc, state (:func:`hw.isa.core_memories`). The ``mem``
@@ -57,6 +59,9 @@ from ..loopctl import LoopController
 from ..mem import FaultSRAM
 from ..mem.bus import MemoryBus
 from ..npe import NpeLane
+
+#: Rows of spikes that can wait between the VEC store stage and the event generator.
+ROW_QUEUE = 4
 
 __all__ = ["Neurocore", "COUNTERS"]
 
@@ -213,7 +218,22 @@ class Neurocore(wiring.Component):
                      ofifo.r_en.eq(self.spikes.ready)]
         req = Signal(N)
         m.d.comb += req.eq(Cat(*(lane.emit_req for lane in self.lanes)))
+        # Rows that spiked wait in a short queue (spike mask, row, payloads) between the
+        # store stage and the serializer, so that `freeze` (which every VEC stage
+        # register of every lane obeys) is a register: the queue is full.
+        row_l = data.StructLayout({"req": N, "row": len(ctl.store_row),
+                                   "pay": data.ArrayLayout(self.lanes[0].emit_payload.shape(),
+                                                           N)})
+        m.submodules.rows = rows = fifo.SyncFIFO(width=row_l.size, depth=ROW_QUEUE)
+        freeze = Signal()
+        push = Signal()
+        pushed = data.View(row_l, rows.w_data)
+        m.d.comb += [push.eq(ctl.store_valid & req.any() & ~freeze),
+                     rows.w_en.eq(push), pushed.req.eq(req), pushed.row.eq(ctl.store_row)]
+        m.d.comb += [pushed.pay[i].eq(lane.emit_payload) for i, lane in enumerate(self.lanes)]
+
         pending = Signal(N)
+        head = data.View(row_l, rows.r_data)
         pend_pay = [Signal.like(self.lanes[0].emit_payload, name=f"pend_pay{i}")
                     for i in range(N)]
         pend_row = Signal.like(ctl.store_row)
@@ -232,19 +252,22 @@ class Neurocore(wiring.Component):
         ]
         after = Signal(N)
         m.d.comb += after.eq(Mux(send, pending & ~(1 << first), pending))
-        freeze = Signal()
-        m.d.comb += [freeze.eq(ctl.store_valid & req.any() & after.any()),
-                     ctl.freeze.eq(freeze), ctl.emit_idle.eq(~pending.any())]
-        for lane in self.lanes:
-            m.d.comb += lane.freeze.eq(freeze)
-        with m.If(ctl.store_valid & ~freeze & req.any()):
-            m.d.sync += [pending.eq(req), pend_row.eq(ctl.store_row)]
-            m.d.sync += [p.eq(lane.emit_payload) for p, lane in zip(pend_pay, self.lanes)]
+        pop = Signal()
+        m.d.comb += [pop.eq(rows.r_rdy & ~after.any()), rows.r_en.eq(pop)]
+        with m.If(pop):
+            m.d.sync += [pending.eq(head.req), pend_row.eq(head.row)]
+            m.d.sync += [p.eq(head.pay[i]) for i, p in enumerate(pend_pay)]
         with m.Else():
             m.d.sync += pending.eq(after)
+        # full in the next cycle: at most one row enters per cycle
+        m.d.sync += freeze.eq(rows.level + push - pop >= ROW_QUEUE)
+        m.d.comb += [ctl.freeze.eq(freeze),
+                     ctl.emit_idle.eq(~pending.any() & ~rows.r_rdy)]
+        for lane in self.lanes:
+            m.d.comb += lane.freeze.eq(freeze)
 
         idle, counting = Signal(), Signal()
-        m.d.comb += [idle.eq(ctl.idle & ~pending.any() & (ofifo.level == 0) & seq_idle
+        m.d.comb += [idle.eq(ctl.idle & ~pending.any() & ~rows.r_rdy & (ofifo.level == 0) & seq_idle
                              & ~counting),
                      self.idle.eq(idle),
                      self.tick_done.eq(ctl.tick_done)]

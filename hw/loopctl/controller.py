@@ -10,19 +10,26 @@ The issue stage runs a job's microprogram, one instruction per cycle, to all lan
 Semantics (loop nests, address generators, masks, ``end``) are those of
 :mod:`sim.golden.loopctl`; this module adds only timing:
 
-* the microcode word fetched in cycle *t* issues in *t+1*; the next address is
-  computed from the issuing instruction, so loops close with no bubble. A
-  single-instruction loop body holds the word instead of re-reading it;
+* the microcode word fetched in cycle *t* is decoded in *t+1* (loop nests, address
+  generators, lane mask) into the issue register; the next address is computed from
+  the decoded instruction, so loops close with no bubble. A single-instruction loop
+  body holds the word instead of re-reading it;
+* the issue register drives the lanes: its instruction issues (strobes ``issue.vec``,
+  ``mac`` or ``setr`` for one cycle) in *t+2* unless a hazard holds it, and the
+  decode stage stalls behind it. The hazard checks act only on registers (the issue
+  register's row and the shadow pipelines), so neither the microcode read nor the
+  address adders lie on the path to the stall and the enables it gates;
 * hazards stall issue (the instruction waits; nothing is lost): a VEC instruction waits
   while a MAC is in flight or while an older VEC instruction that stores has the same
   row in its pipeline; MAC and SETR wait while any VEC instruction is in flight;
   everything waits while ``freeze`` is high;
-* a tick-end marker completes (``tick_done`` for one cycle) once both pipelines and
-  the core's event generator (``emit_idle``) are empty.
+* a tick-end marker completes (``tick_done`` for one cycle) once the issue register,
+  both pipelines and the core's event generator (``emit_idle``) are empty.
 
 Cycle costs: an event whose program is one looping MAC over ``r`` rows issues in ``r``
 cycles back to back with the next event's; a job ending with the FIFO empty costs the
-two-cycle descriptor read plus one fetch cycle before the next job issues.
+two-cycle descriptor read, one fetch cycle and one decode cycle before the next job
+issues.
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal, signed
@@ -67,6 +74,8 @@ class LoopController(wiring.Component):
     tick_done : ``Out(1)``, one cycle when a tick has completed.
     event_taken : ``Out(1)``, one cycle per event task taken from the queue.
     idle : ``Out(1)``, no task queued, no job pending or running, pipelines empty.
+    stall : ``Out(1)``, the issue register holds an instruction back this cycle (a
+        hazard or ``freeze``).
     delayed : ``Out(stream.Signature(scdq.push_layout))`` (SCDQ only): the groups of
         nonzero delay, for the delay queue.
     now : ``Out(slot_bits)`` (ring buffer only): the timestep mod ``delay.slots``;
@@ -108,6 +117,7 @@ class LoopController(wiring.Component):
             "tick_done": Out(1),
             "event_taken": Out(1),
             "idle": Out(1),
+            "stall": Out(1),
         })
 
     def elaborate(self, platform):
@@ -273,6 +283,9 @@ class LoopController(wiring.Component):
         n_end = Signal(c.pc_bits)
         n_cnt = [Signal(c.count_bits, name=f"n_cnt{l}") for l in range(LOOP_LEVELS)]
         n_idx = [Signal(c.count_bits, name=f"n_idx{l}") for l in range(LOOP_LEVELS)]
+        # n_last[l] == (n_idx[l] == n_cnt[l] - 1), kept in a register so that the loop
+        # exit test is not a subtract-and-compare after the microcode read
+        n_last = [Signal(name=f"n_last{l}") for l in range(LOOP_LEVELS)]
         n_ptr = [[Signal(signed(abits), name=f"n_ptr{k}_{l}") for l in range(LOOP_LEVELS)]
                  for k in range(AGUS)]
         n_str = [[Signal(signed(abits), name=f"n_str{k}_{l}") for l in range(LOOP_LEVELS)]
@@ -281,7 +294,9 @@ class LoopController(wiring.Component):
         # An instruction with `loop` opens its nest unless that nest is already running
         # (execution looped back to it).
         opening = Signal()
-        m.d.comb += opening.eq(ins.loop & ~(n_active & (n_start == pc)))
+        start_here = Signal()
+        m.d.comb += [start_here.eq(n_start == pc),
+                     opening.eq(ins.loop & ~(n_active & start_here))]
         cnt_open = []
         for l in range(LOOP_LEVELS):
             cl = Signal(c.count_bits, name=f"cnt_open{l}")
@@ -316,7 +331,8 @@ class LoopController(wiring.Component):
         for k in range(AGUS):
             m.d.comb += addr[k].eq(Mux(e_active, e_ptr[k][0], base_k[k]) + ins.agu[k].offset)
         at_last = [Signal(name=f"at_last{l}") for l in range(LOOP_LEVELS)]
-        m.d.comb += [at_last[l].eq(e_idx[l] == e_cnt[l] - 1) for l in range(LOOP_LEVELS)]
+        m.d.comb += [at_last[l].eq(Mux(opening, cnt_open[l] == 1, n_last[l]))
+                     for l in range(LOOP_LEVELS)]
         last_iter = Cat(*at_last).all()
         at_end = e_active & (pc == e_end)
         loop_back = Signal()
@@ -325,30 +341,42 @@ class LoopController(wiring.Component):
         job_end = Signal()
         m.d.comb += job_end.eq(Mux(zero, ins.end, (~e_active | nest_done) & ins.end))
         next_pc = Signal(c.pc_bits)
+        # next_pc == pc, without comparing next_pc: only a loop back to this very
+        # instruction (a single-instruction body) or a zero-count skip that wraps
+        same_pc = Signal()
+        m.d.comb += same_pc.eq(Mux(zero, (ins.body_end + 1)[:c.pc_bits] == pc,
+                                   loop_back & (opening | start_here)))
         m.d.comb += next_pc.eq(Mux(zero, ins.body_end + 1, Mux(loop_back, e_start, pc + 1)))
         all_lanes = (1 << c.lanes) - 1
         mask = Signal(c.lanes)
         m.d.comb += mask.eq(Mux(e_active & last_iter, cur.mask, all_lanes))
 
-        # hazards
+        # The decoded instruction goes into the issue register (`isq`) when that is empty
+        # or leaving; the hazard checks act on the issue register, whose row is a
+        # register, so neither the microcode read nor the address adders are on the
+        # path to `advance` and the enables it gates.
         cls = ins.cls
-        row_now = addr[0][:nrow]
-        conflict = Cat(*(v_valid[k] & v_store[k] & (v_row[k] == row_now)
+        isq = Signal(isa.lane_issue)
+        isq_store = Signal()
+        isq_valid = Signal()
+        m.d.comb += isq_valid.eq(isq.vec | isq.mac | isq.setr)
+        # match[k]: the issue register's row equals stage k's. Kept as registers that
+        # shift with the pipeline (each row compared once, as the instruction enters
+        # the issue register), so the stall is a few gates from flip-flops.
+        match = [None] + [Signal(name=f"match{k}") for k in range(1, vdepth + 1)]
+        conflict = Cat(*(v_valid[k] & v_store[k] & match[k]
                          for k in range(1, vdepth + 1))).any()
         ok = Signal()
-        with m.Switch(cls):
-            with m.Case(InstrClass.VEC):
-                m.d.comb += ok.eq(~mac_busy & ~conflict)
-            with m.Case(InstrClass.MAC, InstrClass.SETR):
-                m.d.comb += ok.eq(~vec_busy)
-            with m.Default():
-                m.d.comb += ok.eq(1)
+        m.d.comb += ok.eq(Mux(isq.vec, ~mac_busy & ~conflict, ~vec_busy))
+        leave = Signal()
+        m.d.comb += [leave.eq(isq_valid & ~self.freeze & ok),
+                     self.stall.eq(isq_valid & ~leave)]
         advance = Signal()
-        m.d.comb += advance.eq(ir_valid & ~self.freeze & (ok | zero))
+        m.d.comb += advance.eq(ir_valid & (~isq_valid | leave))
         fire = advance & ~zero
 
         # issue bundle
-        iss = self.issue
+        iss = Signal(isa.lane_issue)
         stores = (ins.st_v != StoreSel.KEEP) | (ins.st_u != StoreSel.KEEP) | \
             (ins.st_a != AccSel.KEEP)
         rval = Signal(signed(c.state_bits))
@@ -369,8 +397,29 @@ class LoopController(wiring.Component):
             iss.mac_t.eq(ins.mac_t), iss.payload.eq(cur.payload),
             iss.ctl.eq(Cat(*(getattr(ins, f) for f in isa.vec_control.members))),
             iss.rd.eq(ins.rd), iss.rval.eq(rval),
-            v_valid[0].eq(iss.vec), v_store[0].eq(stores), v_row[0].eq(row_now),
-            m_valid[0].eq(iss.mac),
+        ]
+        with m.If(advance):
+            m.d.sync += [isq.eq(iss), isq_store.eq(stores)]
+        with m.Elif(leave):
+            m.d.sync += [isq.vec.eq(0), isq.mac.eq(0), isq.setr.eq(0)]
+        # match registers for the next cycle: stage k then holds what stage k-1 holds
+        # now unless frozen; stage 1 then holds what leaves the issue register now
+        row_in = Mux(advance, iss.row[:nrow], isq.row[:nrow])
+        with m.If(self.freeze):
+            for k in range(1, vdepth + 1):
+                m.d.sync += match[k].eq(Mux(advance, v_row[k] == iss.row[:nrow], match[k]))
+        with m.Else():
+            m.d.sync += match[1].eq(isq.row[:nrow] == row_in)
+            for k in range(1, vdepth):
+                m.d.sync += match[k + 1].eq(Mux(advance, v_row[k] == iss.row[:nrow],
+                                                match[k]))
+        out = self.issue
+        m.d.comb += [
+            out.eq(isq),
+            out.vec.eq(leave & isq.vec), out.mac.eq(leave & isq.mac),
+            out.setr.eq(leave & isq.setr),
+            v_valid[0].eq(out.vec), v_store[0].eq(isq_store), v_row[0].eq(isq.row[:nrow]),
+            m_valid[0].eq(out.mac),
         ]
         if isa.unit is DelayUnit.RING:
             m.d.comb += iss.slot.eq(self.now + cur.delay)
@@ -378,30 +427,47 @@ class LoopController(wiring.Component):
                 m.d.sync += self.now.eq(self.now + 1)
 
         # nest registers
+        # odometer: on a loop back the lowest level that is not at its last index steps
+        # and the levels below it restart
+        nx_idx = [Signal(c.count_bits, name=f"nx_idx{l}") for l in range(LOOP_LEVELS)]
+        step = Signal(range(LOOP_LEVELS), name="step_level")
+        for l in reversed(range(LOOP_LEVELS)):
+            with m.If(~at_last[l]):
+                m.d.comb += step.eq(l)
+        for l in range(LOOP_LEVELS):
+            with m.If(~loop_back | (step < l)):
+                m.d.comb += nx_idx[l].eq(e_idx[l])
+            with m.Elif(step == l):
+                m.d.comb += nx_idx[l].eq(e_idx[l] + 1)
+        # nx_last[l] == (nx_idx[l] + 1 == e_cnt[l]), from compares that do not wait for
+        # the loop-back decision: a level that keeps its index keeps at_last, the
+        # stepping one is last iff e_idx + 2 == e_cnt, a restarting one iff e_cnt == 1
+        nx_last = [Signal(name=f"nx_last{l}") for l in range(LOOP_LEVELS)]
+        for l in range(LOOP_LEVELS):
+            two_left = Mux(opening, cnt_open[l] == 2, n_idx[l] + 2 == n_cnt[l])
+            one_only = Mux(opening, cnt_open[l] == 1, n_cnt[l] == 1)
+            with m.If(~loop_back | (step < l)):
+                m.d.comb += nx_last[l].eq(at_last[l])
+            with m.Elif(step == l):
+                m.d.comb += nx_last[l].eq(two_left)
+            with m.Else():
+                m.d.comb += nx_last[l].eq(one_only)
         with m.If(advance):
             m.d.sync += [n_active.eq(e_active & ~nest_done & ~zero), n_start.eq(e_start),
                          n_end.eq(e_end)]
             for l in range(LOOP_LEVELS):
-                m.d.sync += [n_cnt[l].eq(e_cnt[l]), n_idx[l].eq(e_idx[l])]
+                m.d.sync += n_cnt[l].eq(e_cnt[l])
                 for k in range(AGUS):
                     m.d.sync += [n_ptr[k][l].eq(e_ptr[k][l]), n_str[k][l].eq(e_str[k][l])]
+            for l in range(LOOP_LEVELS):
+                m.d.sync += [n_idx[l].eq(nx_idx[l]), n_last[l].eq(nx_last[l])]
             with m.If(loop_back):
-                # odometer: the lowest level that is not at its last index steps
-                with m.If(~at_last[0]):
-                    m.d.sync += n_idx[0].eq(e_idx[0] + 1)
-                    for k in range(AGUS):
-                        m.d.sync += n_ptr[k][0].eq(e_ptr[k][0] + e_str[k][0])
-                with m.Elif(~at_last[1]):
-                    m.d.sync += [n_idx[1].eq(e_idx[1] + 1), n_idx[0].eq(0)]
-                    for k in range(AGUS):
-                        step = e_ptr[k][1] + e_str[k][1]
-                        m.d.sync += [n_ptr[k][1].eq(step), n_ptr[k][0].eq(step)]
-                with m.Else():
-                    m.d.sync += [n_idx[2].eq(e_idx[2] + 1), n_idx[1].eq(0), n_idx[0].eq(0)]
-                    for k in range(AGUS):
-                        step = e_ptr[k][2] + e_str[k][2]
-                        m.d.sync += [n_ptr[k][2].eq(step), n_ptr[k][1].eq(step),
-                                     n_ptr[k][0].eq(step)]
+                for l in range(LOOP_LEVELS):
+                    with m.If(step == l):
+                        for k in range(AGUS):
+                            stepped = e_ptr[k][l] + e_str[k][l]
+                            for j in range(l + 1):
+                                m.d.sync += n_ptr[k][j].eq(stepped)
 
         # fetch and job transitions
         # A job pushed while the queue is empty is also available in the same cycle.
@@ -427,16 +493,16 @@ class LoopController(wiring.Component):
                     start_job()
                 with m.Else():
                     m.d.sync += [ir_valid.eq(0), n_active.eq(0)]
-            with m.Elif(next_pc != pc):
+            with m.Elif(~same_pc):
                 m.d.comb += [fetch_pc.eq(next_pc), fetch_en.eq(1)]
                 m.d.sync += pc.eq(next_pc)
         with m.Elif(~ir_valid & job_avail):
             with m.If(job.kind == JobKind.TICK_END):
-                with m.If(drained):
+                with m.If(drained & ~isq_valid):
                     m.d.comb += [job_take.eq(1), self.tick_done.eq(1)]
             with m.Else():
                 start_job()
 
         m.d.comb += self.idle.eq(~tq.r_rdy & ~jq.r_rdy & gen.ongoing("IDLE") & ~rd_event
-                                 & ~ir_valid & drained & ~self.tasks.valid)
+                                 & ~ir_valid & ~isq_valid & drained & ~self.tasks.valid)
         return m

@@ -57,6 +57,32 @@ def test_spike_backpressure_loses_nothing():
     assert sum(frozen) > 20
 
 
+def test_vec_on_a_row_still_in_the_pipeline_waits():
+    """Read after write through the state memory: on a 6-slot core sigma-delta runs as
+    two VEC passes, and with a one-row layer the second pass reads the row the first
+    pass is still storing. The controller must hold it until the store retires; it
+    stalls on the row match, and the spikes and memories equal the golden model's."""
+    cfg = ChipConfig(core=CoreConfig(lanes=4, neurons=32, axons=64, synapses=512, slots=6,
+                                     microcode_depth=16, layers=4, out_fifo_depth=4))
+    rng = np.random.default_rng(5)
+    net = Network(4, [Layer("sd", 3, Neuron("sigma_delta", threshold=2),
+                            {"input": rng.integers(-20, 21, (4, 3))})])
+    image = compile_core(net, cfg)
+    steps = [[(i, int(rng.integers(1, 8))) for i in range(4)] for _ in range(6)]
+    dut = Neurocore(cfg)
+    stalls = []
+
+    async def bench(ctx):
+        def ready(cycle):
+            if ctx.get(dut.controller.stall):
+                stalls.append(cycle)
+            return True
+        await crosscheck(AmaranthAccess(ctx, dut), cfg, image, steps, label="raw hazard",
+                         spike_ready=ready)
+    run_amaranth(dut, bench)
+    assert len(stalls) >= 6, stalls
+
+
 def test_memory_bus_status_faults_and_unknown_index():
     cfg = SMALL.replace(core=SMALL.core.replace(lanes=2),  # 10 memories: index 12 is unused
                         memory=MemoryConfig(protection=ProtectionConfig(weights=Protection.SECDED)))
