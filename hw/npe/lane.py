@@ -129,7 +129,7 @@ class NpeLane(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         c, isa = self.config.core, self.isa
-        D, sb, pb = c.alu_bits, c.state_bits, c.payload_bits
+        sb, pb = c.state_bits, c.payload_bits
         m.submodules.weights = W = self.weights
         m.submodules.acc = A = self.acc
         m.submodules.state = S = self.state
