@@ -334,7 +334,9 @@ class LoopController(wiring.Component):
         m.d.comb += [at_last[l].eq(Mux(opening, cnt_open[l] == 1, n_last[l]))
                      for l in range(LOOP_LEVELS)]
         last_iter = Cat(*at_last).all()
-        at_end = e_active & (pc == e_end)
+        # both compares side by side, the nest's state picks one
+        at_end = Signal()
+        m.d.comb += at_end.eq(Mux(opening, pc == ins.body_end, n_active & (pc == n_end)))
         loop_back = Signal()
         nest_done = Signal()
         m.d.comb += [loop_back.eq(at_end & ~last_iter), nest_done.eq(at_end & last_iter)]
