@@ -261,12 +261,23 @@ class NpeLane(wiring.Component):
 
     def _operand(self, m, stage, sel, regs, name):
         """Second-operand mux (``Operand`` codes) of one stage, sign-extended."""
+        fields = {f: getattr(stage, f) for f in ("a", "v", "u", "p0", "p1", "pay")}
+        temps = {Operand.X: stage.t[0], Operand.Y: stage.t[1], Operand.Z: stage.t[2]}
+        return self._select(m, {**temps, **self._static_sources(fields)}, sel, regs,
+                            f"{name}_b")
+
+    @staticmethod
+    def _static_sources(fields):
+        """The operands that do not change along the pipeline, by ``Operand`` code."""
+        return {Operand.A: fields["a"], Operand.V: fields["v"], Operand.U: fields["u"],
+                Operand.P0: fields["p0"], Operand.P1: fields["p1"],
+                Operand.PAY: fields["pay"], Operand.ZERO: Const(0, 1),
+                Operand.ONE: Const(1, 2)}
+
+    def _select(self, m, sources, sel, regs, name):
+        """``sources[sel]``, or register ``sel - R0``; 0 for any other code."""
         c = self.config.core
-        out = Signal(signed(c.alu_bits), name=f"{name}_b")
-        sources = {Operand.X: stage.t[0], Operand.Y: stage.t[1], Operand.Z: stage.t[2],
-                   Operand.A: stage.a, Operand.V: stage.v, Operand.U: stage.u,
-                   Operand.P0: stage.p0, Operand.P1: stage.p1, Operand.PAY: stage.pay,
-                   Operand.ZERO: Const(0, 1), Operand.ONE: Const(1, 2)}
+        out = Signal(signed(c.alu_bits), name=name)
         with m.Switch(sel):
             for code, value in sources.items():
                 with m.Case(code):
@@ -304,20 +315,7 @@ class NpeLane(wiring.Component):
     def _static_operand(self, m, fields, sel, regs, name):
         """The second operand ``sel`` when it is not a temp (X, Y, Z read as 0): from
         ``fields`` (``a v u p0 p1 pay`` of the instruction), a constant or a register."""
-        c = self.config.core
-        out = Signal(signed(c.alu_bits), name=name)
-        sources = {Operand.A: fields["a"], Operand.V: fields["v"], Operand.U: fields["u"],
-                   Operand.P0: fields["p0"], Operand.P1: fields["p1"],
-                   Operand.PAY: fields["pay"], Operand.ZERO: Const(0, 1),
-                   Operand.ONE: Const(1, 2)}
-        with m.Switch(sel):
-            for code, value in sources.items():
-                with m.Case(code):
-                    m.d.comb += out.eq(value)
-            for i in range(c.regs):
-                with m.Case(Operand.R0 + i):
-                    m.d.comb += out.eq(regs[i])
-        return out
+        return self._select(m, self._static_sources(fields), sel, regs, name)
 
     @staticmethod
     def _clamp(a, bits):
