@@ -406,12 +406,12 @@ class LoopController(wiring.Component):
             m.d.sync += [isq.vec.eq(0), isq.mac.eq(0), isq.setr.eq(0)]
         # match registers for the next cycle: stage k then holds what stage k-1 holds
         # now unless frozen; stage 1 then holds what leaves the issue register now
-        row_in = Mux(advance, iss.row[:nrow], isq.row[:nrow])
         with m.If(self.freeze):
             for k in range(1, vdepth + 1):
                 m.d.sync += match[k].eq(Mux(advance, v_row[k] == iss.row[:nrow], match[k]))
         with m.Else():
-            m.d.sync += match[1].eq(isq.row[:nrow] == row_in)
+            # (only read when an instruction enters the issue register now)
+            m.d.sync += match[1].eq(isq.row[:nrow] == iss.row[:nrow])
             for k in range(1, vdepth):
                 m.d.sync += match[k + 1].eq(Mux(advance, v_row[k] == iss.row[:nrow],
                                                 match[k]))
