@@ -13,14 +13,17 @@ Semantics (loop nests, address generators, masks, ``end``) are those of
 * the microcode word fetched in cycle *t* is decoded in *t+1* (loop nests, address
   generators, lane mask) into the issue register; the next address is computed from
   the decoded instruction, so loops close with no bubble. A single-instruction loop
-  body holds the word instead of re-reading it;
+  body holds the word instead of re-reading it. ``pc``'s compares with the running
+  nest's first and last instruction, and the job's count compared with 0, 1 and 2, are
+  registers set with ``pc``, the nest and the job, so the path from ``pc`` to the next
+  address holds no compare of two registers;
 * the issue register drives the lanes: its instruction issues (strobes ``issue.vec``,
   ``mac`` or ``setr`` for one cycle) in *t+2* unless a hazard holds it, and the
   decode stage stalls behind it. The hazard checks act only on registers (the issue
   register's row and the shadow pipelines), so neither the microcode read nor the
   address adders lie on the path to the stall and the enables it gates;
 * hazards stall issue (the instruction waits; nothing is lost): a VEC instruction waits
-  while a MAC is in flight or while an older VEC instruction that stores has the same
+  while a MAC is in flight (three cycles after its issue: the lane's M1, MW and M2) or while an older VEC instruction that stores has the same
   row in its pipeline; MAC and SETR wait while any VEC instruction is in flight;
   everything waits while ``freeze`` is high;
 * a tick-end marker completes (``tick_done`` for one cycle) once the issue register,
@@ -261,12 +264,13 @@ class LoopController(wiring.Component):
         v_valid = [Signal(name=f"v_valid{k}") for k in range(vdepth + 1)]
         v_store = [Signal(name=f"v_store{k}") for k in range(vdepth + 1)]
         v_row = [Signal(nrow, name=f"v_row{k}") for k in range(vdepth + 1)]
-        m_valid = [Signal(name=f"m_valid{k}") for k in range(3)]
+        # MAC: issue, M1, MW, M2 (the lane's MAC pipeline)
+        m_valid = [Signal(name=f"m_valid{k}") for k in range(4)]
         with m.If(~self.freeze):
             for k in range(vdepth):
                 m.d.sync += [v_valid[k + 1].eq(v_valid[k]), v_store[k + 1].eq(v_store[k]),
                              v_row[k + 1].eq(v_row[k])]
-        m.d.sync += [m_valid[1].eq(m_valid[0]), m_valid[2].eq(m_valid[1])]
+        m.d.sync += [m_valid[k + 1].eq(m_valid[k]) for k in range(len(m_valid) - 1)]
         vec_busy = Cat(*v_valid[1:]).any()
         mac_busy = Cat(*m_valid[1:]).any()
         m.d.comb += [self.store_valid.eq(v_valid[vdepth]), self.store_row.eq(v_row[vdepth])]
@@ -291,16 +295,24 @@ class LoopController(wiring.Component):
         n_str = [[Signal(signed(abits), name=f"n_str{k}_{l}") for l in range(LOOP_LEVELS)]
                  for k in range(AGUS)]
 
+        # Compares of `pc` with the nest's bounds, and of the job's count with 0, 1 and 2,
+        # are kept in registers (updated with `pc`, the nest and `cur`): from `pc` to the
+        # next microcode address they would otherwise add a 10-bit compare ahead of the
+        # loop-back decision.
+        start_here = Signal()       # pc == n_start
+        end_here = Signal()         # pc == n_end
+        n_single = Signal()         # n_start == n_end
+        cur_is = [Signal(name=f"cur_count_is{v}") for v in range(3)]  # cur.count == v
         # An instruction with `loop` opens its nest unless that nest is already running
         # (execution looped back to it).
         opening = Signal()
-        start_here = Signal()
-        m.d.comb += [start_here.eq(n_start == pc),
-                     opening.eq(ins.loop & ~(n_active & start_here))]
+        m.d.comb += opening.eq(ins.loop & ~(n_active & start_here))
         cnt_open = []
+        cnt_is = [[], [], []]       # cnt_is[v][l]: cnt_open[l] == v
         for l in range(LOOP_LEVELS):
             cl = Signal(c.count_bits, name=f"cnt_open{l}")
-            with m.Switch(ins.cnt_src[l]):
+            src = ins.cnt_src[l]
+            with m.Switch(src):
                 with m.Case(CountSrc.IMM):
                     m.d.comb += cl.eq(ins.cnt_imm[l])
                 with m.Case(CountSrc.PARAM):
@@ -308,8 +320,13 @@ class LoopController(wiring.Component):
                 with m.Default():
                     m.d.comb += cl.eq(1)
             cnt_open.append(cl)
+            is_imm, is_param = src == CountSrc.IMM, src == CountSrc.PARAM
+            for v in range(3):
+                fixed = int(v == 1)     # the default source counts 1
+                cnt_is[v].append(Mux(is_imm, ins.cnt_imm[l] == v,
+                                     Mux(is_param, cur_is[v], fixed)))
         zero = Signal()
-        m.d.comb += zero.eq(opening & Cat(*(cl == 0 for cl in cnt_open)).any())
+        m.d.comb += zero.eq(opening & Cat(*cnt_is[0]).any())
 
         def eff(reg, fresh, name):
             s = Signal.like(reg, name=name)
@@ -331,12 +348,15 @@ class LoopController(wiring.Component):
         for k in range(AGUS):
             m.d.comb += addr[k].eq(Mux(e_active, e_ptr[k][0], base_k[k]) + ins.agu[k].offset)
         at_last = [Signal(name=f"at_last{l}") for l in range(LOOP_LEVELS)]
-        m.d.comb += [at_last[l].eq(Mux(opening, cnt_open[l] == 1, n_last[l]))
+        m.d.comb += [at_last[l].eq(Mux(opening, cnt_is[1][l], n_last[l]))
                      for l in range(LOOP_LEVELS)]
         last_iter = Cat(*at_last).all()
-        # both compares side by side, the nest's state picks one
+        # an opening nest compares pc with the word's body_end; a running one has the
+        # compare in a register
+        ins_end_here = Signal()
+        m.d.comb += ins_end_here.eq(pc == ins.body_end)
         at_end = Signal()
-        m.d.comb += at_end.eq(Mux(opening, pc == ins.body_end, n_active & (pc == n_end)))
+        m.d.comb += at_end.eq(Mux(opening, ins_end_here, n_active & end_here))
         loop_back = Signal()
         nest_done = Signal()
         m.d.comb += [loop_back.eq(at_end & ~last_iter), nest_done.eq(at_end & last_iter)]
@@ -346,7 +366,7 @@ class LoopController(wiring.Component):
         # next_pc == pc, without comparing next_pc: only a loop back to this very
         # instruction (a single-instruction body) or a zero-count skip that wraps
         same_pc = Signal()
-        m.d.comb += same_pc.eq(Mux(zero, (ins.body_end + 1)[:c.pc_bits] == pc,
+        m.d.comb += same_pc.eq(Mux(zero, ins.body_end == (pc - 1)[:c.pc_bits],
                                    loop_back & (opening | start_here)))
         m.d.comb += next_pc.eq(Mux(zero, ins.body_end + 1, Mux(loop_back, e_start, pc + 1)))
         all_lanes = (1 << c.lanes) - 1
@@ -446,8 +466,8 @@ class LoopController(wiring.Component):
         # stepping one is last iff e_idx + 2 == e_cnt, a restarting one iff e_cnt == 1
         nx_last = [Signal(name=f"nx_last{l}") for l in range(LOOP_LEVELS)]
         for l in range(LOOP_LEVELS):
-            two_left = Mux(opening, cnt_open[l] == 2, n_idx[l] + 2 == n_cnt[l])
-            one_only = Mux(opening, cnt_open[l] == 1, n_cnt[l] == 1)
+            two_left = Mux(opening, cnt_is[2][l], n_idx[l] + 2 == n_cnt[l])
+            one_only = Mux(opening, cnt_is[1][l], n_cnt[l] == 1)
             with m.If(~loop_back | (step < l)):
                 m.d.comb += nx_last[l].eq(at_last[l])
             with m.Elif(step == l):
@@ -486,8 +506,25 @@ class LoopController(wiring.Component):
         m.d.comb += [ucode.read[0].addr.eq(fetch_pc), ucode.read[0].en.eq(fetch_en)]
 
         def start_job():
+            # start_here, end_here and n_single are only read while a nest is active
             m.d.comb += [fetch_pc.eq(job.pc), fetch_en.eq(1), job_take.eq(1)]
             m.d.sync += [pc.eq(job.pc), cur.eq(job), ir_valid.eq(1), n_active.eq(0)]
+            m.d.sync += [cur_is[v].eq(job.count == v) for v in range(3)]
+
+        # the flags for the next pc, for each way it can go; with a zero-count skip the
+        # nest ends, so they are not read
+        pc_1 = (pc + 1)[:c.pc_bits]
+        with m.If(advance & ~job_end):
+            m.d.sync += n_single.eq(Mux(opening, ins_end_here, n_single))
+            with m.If(same_pc):
+                m.d.sync += [start_here.eq(opening | start_here),
+                             end_here.eq(Mux(opening, ins_end_here, end_here))]
+            with m.Elif(loop_back):
+                # back to n_start (not pc, else same_pc): the nest was running
+                m.d.sync += [start_here.eq(1), end_here.eq(n_single)]
+            with m.Else():
+                m.d.sync += [start_here.eq(~opening & (n_start == pc_1)),
+                             end_here.eq(Mux(opening, ins.body_end == pc_1, n_end == pc_1))]
 
         with m.If(advance):
             with m.If(job_end):

@@ -11,8 +11,11 @@ the arithmetic is specified in :mod:`sim.golden.npe`.
 
 MAC pipeline (fused multiply-accumulate into memory; one per cycle, never stalls)
     * issue: read ``W[row]``;
-    * M1: ``w`` arrives; the accumulator row is ``t_row`` (the core's target table,
-      read at issue) or ``arow``; read ``A[row]``; form ``w * payload``;
+    * M1: ``w`` arrives and is registered; the accumulator row is ``t_row`` (the
+      core's target table, read at issue) or ``arow``. The weight bank's output goes
+      only into a register: its clock-to-out and the route to the multiplier would
+      otherwise lie on one path with the multiplier;
+    * MW: read ``A[row]``; form ``w * payload``;
     * M2: ``A[row] = A[row] + product``, written the same cycle. A product for the
       row written in the previous cycle takes that value from a forwarding register,
       so back-to-back updates of one row are exact. A sum outside ``acc_bits`` is
@@ -148,6 +151,8 @@ class NpeLane(wiring.Component):
         # ---------------------------------------------------------------- MAC pipeline
         m1 = Signal(data.StructLayout({"valid": 1, "en": 1, "pay": signed(pb), "mac_t": 1,
                                        "arow": A.addr_width, "slot": isa.slot_bits}))
+        mw = Signal(data.StructLayout({"valid": 1, "en": 1, "pay": signed(pb),
+                                       "row": A.addr_width, "w": signed(c.weight_bits)}))
         m2 = Signal(data.StructLayout({"valid": 1, "en": 1, "row": A.addr_width,
                                        "prod": signed(c.weight_bits + pb)}))
         fwd_valid = Signal()
@@ -160,8 +165,10 @@ class NpeLane(wiring.Component):
             m.d.sync += m1.slot.eq(iss.slot)
         m1_row = Signal(A.addr_width)
         m.d.comb += m1_row.eq(acc_addr(m1.slot, Mux(m1.mac_t, self.t_row, m1.arow)))
-        m.d.sync += [m2.valid.eq(m1.valid), m2.en.eq(m1.en), m2.row.eq(m1_row),
-                     m2.prod.eq(W.read[0].data.as_signed() * m1.pay)]
+        m.d.sync += [mw.valid.eq(m1.valid), mw.en.eq(m1.en), mw.pay.eq(m1.pay),
+                     mw.row.eq(m1_row), mw.w.eq(W.read[0].data)]
+        m.d.sync += [m2.valid.eq(mw.valid), m2.en.eq(mw.en), m2.row.eq(mw.row),
+                     m2.prod.eq(mw.w * mw.pay)]
         a_old = Signal(signed(c.acc_bits))
         total = Signal(signed(c.acc_bits + 1))
         mac_write = Signal()
@@ -183,8 +190,8 @@ class NpeLane(wiring.Component):
                      st0.pay.eq(iss.payload), st0.ctl.eq(iss.ctl)]
         vec_read = iss.vec & en
         m.d.comb += [
-            A.read[0].addr.eq(Mux(iss.vec, acc_addr(self.now if ring else 0, iss.row), m1_row)),
-            A.read[0].en.eq(vec_read | (m1.valid & m1.en)),
+            A.read[0].addr.eq(Mux(iss.vec, acc_addr(self.now if ring else 0, iss.row), mw.row)),
+            A.read[0].en.eq(vec_read | (mw.valid & mw.en)),
             S.read[0].addr.eq(iss.row),
             S.read[0].en.eq(vec_read),
         ]
