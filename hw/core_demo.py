@@ -8,7 +8,10 @@ board's bitstream plan gets this wrapper, which needs no host:
 
 * :func:`demo_network` is compiled for the core and loaded as memory initial contents;
 * every ``period`` cycles one timestep runs: the inputs whose bit is set in a 16-bit
-  LFSR (stepped once per timestep) send an event with payload 1, then a tick;
+  LFSR (stepped once per timestep) send an event with payload 1, then a tick. Input
+  events pass through a two-entry FIFO with registered outputs, so the core's event
+  input is driven from flip-flops, as on the chip (where it comes from the router), and
+  the sequencer's bit select is not timed together with the core's task logic;
 * spikes of neurons that feed other layers return to the core as events on their axon
   (a routing ROM) through a FIFO deep enough for every neuron, so the core never waits
   on its own output; they integrate at the next timestep, as the timing rules say;
@@ -16,7 +19,7 @@ board's bitstream plan gets this wrapper, which needs no host:
 """
 
 import numpy as np
-from amaranth import Cat, Module, Signal
+from amaranth import Module, Mux, Signal
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.wiring import Out
 
@@ -93,10 +96,19 @@ class CoreDemo(wiring.Component):
         bit = Signal(range(17))
         timer = Signal(range(self.period + 1))
         ev = core.events.payload
+        m.submodules.inputs = inq = fifo.SyncFIFOBuffered(width=isa.event.size, depth=2)
+        in_ev = data.View(isa.event, inq.w_data)
+
+        def feed(use_inputs):
+            # input events first, then the fed-back spikes
+            m.d.comb += [ev.eq(Mux(use_inputs, inq.r_data, fb.r_data)),
+                         core.events.valid.eq(Mux(use_inputs, inq.r_rdy, fb.r_rdy)),
+                         inq.r_en.eq(use_inputs & core.events.ready),
+                         fb.r_en.eq(~use_inputs & core.events.ready)]
+
         with m.FSM():
             with m.State("WAIT"):
-                m.d.comb += [ev.eq(fb.r_data), core.events.valid.eq(fb.r_rdy),
-                             fb.r_en.eq(core.events.ready)]
+                feed(0)
                 m.d.sync += timer.eq(timer + 1)
                 with m.If(timer == self.period - 1):
                     m.d.sync += [timer.eq(0), bit.eq(0)]
@@ -106,22 +118,22 @@ class CoreDemo(wiring.Component):
                         m.d.sync += lfsr.eq(lfsr >> 1)
                     m.next = "INPUTS"
             with m.State("INPUTS"):
+                feed(1)
                 axons = img.input_axons
                 with m.Switch(bit):
                     for i in range(16):
                         with m.Case(i):
-                            m.d.comb += ev.axon.eq(int(axons[i]))
+                            m.d.comb += in_ev.axon.eq(int(axons[i]))
                 send = Signal()
                 m.d.comb += [send.eq(lfsr.bit_select(bit, 1) & (bit != 16)),
-                             ev.payload.eq(1), core.events.valid.eq(send)]
+                             in_ev.payload.eq(1), inq.w_en.eq(send)]
                 with m.If(bit == 16):
                     m.next = "DRAIN"
-                with m.Elif(~send | core.events.ready):
+                with m.Elif(~send | inq.w_rdy):
                     m.d.sync += bit.eq(bit + 1)
             with m.State("DRAIN"):
-                m.d.comb += [ev.eq(fb.r_data), core.events.valid.eq(fb.r_rdy),
-                             fb.r_en.eq(core.events.ready)]
-                with m.If(~fb.r_rdy & (fb.level == 0) & core.idle):
+                feed(inq.r_rdy)
+                with m.If((inq.level == 0) & ~fb.r_rdy & (fb.level == 0) & core.idle):
                     m.next = "TICK"
             with m.State("TICK"):
                 m.d.comb += core.tick.valid.eq(1)
