@@ -23,8 +23,9 @@ Semantics (loop nests, address generators, masks, ``end``) are those of
   register's row and the shadow pipelines), so neither the microcode read nor the
   address adders lie on the path to the stall and the enables it gates;
 * hazards stall issue (the instruction waits; nothing is lost): a VEC instruction waits
-  while a MAC is in flight (three cycles after its issue: the lane's M1, MW and M2) or while an older VEC instruction that stores has the same
-  row in its pipeline; MAC and SETR wait while any VEC instruction is in flight;
+  while a MAC is in flight (three cycles after its issue: the lane's M1, MW and M2) or
+  while an older VEC instruction that stores has the same row in its pipeline; MAC and
+  SETR wait while any VEC instruction is in flight;
   everything waits while ``freeze`` is high;
 * a tick-end marker completes (``tick_done`` for one cycle) once the issue register,
   both pipelines and the core's event generator (``emit_idle``) are empty.
