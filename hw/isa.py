@@ -260,6 +260,10 @@ class Isa:
         its product are registered); the last one is the store stage."""
         return self.core.slots + 2 + 2 * self.core.mul_slots
 
+    #: Pipeline registers of a MAC after issue (the lane's M1, MW, M2); the controller's
+    #: MAC shadow pipeline has this length.
+    mac_depth = 3
+
     @cached_property
     def job(self) -> data.StructLayout:
         """Axon-table entry: what one event on this axon (delay group) runs; with a

@@ -265,8 +265,8 @@ class LoopController(wiring.Component):
         v_valid = [Signal(name=f"v_valid{k}") for k in range(vdepth + 1)]
         v_store = [Signal(name=f"v_store{k}") for k in range(vdepth + 1)]
         v_row = [Signal(nrow, name=f"v_row{k}") for k in range(vdepth + 1)]
-        # MAC: issue, M1, MW, M2 (the lane's MAC pipeline)
-        m_valid = [Signal(name=f"m_valid{k}") for k in range(4)]
+        # MAC: issue, then the lane's isa.mac_depth stages
+        m_valid = [Signal(name=f"m_valid{k}") for k in range(isa.mac_depth + 1)]
         with m.If(~self.freeze):
             for k in range(vdepth):
                 m.d.sync += [v_valid[k + 1].eq(v_valid[k]), v_store[k + 1].eq(v_store[k]),

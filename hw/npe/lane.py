@@ -9,7 +9,8 @@ owns ``regs`` registers of ``state_bits``.
 It executes what the loop controller broadcasts (``issue``, :attr:`Isa.lane_issue`);
 the arithmetic is specified in :mod:`sim.golden.npe`.
 
-MAC pipeline (fused multiply-accumulate into memory; one per cycle, never stalls)
+MAC pipeline (fused multiply-accumulate into memory; one per cycle, never stalls;
+:attr:`Isa.mac_depth` stages after issue)
     * issue: read ``W[row]``;
     * M1: ``w`` arrives and is registered; the accumulator row is ``t_row`` (the
       core's target table, read at issue) or ``arow``. The weight bank's output goes
