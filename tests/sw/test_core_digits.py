@@ -129,3 +129,16 @@ def test_faulty_chip_names_an_unknown_memory(model):
     with pytest.raises(ValueError, match="'tile9_9.microcode' is not a memory"):
         g.inject("tile9_9.microcode", 0, 1, FaultKind.FLIP)
     assert np.array_equal(model.infer(g)["predictions"], model.baseline["predictions"])
+
+
+def test_stuck_at_targets_are_refused_without_fault_slots():
+    """A configuration without stuck-at slots (the Arty A7's) would refuse every
+    stuck-at fault in hardware: a stuck campaign says so before it starts."""
+    from sw import core_digits
+    from sw.inject import select_targets
+    config = core_digits.config_for("none")
+    config = config.replace(memory=config.memory.replace(fault_slots=0))
+    mems = core_digits.memories(config)
+    with pytest.raises(ValueError, match=r"no stuck-at fault slots \(memory.fault_slots = 0\)"):
+        select_targets(mems, "*.weights", "stuck")
+    assert select_targets(mems, "*.weights", "flips")
