@@ -2,6 +2,8 @@
 lane mask) of random programs with nested loops equals the golden issue order
 (sim.golden.loopctl); back-to-back events issue without bubbles."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -49,29 +51,53 @@ def random_program(rng, n_jobs):
     return progs
 
 
-@pytest.mark.parametrize("seed", range(8))
-def test_issue_stream_matches_golden(seed):
-    rng = np.random.default_rng(seed)
-    progs = random_program(rng, 3)
-    words, entry = assemble(progs, ISA)
-    descs = [{"pc": entry[p.name], "base": int(rng.integers(0, 40)),
-              "count": int(rng.integers(0, 4)), "mask": int(rng.integers(16))} for p in progs]
-    events = [(int(rng.integers(3)), int(rng.integers(-5, 5))) for _ in range(6)]
-    dut = LoopController(CFG)
+#: Issues per job beyond which a drawn program counts as never ending (the longest job
+#: of seeds 0..47 that ends issues 91).
+JOB_BUDGET = 1000
 
-    # golden issue stream
+
+def golden_stream(words, descs, events):
+    """The golden issue stream of ``events``, or None when a job does not end within
+    ``JOB_BUDGET`` issues."""
     fetch = lambda pc: decode(ISA.instruction, words[pc] if pc < len(words) else 0)
     want = []
     for axon, payload in events:
         d = descs[axon]
-        for iss in run_job(fetch, Job(d["pc"], d["base"], d["count"], d["mask"], payload),
-                           CFG.core):
+        issues = list(itertools.islice(
+            run_job(fetch, Job(d["pc"], d["base"], d["count"], d["mask"], payload), CFG.core),
+            JOB_BUDGET + 1))
+        if len(issues) > JOB_BUDGET:
+            return None
+        for iss in issues:
             cls = InstrClass(iss.ins.cls)
             for addr, mask in zip(iss.addr, iss.mask):
                 if cls in (InstrClass.MAC, InstrClass.VEC):
                     want.append((cls.name, int(addr[0]) & RMASK, int(addr[1]) & RMASK, int(mask), payload))
                 elif cls is InstrClass.SETR:
                     want.append(("SETR", 0, 0, 0, payload))
+    return want
+
+
+def draw_case(rng):
+    """Random programs, axon table and events whose jobs all end. A zero-count loop can
+    skip the instruction that ends its job; such a program runs forever on the golden
+    model and on the controller alike, so it is drawn again (seed 17's first draw)."""
+    while True:
+        progs = random_program(rng, 3)
+        words, entry = assemble(progs, ISA)
+        descs = [{"pc": entry[p.name], "base": int(rng.integers(0, 40)),
+                  "count": int(rng.integers(0, 4)), "mask": int(rng.integers(16))}
+                 for p in progs]
+        events = [(int(rng.integers(3)), int(rng.integers(-5, 5))) for _ in range(6)]
+        want = golden_stream(words, descs, events)
+        if want is not None:
+            return words, descs, events, want
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_issue_stream_matches_golden(seed):
+    words, descs, events, want = draw_case(np.random.default_rng(seed))
+    dut = LoopController(CFG)
 
     async def bench(ctx):
         for pc, w in enumerate(words):
