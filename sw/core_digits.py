@@ -62,11 +62,9 @@ def memories(config) -> list[dict]:
     for s in chip_memories(config):
         lay = code_layout(s.width, config.memory.protection.for_role(s.role))
         info = {"name": s.name, "role": s.role, "words": s.depth,
-                "width": lay.stored_width, "data_width": s.width}
-        if config.memory.fault_slots == 0:
-            info["no_stuck"] = ("the configuration has no stuck-at fault slots "
-                                "(memory.fault_slots = 0)")
-        elif s.name.endswith(".acc"):
+                "width": lay.stored_width, "data_width": s.width,
+                "fault_slots": config.memory.fault_slots}
+        if s.name.endswith(".acc"):
             info["no_stuck"] = ("a stuck-at accumulator bit makes the result depend on the "
                                 "order events arrive in, which the mesh does not fix")
         out.append(info)

@@ -271,7 +271,8 @@ def memories(config) -> list[dict]:
     for s in sdsp_memories(config, "sdsp"):
         lay = code_layout(s.width, m.protection.for_role(s.role))
         out.append({"name": s.name, "role": s.role, "words": s.depth,
-                    "width": lay.stored_width, "data_width": s.width})
+                    "width": lay.stored_width, "data_width": s.width,
+                    "fault_slots": m.fault_slots})
         if s.name.endswith(".neurons"):
             out[-1]["no_stuck"] = ("the neurons memory is rewritten by every event; "
                                    "target parameters, signs, control or synapses")
@@ -355,7 +356,8 @@ def _targets(model: SdspDigits, pattern: str) -> list[dict]:
 
 def select_targets(mems, pattern: str, fault_model: str) -> list[dict]:
     """The memories a ``--targets`` pattern selects (refusing an empty selection and, for
-    stuck-at faults, the neurons memory)."""
+    stuck-at faults, memories that cannot hold one: marked ``no_stuck``, or without
+    fault slots in the configuration)."""
     pats = [p.strip() for p in pattern.split(",") if p.strip()]
     out = [m for m in mems if any(fnmatch.fnmatchcase(m["name"], p) for p in pats)]
     if not out:
@@ -365,11 +367,15 @@ def select_targets(mems, pattern: str, fault_model: str) -> list[dict]:
         raise ValueError(f"--fault-model sweep needs --targets to name one memory, not "
                          f"{len(out)} ({', '.join(t['name'] for t in out)})")
     if fault_model == "stuck":
-        refused = [m for m in out if "no_stuck" in m]
-        out = [m for m in out if "no_stuck" not in m]
+        def why_not(m):
+            if m["fault_slots"] == 0:
+                return "the configuration has no stuck-at fault slots (memory.fault_slots = 0)"
+            return m.get("no_stuck")
+        refused = [m for m in out if why_not(m)]
+        out = [m for m in out if not why_not(m)]
         if not out:
             raise ValueError(f"--fault-model stuck: {refused[0]['name']}: "
-                             f"{refused[0]['no_stuck']}")
+                             f"{why_not(refused[0])}")
     return out
 
 

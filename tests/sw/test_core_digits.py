@@ -142,3 +142,10 @@ def test_stuck_at_targets_are_refused_without_fault_slots():
     with pytest.raises(ValueError, match=r"no stuck-at fault slots \(memory.fault_slots = 0\)"):
         select_targets(mems, "*.weights", "stuck")
     assert select_targets(mems, "*.weights", "flips")
+    # the SDSP model's memories take the same rule
+    from sw.inject import memories
+    from sw.sdsp_digits import demo_config
+    sdsp = demo_config()
+    sdsp = sdsp.replace(memory=sdsp.memory.replace(fault_slots=0))
+    with pytest.raises(ValueError, match=r"no stuck-at fault slots \(memory.fault_slots = 0\)"):
+        select_targets(memories(sdsp), "*.synapses", "stuck")
