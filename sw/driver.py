@@ -40,14 +40,24 @@ from hw.chip import CHIP_COUNTERS
 from hw.config import ChipConfig
 from hw.core import COUNTERS
 from hw.host.interface import build_id, host_geometry
-from hw.host.protocol import (IDENTITY, PROTOCOL_VERSION, Error, FrameDecoder, Op,
-                              ProtocolError, encode_frame)
+from hw.host.protocol import (IDENTITY, PROTOCOL_VERSION, SYNC_BYTES, Error, FrameDecoder,
+                              Op, ProtocolError, encode_frame)
 from hw.isa import Isa
 from hw.mem.bus import BusOp
 from hw.mem.fault_sram import FaultKind
 from hw.noc.packet import chip_memories, packet_layout, tile_coords
 
-__all__ = ["Chip", "ProtocolError", "open_transport"]
+__all__ = ["Chip", "ProtocolError", "open_transport", "IDEMPOTENT"]
+
+#: Commands that may be sent twice with the effect of once: resent when their reply was
+#: damaged on the link. (EVENTS, RUN and FAULT are not: a damaged reply to one of them
+#: raises, since the chip did execute it.)
+IDEMPOTENT = frozenset({Op.IDENTIFY, Op.WRITE, Op.READ, Op.MEMSTAT, Op.COUNTERS,
+                        Op.CLEAR, Op.RESET, Op.SYNC})
+
+
+class _NoReply(ProtocolError):
+    """Nothing arrived in time (internal: turned into a message naming the command)."""
 
 
 # -- transports ----------------------------------------------------------------------------
@@ -152,7 +162,7 @@ class Chip:
     """A chip of ``config`` behind ``backend``; see the module docstring."""
 
     def __init__(self, backend: str, config: ChipConfig, *, timeout: float = 30.0,
-                 check_build: bool = True, transport=None):
+                 check_build: bool = True, transport=None, retries: int = 3):
         self.backend, self.config, self.timeout = backend, config, timeout
         self.geometry = g = host_geometry(config)
         self.specs = chip_memories(config)
@@ -162,6 +172,11 @@ class Chip:
         self._wb, self._pb = g["word_bytes"], g["packet_bytes"]
         self._decoder = FrameDecoder(1 << 16)
         self._frames = []
+        #: resends after a lost frame, and frames dropped while resynchronising
+        self.resent = self.dropped = 0
+        self.retries = retries
+        self._nonce = int.from_bytes(os.urandom(SYNC_BYTES), "little")
+        self._unsynced = False
         self.link = transport if transport is not None else open_transport(backend, config)
         try:
             self.identity = self.identify()
@@ -183,12 +198,13 @@ class Chip:
     def __exit__(self, *exc):
         self.close()
 
-    def _next_frame(self):
-        end = time.monotonic() + self.timeout
+    def _next_frame(self, timeout: float | None = None):
+        timeout = self.timeout if timeout is None else timeout
+        end = time.monotonic() + timeout
         while not self._frames:
             left = end - time.monotonic()
             if left <= 0:
-                raise ProtocolError(f"{self.backend}: no reply within {self.timeout} s")
+                raise _NoReply(f"{self.backend}: no reply within {timeout} s")
             self._frames += self._decoder.feed(self.link.read(min(left, 0.5)))
         return self._frames.pop(0)
 
@@ -202,24 +218,122 @@ class Chip:
 
     def command(self, op: int, payload: bytes = b"", on_frame=None) -> bytes:
         """Send one command; return its reply's payload. Frames that arrive before the
-        reply (RUN's OUTPUT/STEP_DONE) go to ``on_frame``. An error reply raises
-        :class:`ProtocolError` naming the command and the error."""
-        self.link.write(encode_frame(op, payload))
-        while True:
-            rop, rp = self._next_frame()
-            if rop == op | 0x80:
-                return rp
-            if rop == Op.ERROR:
-                code = Error(rp[0]) if rp and rp[0] in Error._value2member_map_ else rp[:1]
-                name = Op(op).name if op in Op._value2member_map_ else hex(op)
+        reply (RUN's OUTPUT/STEP_DONE) go to ``on_frame``. An error reply to the command
+        raises :class:`ProtocolError` naming the command and the error.
+
+        Replies are paired with commands even on a noisy link. Any frame that is not
+        this command's reply (an error for a frame the chip could not read, a damaged
+        frame, a stale reply) starts a resynchronisation (:meth:`sync`); the frames up
+        to the SYNC echo are searched for this command's reply. A command that never
+        reached the chip changed nothing and is sent again (up to ``retries`` times);
+        a command whose reply was damaged on the way back is sent again only if doing
+        it twice is harmless (:data:`IDEMPOTENT`; a second READ is counted by the
+        memory's access counters), otherwise ProtocolError says so. ``resent`` and
+        ``dropped`` count what the link cost.
+        """
+        name = Op(op).name if op in Op._value2member_map_ else hex(op)
+        if self._unsynced:
+            self.sync()
+        for attempt in range(self.retries + 1):
+            self.link.write(encode_frame(op, payload))
+            try:
+                outcome = self._await(op, on_frame, self.timeout)
+            except _NoReply:
+                self._unsynced = True
+                raise ProtocolError(f"{self.backend}: no reply to {name} within "
+                                    f"{self.timeout} s") from None
+            if outcome[0] == "other":
+                # something else arrived first: pair the replies again
+                rop, rp = outcome[1]
+                outcome = self._sync(op, on_frame, rp.name if rop is None else None)
+            kind, value = outcome
+            if kind == "reply":
+                return value
+            if kind == "error":
+                code = Error(value[0]) if value and value[0] in Error._value2member_map_ \
+                    else value[:1]
                 raise ProtocolError(f"{self.backend}: the chip refused {name}: "
                                     f"{getattr(code, 'name', code)}")
-            if rop is None:
-                raise ProtocolError(f"{self.backend}: damaged reply frame ({rp.name})")
-            if on_frame is None:
-                raise ProtocolError(f"{self.backend}: unexpected frame {rop:#x} while "
-                                    f"waiting for the reply to {Op(op).name}")
+            if kind == "damaged" and op not in IDEMPOTENT:
+                raise ProtocolError(f"{self.backend}: the reply to {name} was damaged on "
+                                    f"the link ({value}); the chip may have executed it, "
+                                    "so it is not sent again: check the chip's state")
+            # "lost" (never reached the chip) or a damaged reply to an idempotent command
+            self.resent += 1
+        raise ProtocolError(f"{self.backend}: {name} did not get through in "
+                            f"{self.retries + 1} attempts: the link loses frames")
+
+    def _classify(self, op, frame, on_frame):
+        """What ``frame`` means to a command ``op`` waiting for its reply: ("reply",
+        payload), ("error", payload) for its own error, "pass" (a RUN frame handed to
+        ``on_frame``), or None: a frame that does not belong to it."""
+        rop, rp = frame
+        if rop == op | 0x80:
+            return "reply", rp
+        if rop == Op.ERROR and len(rp) >= 2 and rp[1] == op and op != 0:
+            return "error", rp
+        if rop in (Op.OUTPUT, Op.STEP_DONE) and on_frame is not None:
             on_frame(rop, rp)
+            return "pass"
+        return None
+
+    def _await(self, op, on_frame, timeout):
+        while True:
+            frame = self._next_frame(timeout)
+            got = self._classify(op, frame, on_frame)
+            if got is None:
+                self.dropped += 1
+                return "other", frame
+            if got != "pass":
+                return got
+
+    def sync(self) -> int:
+        """Pair replies with commands again: send SYNC and drop every frame up to its
+        echo. Returns the number of frames dropped. :meth:`command` calls it by
+        itself after any frame it cannot pair; call it after writing raw bytes."""
+        before = self.dropped
+        self._sync(None, None)
+        return self.dropped - before
+
+    def _sync(self, op, on_frame, damaged=None):
+        """SYNC until the echo of the latest nonce; meanwhile look for the reply of
+        ``op``. Returns its outcome, ("lost", None) if it did not come, or ("damaged",
+        error name) if a damaged frame (``damaged``: one seen before) may have been it."""
+        found = None
+        for _ in range(self.retries + 4):
+            self._nonce = (self._nonce + 1) & 0xFFFFFFFF
+            nonce = self._nonce.to_bytes(SYNC_BYTES, "little")
+            self.link.write(encode_frame(Op.SYNC, nonce))
+            while True:
+                try:
+                    frame = self._next_frame()
+                except _NoReply:
+                    self._unsynced = True
+                    raise ProtocolError(f"{self.backend}: no reply to SYNC within "
+                                        f"{self.timeout} s") from None
+                if frame == (Op.SYNC | 0x80, nonce):
+                    self._unsynced = False
+                    if found is not None:
+                        return found
+                    return ("damaged", damaged) if damaged else ("lost", None)
+                got = None if op is None or found is not None else \
+                    self._classify(op, frame, on_frame)
+                if got == "pass":
+                    continue
+                if got is not None:
+                    found = got
+                    continue
+                self.dropped += 1
+                rop, rp = frame
+                if rop is None:
+                    # a frame damaged on the way back: perhaps the reply wanted
+                    damaged = damaged or rp.name
+                elif rop == Op.ERROR and len(rp) >= 2 and rp[1] == 0:
+                    # an unreadable frame: perhaps this SYNC itself; send another
+                    break
+        self._unsynced = True
+        raise ProtocolError(f"{self.backend}: no SYNC echo after {self.retries + 4} "
+                            "attempts: the link is too noisy to pair replies")
 
     # -- identity ------------------------------------------------------------------------
 
@@ -385,6 +499,9 @@ class Chip:
                 raise ProtocolError(f"unexpected frame {op:#x} during RUN")
         self.command(Op.RUN, struct.pack("<I", steps), on_frame=on_frame)
         for s in range(steps):
+            if s not in counts:
+                raise ProtocolError(f"timestep {s}: no STEP_DONE arrived ({len(out[s])} "
+                                    "output events did): a frame was lost on the link")
             if counts.get(s) != len(out[s]):
                 raise ProtocolError(f"timestep {s}: STEP_DONE reports {counts.get(s)} output "
                                     f"events, {len(out[s])} arrived")

@@ -39,7 +39,8 @@ from ..core import COUNTERS
 from ..mem.bus import BusOp, bus_widths
 from ..mem.fault_sram import FaultKind
 from ..noc.packet import chip_memories, packet_layout
-from .protocol import END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION, Error, Op
+from .protocol import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES,
+                       Error, Op)
 
 __all__ = ["HostChip", "SlipFramer", "build_id", "host_geometry"]
 
@@ -442,6 +443,11 @@ class HostChip(wiring.Component):
                                     fail(Error.BAD_TILE)
                                 with m.Else():
                                     m.next = "COUNTERS"
+                            with m.Case(Op.SYNC):
+                                with m.If(length != SYNC_BYTES):
+                                    fail(Error.BAD_LENGTH)
+                                with m.Else():
+                                    m.next = "SYNC"
                             with m.Case(Op.CLEAR, Op.RESET):
                                 with m.If(length != 0):
                                     fail(Error.BAD_LENGTH)
@@ -476,6 +482,11 @@ class HostChip(wiring.Component):
                     send(*ok_hdr(21), (PROTOCOL_VERSION, 1),
                          (int(cfg.hash, 16), 8), (self.build_id, 4), (WB, 1), (PB, 1),
                          (n_mems, 2), (cfg.noc.width, 1), (cfg.noc.height, 1), (MAXP, 2))
+                    m.next = "FINISH"
+
+            with m.State("SYNC"):
+                with m.If(sender_idle):
+                    send(*ok_hdr(SYNC_BYTES), (hdr[:8 * SYNC_BYTES], SYNC_BYTES))
                     m.next = "FINISH"
 
             # gather gn bytes from the frame buffer into the top of gsr

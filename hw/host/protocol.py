@@ -38,12 +38,24 @@ RUN 0x07       steps (4)                                    steps (4), after the
 COUNTERS 0x08  tile (2; 0xFFFF: the chip's)                 the counters, packed
 CLEAR 0x09     --                                           --  (clears every counter)
 RESET 0x0A     --                                           --  (resets the chip, not memories)
+SYNC 0x0B      nonce (4)                                    the same nonce
 =============  ===========================================  ===================================
 
 During ``RUN``, per timestep: zero or more ``OUTPUT`` frames (step (4), packets) with the
 step's output events in the order the host port saw them, then one ``STEP_DONE``
 (step (4), events (4): how many output events the step had). Read flags: bit 0
 corrected, bit 1 detected, bit 2 bus error.
+
+Resynchronisation
+-----------------
+The chip answers every frame, good or bad, with exactly one frame, in the order the
+frames arrived. An error reply whose op field is 0 is for a frame the chip could not
+read (line noise, or a command damaged on the way), so it cannot be paired with a
+command by itself. ``SYNC`` is the marker that pairs them again: it changes nothing
+and echoes its nonce, so once the echo of the latest nonce arrives every reply before
+it has been seen. A command whose reply did not come before the echo never reached
+the chip (and, since a rejected frame changes nothing, did nothing): the driver may
+send it again (:class:`sw.driver.Chip`).
 """
 
 from __future__ import annotations
@@ -52,9 +64,10 @@ import enum
 import struct
 
 __all__ = ["Op", "Error", "END", "ESC", "ESC_END", "ESC_ESC", "PROTOCOL_VERSION",
-           "IDENTITY", "crc16", "encode_frame", "FrameDecoder", "body", "ProtocolError"]
+           "IDENTITY", "FRAMING_ERRORS", "SYNC_BYTES", "crc16", "encode_frame", "FrameDecoder", "body", "ProtocolError"]
 
-PROTOCOL_VERSION = 1
+#: 2: ``SYNC`` added (version 1 had no way to pair replies again after line noise).
+PROTOCOL_VERSION = 2
 END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 #: Header (op, length) and CRC bytes around a payload.
 OVERHEAD = 5
@@ -71,6 +84,7 @@ class Op(enum.IntEnum):
     COUNTERS = 0x08
     CLEAR = 0x09
     RESET = 0x0A
+    SYNC = 0x0B
     OUTPUT = 0x90
     STEP_DONE = 0x91
     ERROR = 0xFF
@@ -90,6 +104,12 @@ class Error(enum.IntEnum):
     SHORT = 9            # fewer than 5 bytes between two ENDs
     BAD_ARGUMENT = 10    # e.g. MEMSTAT with an op other than STATUS/COUNTS/CLEAR
 
+
+#: Error codes of frames the chip could not read; their replies carry op 0.
+FRAMING_ERRORS = frozenset({Error.BAD_CRC, Error.BAD_LENGTH, Error.TOO_LONG,
+                            Error.BAD_ESCAPE, Error.SHORT})
+#: Bytes of a SYNC nonce.
+SYNC_BYTES = 4
 
 #: IDENTIFY reply fields, in order: (name, bytes).
 IDENTITY = (("version", 1), ("config_hash", 8), ("build_id", 4), ("word_bytes", 1),

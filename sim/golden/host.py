@@ -16,7 +16,7 @@ from hw.chip import CHIP_COUNTERS
 from hw.config import ChipConfig
 from hw.core import COUNTERS
 from hw.host.interface import build_id, host_geometry
-from hw.host.protocol import (PROTOCOL_VERSION, Error, FrameDecoder, Op,
+from hw.host.protocol import (PROTOCOL_VERSION, SYNC_BYTES, Error, FrameDecoder, Op,
                               encode_frame)
 from hw.isa import Isa
 from hw.mem.bus import BusOp
@@ -186,6 +186,10 @@ class GoldenHost:
             top = (1 << cb) - 1
             word = sum(min(int(values.get(k, 0)), top) << i * cb for i, k in enumerate(names))
             return self._ok(op, word.to_bytes(self.geometry[size], "little"))
+        if op == Op.SYNC:
+            if n != SYNC_BYTES:
+                return err(Error.BAD_LENGTH)
+            return self._ok(op, p)
         if op in (Op.CLEAR, Op.RESET):
             if n:
                 return err(Error.BAD_LENGTH)

@@ -1,5 +1,7 @@
 """Driver on the golden backend (fast): the same results as the network model, neuron
-states read back per layer, and clear errors for bad calls."""
+states read back per layer, clear errors for bad calls, and replies paired with their
+commands again after line noise (:func:`check_garbage_then_commands` also runs on the
+verilator and serial backends, tests/hw/host/test_host_verilator.py)."""
 
 import numpy as np
 import pytest
@@ -8,7 +10,8 @@ from hw.config import ChipConfig, CoreConfig, NocConfig
 from hw.mem.fault_sram import FaultKind
 from sim.golden.network import NetworkModel
 from sim.stimulus import random_chip_case
-from sw.driver import Chip, ProtocolError
+from hw.host.protocol import END, ESC, Op, body, encode_frame
+from sw.driver import Chip, ProtocolError, _GoldenTransport
 
 CONFIG = ChipConfig(core=CoreConfig(lanes=2, neurons=32, axons=64, synapses=512,
                                     microcode_depth=16, layers=2, out_fifo_depth=32),
@@ -69,3 +72,104 @@ def test_a_chip_of_another_config_is_refused():
     from sw.driver import _GoldenTransport
     with pytest.raises(ProtocolError, match="chip was built from configuration"):
         Chip("golden", other, transport=_GoldenTransport(CONFIG))
+
+
+def garbage(config) -> dict:
+    """Line noise of every kind a host can see before its next command."""
+    maxp = config.host.max_payload
+    crc = bytearray(encode_frame(Op.IDENTIFY))
+    crc[-2] ^= 0x10                                 # a CRC byte flipped
+    wrong_len = bytearray(body(Op.CLEAR, b"\0"))    # length says 1, CRC recomputed below
+    wrong_len[1] = 3
+    from hw.host.protocol import crc16
+    head = bytes(wrong_len[:-2])
+    wrong_len = head + crc16(head).to_bytes(2, "big")
+    return {
+        "bad escape, then END (issue 19)": b"\x01\x02\x03\xdb\xc0",
+        "bad CRC": bytes(crc),
+        "truncated frame, no END": encode_frame(Op.READ, bytes(8))[:-4],
+        "over-long, closed": bytes([END]) + bytes(maxp + 40) + bytes([END]),
+        "over-long, no END": bytes(maxp + 300),
+        "junk, no END": b"\x55\xaa\x13",
+        "a lone ESC": bytes([ESC]),
+        "short frame": bytes([END, 0x01, END]),
+        "length field wrong, CRC right": bytes([END]) + wrong_len + bytes([END]),
+        "a frame of an unknown op": encode_frame(0x42),
+        "a stray good command": encode_frame(Op.CLEAR),
+        "all of them": b"",                          # filled below
+    }
+
+
+def check_garbage_then_commands(chip, kinds=None):
+    """After each kind of garbage (or only ``kinds``) 5 good commands all succeed with
+    the right results: IDENTIFY, a write read back, COUNTERS, a timestep, READ."""
+    noise = garbage(chip.config)
+    noise["all of them"] = b"".join(noise.values())
+    name = next(s.name for s in chip.specs if s.name.endswith("lane0.weights"))
+    for k, (what, junk) in enumerate(noise.items()):
+        if kinds is not None and what not in kinds:
+            continue
+        chip.send_raw(junk)
+        try:
+            assert chip.identify()["config_hash"] == chip.config.hash
+            chip.write(name, 5, [k + 1, k + 2])
+            assert chip.read(name, 5, 2)[0] == [k + 1, k + 2]
+            steps = chip.counters()["steps"]
+            assert chip.step([]) == []
+            assert chip.counters()["steps"] == steps + 1
+        except ProtocolError as e:
+            raise AssertionError(f"{chip.backend}: after {what}: {e}") from None
+
+
+def test_garbage_then_commands_golden():
+    with Chip("golden", CONFIG) as chip:
+        check_garbage_then_commands(chip)
+        assert chip.dropped >= len(garbage(CONFIG)) - 3
+
+
+class _Noisy(_GoldenTransport):
+    """The golden chip behind a link that damages chosen writes or replies."""
+
+    def __init__(self, config):
+        super().__init__(config)
+        self.damage_next_write = self.damage_next_reply = False
+
+    def write(self, data):
+        if self.damage_next_write:
+            self.damage_next_write = False
+            data = data[:3] + bytes([data[3] ^ 0x01]) + data[4:]
+        super().write(data)
+
+    def read(self, timeout):
+        data = super().read(timeout)
+        if self.damage_next_reply and data:
+            self.damage_next_reply = False
+            data = data[:-3] + bytes([data[-3] ^ 0x04]) + data[-2:]    # the last frame
+        return data
+
+
+def test_a_command_damaged_on_the_way_is_sent_again():
+    link = _Noisy(CONFIG)
+    with Chip("golden", CONFIG, transport=link) as chip:
+        chip.write("tile0_0.lane0.weights", 0, [7])
+        link.damage_next_write = True           # the chip gets a bad CRC: nothing done
+        chip.clear_counters()
+        chip.step([])
+        link.damage_next_write = True
+        assert chip.step([]) == []              # RUN resent: the chip ran it once
+        assert chip.counters()["steps"] == 2
+        assert chip.resent == 2
+
+
+def test_a_damaged_reply_is_resent_only_when_harmless():
+    link = _Noisy(CONFIG)
+    with Chip("golden", CONFIG, transport=link) as chip:
+        chip.write("tile0_0.lane0.weights", 0, [9])
+        link.damage_next_reply = True
+        assert chip.read("tile0_0.lane0.weights", 0, 1)[0] == [9]   # READ again
+        assert chip.resent == 1
+        link.damage_next_reply = True
+        with pytest.raises(ProtocolError, match=r"the reply to RUN was damaged on the link "
+                                                r"\(BAD_CRC\); the chip may have executed it"):
+            chip.run(1)
+        assert chip.counters()["steps"] == 1    # it did run, once; the link is paired again

@@ -29,6 +29,7 @@ from sim.pty_bridge import pty_bridge
 from sim.runner import verilator_exe
 from sim.stimulus import random_chip_case
 from sw.driver import Chip, _GoldenTransport, _PipeTransport
+from tests.sw.test_driver import check_garbage_then_commands
 
 pytestmark = pytest.mark.verilator
 
@@ -62,10 +63,12 @@ def fuzz_stream(rng, n_frames):
     out, expect = bytearray(), []
 
     def valid():
-        k = rng.integers(5)
+        k = rng.integers(6)
         m = int(rng.integers(n_mems))
         if k == 0:
             return Op.IDENTIFY, b""
+        if k == 5:
+            return Op.SYNC, rng.bytes(4)
         if k == 1:
             a = int(rng.integers(depths[m]))
             n = int(rng.integers(1, min(depths[m] - a, 8) + 1))
@@ -98,7 +101,8 @@ def fuzz_stream(rng, n_frames):
             (Op.RUN, b"\0" * 3, Error.BAD_LENGTH),
             (Op.COUNTERS, struct.pack("<H", 4 + int(rng.integers(1000))), Error.BAD_TILE),
             (Op.RESET, b"\0", Error.BAD_LENGTH),
-            (int(rng.choice([0, 0x0B, 0x42, 0x7F, 0x80, 0x90, 0xFE])), b"", Error.UNKNOWN_OP),
+            (Op.SYNC, rng.bytes(int(rng.choice([0, 3, 5]))), Error.BAD_LENGTH),
+            (int(rng.choice([0, 0x0C, 0x42, 0x7F, 0x80, 0x90, 0xFE])), b"", Error.UNKNOWN_OP),
         ]
         return cases[int(rng.integers(len(cases)))]
 
@@ -254,6 +258,17 @@ def test_serial_backend_through_a_pty():
         want = chip.run_network(image, inputs)
     assert got == want
     assert counters["steps"] == len(inputs)
+
+
+def test_garbage_then_commands_on_the_rtl():
+    """Issue 19: after line noise of every kind, the next commands all succeed (the
+    driver pairs replies again with SYNC), on the RTL through pipes and through a
+    pseudo-terminal (pyserial, as on a board)."""
+    with Chip("verilator", CONFIG, transport=_PipeTransport([str(exe())])) as chip:
+        check_garbage_then_commands(chip)
+    with pty_bridge([exe()]) as port:
+        with Chip(f"serial:{port}", CONFIG) as chip:
+            check_garbage_then_commands(chip)
 
 
 def test_driver_refuses_a_chip_of_another_config():

@@ -116,6 +116,13 @@ def test_identify():
                       "memories": len(NAMES), "width": 2, "height": 1, "max_payload": 128}
 
 
+def test_sync_echoes_its_nonce_and_changes_nothing():
+    h = Host()
+    before = h.counters(0xFFFF)
+    assert h.ok(Op.SYNC, b"\x01\xc0\xdb\xff") == b"\x01\xc0\xdb\xff"
+    assert h.counters(0xFFFF) == before
+
+
 def test_write_then_read_round_trip():
     h = Host()
     w, d = mem("tile1_0.lane0.weights"), mem("tile0_0.dest_table")   # 8 and 5 bits
@@ -259,6 +266,8 @@ def test_error_codes_name_the_op():
         (body(Op.COUNTERS, bytes(3)), Error.BAD_LENGTH, Op.COUNTERS),
         (body(Op.CLEAR, b"\0"), Error.BAD_LENGTH, Op.CLEAR),
         (body(Op.RESET, b"\0"), Error.BAD_LENGTH, Op.RESET),
+        (body(Op.SYNC, bytes(3)), Error.BAD_LENGTH, Op.SYNC),
+        (body(Op.SYNC, bytes(5)), Error.BAD_LENGTH, Op.SYNC),
         (body(Op.WRITE, struct.pack("<HI", n, 0) + bytes(WB)), Error.BAD_MEMORY, Op.WRITE),
         (body(Op.READ, struct.pack("<HIH", 0xFFFF, 0, 1)), Error.BAD_MEMORY, Op.READ),
         (body(Op.FAULT, struct.pack("<HIB", n, 0, 0) + bytes(WB)), Error.BAD_MEMORY, Op.FAULT),
