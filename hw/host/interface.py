@@ -349,7 +349,14 @@ class HostChip(wiring.Component):
 
         with m.If(chip.step_done):
             m.d.sync += done_flag.eq(1)
-        with m.If(ofifo.w_en & ofifo.w_rdy):
+        # A step's output events are those written since the previous STEP_DONE: cores
+        # accept the tick at different cycles (an SCDQ core drains its due slot first),
+        # so the first spikes can reach the FIFO before the step request is taken.
+        wrote, restart = Signal(), Signal()
+        m.d.comb += wrote.eq(ofifo.w_en & ofifo.w_rdy & ~chip_rst)
+        with m.If(restart):
+            m.d.sync += step_events.eq(wrote)
+        with m.Elif(wrote):
             m.d.sync += step_events.eq(step_events + 1)
 
         core_ctrs = Array(c.as_value() for c in chip.core_counters)
@@ -583,7 +590,7 @@ class HostChip(wiring.Component):
                 with m.Else():
                     m.d.comb += chip.step.valid.eq(1)
                     with m.If(chip.step.ready):
-                        m.d.sync += [done_flag.eq(0), step_events.eq(0)]
+                        m.d.sync += done_flag.eq(0)
                         m.next = "RUN_WAIT"
             with m.State("RUN_WAIT"):
                 level = ofifo.level
@@ -595,6 +602,7 @@ class HostChip(wiring.Component):
                         m.next = "RUN_PKT"
                     with m.Elif(done_flag):
                         send((Op.STEP_DONE, 1), (8, 2), (step_idx, 4), (step_events, 4))
+                        m.d.comb += restart.eq(1)
                         m.d.sync += [step_idx.eq(step_idx + 1), left_items.eq(left_items - 1)]
                         m.next = "RUN_GAP"
             with m.State("RUN_GAP"):
@@ -622,7 +630,7 @@ class HostChip(wiring.Component):
                     m.next = "FINISH"
 
             with m.State("RESET"):
-                m.d.comb += chip_rst.eq(1)
+                m.d.comb += [chip_rst.eq(1), restart.eq(1)]
                 m.d.sync += rst_cnt.eq(rst_cnt - 1)
                 with m.If(rst_cnt == 0):
                     m.d.sync += errors.eq(0)

@@ -2,7 +2,7 @@
 mapped onto 1x1, 2x1, 2x2 and 3x3 meshes (layers split across tiles, recurrent and
 graded projections), compared per timestep (host output events), per core (counters),
 per chip (counters, no misrouted flit) and in the final neuron memories of every tile.
-On a 2x2 mesh also with synaptic delays (every core with an SCDQ; random delays 0..7,
+On 2x2, 3x1 and 1x3 meshes also with synaptic delays (every core with an SCDQ; random delays 0..7,
 up to 4 groups per axon, delayed spikes crossing tiles). Rerun one network with SPIKEFORGE_SEED=<seed> SPIKEFORGE_CHIP_NETWORKS=1."""
 
 import os
@@ -35,13 +35,15 @@ def test_random_networks_match_chip_golden(width, height, networks):
                        "networks": int(ONLY or networks), "steps": 8})
 
 
-def test_random_networks_with_delays_match_chip_golden():
-    config = chip_config(2, 2).replace(delay=DelayConfig(unit="scdq", slots=8, groups=4,
-                                                         capacity=256))
+@pytest.mark.parametrize("width,height,networks", [(2, 2, 5), (3, 1, 3), (1, 3, 3)])
+def test_random_networks_with_delays_match_chip_golden(width, height, networks):
+    config = chip_config(width, height).replace(delay=DelayConfig(
+        unit="scdq", slots=8, groups=4, capacity=256))
     build = verilator_build("chip", lambda: Chip(config), key=config.to_dict())
     run_cocotb(build, "sim.tb.chip", testcase="test_chip_random",
-               params={"config": config.to_dict(), "seed": SEED + 777,
-                       "networks": int(ONLY or 5), "steps": 12})
+               params={"config": config.to_dict(),
+                       "seed": SEED + 777 + 10 * (width * 4 + height),
+                       "networks": int(ONLY or networks), "steps": 12})
 
 
 def test_sdsp_tile_fed_by_a_neurocore_matches_chip_golden():

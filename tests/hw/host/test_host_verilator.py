@@ -19,7 +19,7 @@ import subprocess
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
 from hw.host import HostChip
 from hw.host.interface import host_geometry
 from hw.host.protocol import END, ESC, Error, FrameDecoder, Op, body, encode_frame
@@ -269,6 +269,29 @@ def test_garbage_then_commands_on_the_rtl():
     with pty_bridge([exe()]) as port:
         with Chip(f"serial:{port}", CONFIG) as chip:
             check_garbage_then_commands(chip)
+
+
+#: Issue 19: SCDQ cores accept the tick at different cycles (each drains its due slot
+#: first), so spikes reached the host before the step request was taken and STEP_DONE
+#: under-counted them (``STEP_DONE reports 19 output events, 20 arrived``).
+SCDQ_3X1 = CONFIG.replace(noc=NocConfig(width=3, height=1, routes=512),
+                          delay=DelayConfig(unit="scdq", slots=8, groups=4, capacity=256))
+
+
+def test_scdq_mesh_step_done_counts_every_output_event():
+    exe3 = verilator_exe("hostchip", lambda: HostChip(SCDQ_3X1), key=SCDQ_3X1.to_dict(),
+                         opt="-O1")
+    with Chip("verilator", SCDQ_3X1, transport=_PipeTransport([str(exe3)])) as rtl:
+        for seed in range(4):                # seed 2 failed before the fix
+            image, inputs = random_chip_case(np.random.default_rng(seed), SCDQ_3X1, 12)
+            with Chip("golden", SCDQ_3X1) as gold:
+                gold.load(image)
+                want = gold.run_network(image, inputs)
+            rtl.reset()
+            rtl.load(image)
+            got = rtl.run_network(image, inputs)
+            for t, (a, b) in enumerate(zip(want, got)):
+                assert a == b, f"network seed {seed}: timestep {t}: golden {a}, RTL {b}"
 
 
 def test_driver_refuses_a_chip_of_another_config():
