@@ -220,7 +220,8 @@ class CoreConfig(_ConfigBase):
     synapses: int = _field(8192, lo=1, hi=1 << 22)
     #: Weight width (two's complement).
     weight_bits: int = _field(8, lo=2, hi=16)
-    #: Event payload width (two's complement; 1 for a binary spike).
+    #: Event payload width (two's complement). A binary spike is the payload value 1,
+    #: so the narrowest width is 2 (range -2..1).
     payload_bits: int = _field(8, lo=1, hi=16)
     #: Input accumulator width (two's complement).
     acc_bits: int = _field(24, lo=4, hi=48)
@@ -294,6 +295,12 @@ class CoreConfig(_ConfigBase):
             self._fail("neurons", f"{self.neurons} is not a multiple of lanes ({self.lanes})")
         if self.synapses % self.lanes:
             self._fail("synapses", f"{self.synapses} is not a multiple of lanes ({self.lanes})")
+        if self.payload_bits < 2:
+            # Refused rather than wrapped: a 1-bit two's-complement payload holds only
+            # -1 and 0, so every binary spike (payload 1) would integrate as -1.
+            self._fail("payload_bits", f"{self.payload_bits} cannot carry a binary spike: "
+                                       "payloads are two's complement and a spike is +1, "
+                                       "which needs at least 2 bits")
         if self.acc_bits < self.weight_bits + self.payload_bits:
             self._fail("acc_bits", f"{self.acc_bits} is below weight_bits + payload_bits "
                                    f"({self.weight_bits + self.payload_bits}): one product "

@@ -20,6 +20,9 @@ from hw.config import ChipConfig, ConfigError, CoreConfig, MemoryConfig, NocConf
      "CoreConfig.neurons: 100 is not a multiple of lanes (8)"),
     (lambda: CoreConfig(acc_bits=12),
      "CoreConfig.acc_bits: 12 is below weight_bits + payload_bits (16): one product would not fit"),
+    (lambda: CoreConfig(payload_bits=1),
+     "CoreConfig.payload_bits: 1 cannot carry a binary spike: payloads are two's "
+     "complement and a spike is +1, which needs at least 2 bits"),
     (lambda: CoreConfig(lanes="4"), "CoreConfig.lanes: must be an integer, not '4'"),
     (lambda: CoreConfig(lanes=True), "CoreConfig.lanes: must be an integer, not True"),
     (lambda: NocConfig(fifo_depth=3),
