@@ -40,8 +40,8 @@ from hw.chip import CHIP_COUNTERS
 from hw.config import ChipConfig
 from hw.core import COUNTERS
 from hw.host.interface import build_id, host_geometry
-from hw.host.protocol import (IDENTITY, PROTOCOL_VERSION, SYNC_BYTES, Error, FrameDecoder,
-                              Op, ProtocolError, encode_frame)
+from hw.host.protocol import (IDENTITY, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES, Error,
+                              FrameDecoder, Op, ProtocolError, encode_frame)
 from hw.isa import Isa
 from hw.mem.bus import BusOp
 from hw.mem.fault_sram import FaultKind
@@ -52,8 +52,8 @@ __all__ = ["Chip", "ProtocolError", "open_transport", "IDEMPOTENT"]
 #: Commands that may be sent twice with the effect of once: resent when their reply was
 #: damaged on the link. (EVENTS, RUN and FAULT are not: a damaged reply to one of them
 #: raises, since the chip did execute it.)
-IDEMPOTENT = frozenset({Op.IDENTIFY, Op.WRITE, Op.READ, Op.MEMSTAT, Op.COUNTERS,
-                        Op.CLEAR, Op.RESET, Op.SYNC})
+IDEMPOTENT = frozenset({Op.IDENTIFY, Op.WRITE, Op.FILL, Op.READ, Op.MEMSTAT,
+                        Op.COUNTERS, Op.CLEAR, Op.RESET, Op.SYNC})
 
 
 class _NoReply(ProtocolError):
@@ -383,15 +383,68 @@ class Chip:
                              f"outside its depth {spec.depth}")
         return spec
 
-    def write(self, name: str, addr: int, words) -> None:
+    def write(self, name: str, addr: int, words, *, skip_zero: bool = False) -> None:
+        """Set words ``addr..`` of a memory. Runs of one repeated word long enough to be
+        cheaper as a ``FILL`` (one frame, then one word per clock cycle) than as
+        ``WRITE`` bytes on the link are sent as ``FILL``; ``skip_zero`` leaves runs of
+        zeros out altogether (only right for a memory known to hold zeros there)."""
         words = [int(w) for w in np.asarray(words, dtype=object).ravel()]
         spec = self._range(name, addr, len(words))
         for k, w in enumerate(words):
             if w < 0 or w >> spec.width:
                 raise ValueError(f"memory {name!r}: word {addr + k} = {w} does not fit "
                                  f"{spec.width} bits")
-        per = (self.config.host.max_payload - 6) // self._wb
         mid = self.memory(name)
+        for kind, start, arg in self._plan(words, skip_zero):
+            if kind == "fill":
+                count, word = arg
+                self.command(Op.FILL, struct.pack("<HII", mid, addr + start, count)
+                             + word.to_bytes(self._wb, "little"))
+            else:
+                self._write_words(mid, addr + start, arg)
+
+    def fill(self, name: str, addr: int, count: int, word: int = 0) -> None:
+        """Set ``count`` words from ``addr`` to ``word`` (``FILL``: one frame, then one
+        word per clock cycle in the chip)."""
+        spec = self._range(name, addr, count)
+        if count < 1:
+            raise ValueError(f"memory {name!r}: fill of {count} words")
+        if word < 0 or word >> spec.width:
+            raise ValueError(f"memory {name!r}: fill word {word} does not fit "
+                             f"{spec.width} bits")
+        self.command(Op.FILL, struct.pack("<HII", self.memory(name), addr, count)
+                     + word.to_bytes(self._wb, "little"))
+
+    def _plan(self, words: list, skip_zero: bool):
+        """Split words into ``("fill", start, (count, word))`` for long runs of one
+        word and ``("write", start, words)`` for the rest (less skipped zero runs)."""
+        # A FILL frame costs about as many link bytes as this many WRITE words, and
+        # splitting a WRITE around it costs one more frame header.
+        fill_min = max(2, -(-(2 * OVERHEAD + 16) // self._wb))
+        skip_min = max(1, -(-(OVERHEAD + 6) // self._wb))
+        n = len(words)
+        if n == 0:
+            return
+        arr = np.array(words, dtype=object)
+        cuts = np.flatnonzero(arr[1:] != arr[:-1]) + 1
+        starts, ends = np.concatenate([[0], cuts]), np.concatenate([cuts, [n]])
+        pending = None
+        for a, b in zip(starts.tolist(), ends.tolist()):
+            w = words[a]
+            skip = skip_zero and w == 0 and b - a >= skip_min
+            if skip or b - a >= fill_min:
+                if pending is not None:
+                    yield "write", pending, words[pending:a]
+                    pending = None
+                if not skip:
+                    yield "fill", a, (b - a, w)
+            elif pending is None:
+                pending = a
+        if pending is not None:
+            yield "write", pending, words[pending:]
+
+    def _write_words(self, mid: int, addr: int, words: list) -> None:
+        per = (self.config.host.max_payload - 6) // self._wb
         for i in range(0, len(words), per):
             chunk = words[i:i + per]
             self.command(Op.WRITE, struct.pack("<HI", mid, addr + i) + b"".join(
@@ -415,24 +468,12 @@ class Chip:
         return words, flags
 
     def load(self, image, *, skip_zero: bool = False) -> None:
-        """Write memory images (a ChipImage or ``{name: words}``); ``skip_zero`` skips
-        runs of zero words (only right for memories known to be zero)."""
+        """Write memory images (a ChipImage or ``{name: words}``), every word of each
+        (long runs of one word as ``FILL``); ``skip_zero`` leaves runs of zeros out
+        (only right for memories known to be zero)."""
         images = getattr(image, "images", image)
         for name, words in images.items():
-            words = [int(w) for w in np.asarray(words, dtype=object).ravel()]
-            if not skip_zero:
-                self.write(name, 0, words)
-                continue
-            k = 0
-            while k < len(words):
-                if words[k] == 0:
-                    k += 1
-                    continue
-                j = k
-                while j < len(words) and words[j] != 0:
-                    j += 1
-                self.write(name, k, words[k:j])
-                k = j
+            self.write(name, 0, words, skip_zero=skip_zero)
 
     def fault(self, name: str, addr: int, kind, mask: int) -> None:
         """Fault-port transfer: ``kind`` a FaultKind (FLIP, STUCK_AT_0, STUCK_AT_1,

@@ -316,6 +316,7 @@ class HostChip(wiring.Component):
         depths = Array(Const(d, 32) for d in g["depths"])
         mem_id, addr = hdr[0:16], hdr[16:48]
         rcount = hdr[48:64]
+        fcount = hdr[48:80]
         kind, memop = hdr[48:56], hdr[16:24]
         steps_arg, tile = hdr[0:32], hdr[0:16]
         depth = Signal(32)
@@ -372,7 +373,7 @@ class HostChip(wiring.Component):
             m.d.sync += [ptr.eq(start), gi.eq(0), gn.eq(n), ret.eq(then)]
             m.next = "G_ADDR"
 
-        RET = {"WRITE_BUS": 0, "FAULT_BUS": 1, "EVENT_SEND": 2}
+        RET = {"WRITE_BUS": 0, "FAULT_BUS": 1, "EVENT_SEND": 2, "FILL_BUS": 3}
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -397,6 +398,16 @@ class HostChip(wiring.Component):
                                 with m.Else():
                                     m.d.sync += [left_items.eq(wwords), cur_addr.eq(addr)]
                                     gather(WB, 9, RET["WRITE_BUS"])
+                            with m.Case(Op.FILL):
+                                with m.If(length != 10 + WB):
+                                    fail(Error.BAD_LENGTH)
+                                with m.Elif(mem_id >= n_mems):
+                                    fail(Error.BAD_MEMORY)
+                                with m.Elif((fcount == 0) | (addr + fcount > depth)):
+                                    fail(Error.BAD_ADDRESS)
+                                with m.Else():
+                                    m.d.sync += [left_items.eq(fcount), cur_addr.eq(addr)]
+                                    gather(WB, 13, RET["FILL_BUS"])
                             with m.Case(Op.READ):
                                 with m.If(length != 8):
                                     fail(Error.BAD_LENGTH)
@@ -519,6 +530,15 @@ class HostChip(wiring.Component):
                         m.next = "OK"
                     with m.Else():
                         gather(WB, ptr, RET["WRITE_BUS"])
+
+            # one word per cycle while the bus takes it: the word stays in gsr
+            with m.State("FILL_BUS"):
+                m.d.comb += [chip.mem_req.valid.eq(1), req.op.eq(BusOp.WRITE),
+                             req.mem.eq(mem_id), req.addr.eq(cur_addr), req.data.eq(word_of)]
+                with m.If(chip.mem_req.ready):
+                    m.d.sync += [cur_addr.eq(cur_addr + 1), left_items.eq(left_items - 1)]
+                    with m.If(left_items == 1):
+                        m.next = "OK"
 
             with m.State("FAULT_BUS"):
                 m.d.comb += [chip.mem_req.valid.eq(1), req.op.eq(BusOp.FAULT),

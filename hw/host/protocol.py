@@ -39,6 +39,7 @@ COUNTERS 0x08  tile (2; 0xFFFF: the chip's)                 the counters, packed
 CLEAR 0x09     --                                           --  (clears every counter)
 RESET 0x0A     --                                           --  (resets the chip, not memories)
 SYNC 0x0B      nonce (4)                                    the same nonce
+FILL 0x0C      mem (2), addr (4), count (4), word           --  (count words, one per cycle)
 =============  ===========================================  ===================================
 
 During ``RUN``, per timestep: zero or more ``OUTPUT`` frames (step (4), packets) with the
@@ -66,7 +67,10 @@ import struct
 __all__ = ["Op", "Error", "END", "ESC", "ESC_END", "ESC_ESC", "PROTOCOL_VERSION",
            "IDENTITY", "FRAMING_ERRORS", "SYNC_BYTES", "crc16", "encode_frame", "FrameDecoder", "body", "ProtocolError"]
 
-#: 2: ``SYNC`` added (version 1 had no way to pair replies again after line noise).
+#: 2: ``SYNC`` added (version 1 had no way to pair replies again after line noise) and
+#: ``FILL`` (a memory range set to one word at one word per clock cycle, where ``WRITE``
+#: costs ``word_bytes`` link bytes per word: loading an image that is mostly zeros was
+#: link-bound, 3.5 MB of frames for a default 3x2 mesh).
 PROTOCOL_VERSION = 2
 END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 #: Header (op, length) and CRC bytes around a payload.
@@ -85,6 +89,7 @@ class Op(enum.IntEnum):
     CLEAR = 0x09
     RESET = 0x0A
     SYNC = 0x0B
+    FILL = 0x0C
     OUTPUT = 0x90
     STEP_DONE = 0x91
     ERROR = 0xFF

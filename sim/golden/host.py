@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import struct
 
+import numpy as np
+
 from hw.chip import CHIP_COUNTERS
 from hw.config import ChipConfig
 from hw.core import COUNTERS
@@ -24,6 +26,11 @@ from hw.noc.packet import chip_memories, packet_layout, tile_coords
 from sim.golden.chip import GoldenChip
 
 __all__ = ["GoldenHost"]
+
+
+def _words(data: list, width: int) -> np.ndarray:
+    """Memory words as an array :meth:`GoldenFaultSRAM.write` takes (objects past 62 bits)."""
+    return np.array(data, dtype=np.int64 if width < 63 else object)
 
 
 class GoldenHost:
@@ -87,9 +94,21 @@ class GoldenHost:
                 return err(Error.BAD_ADDRESS)
             mem = self.mems[mem_id]
             mask = (1 << mem.width) - 1
-            for k in range(words):
-                w = int.from_bytes(p[6 + k * WB:6 + (k + 1) * WB], "little")
-                mem.write(addr + k, [w & mask])
+            data = [int.from_bytes(p[6 + k * WB:6 + (k + 1) * WB], "little") & mask
+                    for k in range(words)]
+            mem.write(np.arange(addr, addr + words), _words(data, mem.width))
+            return self._ok(op)
+        if op == Op.FILL:
+            if n != 10 + WB:
+                return err(Error.BAD_LENGTH)
+            if mem_id >= len(self.specs):
+                return err(Error.BAD_MEMORY)
+            count = struct.unpack_from("<I", hdr, 6)[0]
+            if count == 0 or addr + count > depth:
+                return err(Error.BAD_ADDRESS)
+            mem = self.mems[mem_id]
+            w = int.from_bytes(p[10:10 + WB], "little") & ((1 << mem.width) - 1)
+            mem.write(np.arange(addr, addr + count), _words([w] * count, mem.width))
             return self._ok(op)
         if op == Op.READ:
             if n != 8:

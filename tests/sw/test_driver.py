@@ -61,10 +61,59 @@ def test_bad_calls_say_what_is_wrong():
             chip.events([(0, 0, 0, 200)])
         with pytest.raises(ValueError, match="does not fit 8 bits"):
             chip.write("tile0_0.lane0.weights", 0, [256])
+        with pytest.raises(ValueError, match="fill word 256 does not fit 8 bits"):
+            chip.fill("tile0_0.lane0.weights", 0, 4, 256)
+        with pytest.raises(ValueError, match=r"memory 'tile0_0.lane0.weights': addresses "
+                                             r"250..259 are outside its depth 256"):
+            chip.fill("tile0_0.lane0.weights", 250, 10)
+        with pytest.raises(ValueError, match="fill of 0 words"):
+            chip.fill("tile0_0.lane0.weights", 0, 0)
         with pytest.raises(ProtocolError, match="the chip refused READ: BAD_ADDRESS"):
             import struct
             from hw.host.protocol import Op
             chip.command(Op.READ, struct.pack("<HIH", 0, 1 << 20, 1))
+
+
+class _Counting(_GoldenTransport):
+    def __init__(self, config):
+        super().__init__(config)
+        self.sent, self.ops = 0, []
+
+    def write(self, data):
+        self.sent += len(data)
+        self.ops.append(data[1])          # END, then the op (never escaped: < 0xC0)
+        super().write(data)
+
+
+@pytest.mark.parametrize("skip_zero", [False, True])
+def test_load_sends_long_runs_as_fill_and_sets_every_word(skip_zero):
+    """Whatever the chip held before, load() leaves exactly the image in every memory
+    (FILL for long runs, WRITE for the rest), in far fewer link bytes than one WRITE
+    word per word."""
+    rng = np.random.default_rng(5)
+    image, _ = random_chip_case(rng, CONFIG, 1)
+    images = dict(image.images)
+    # runs of a non-zero word, a lone word between runs, a run at the very end
+    name = "tile1_0.lane1.weights"
+    w = np.array(images[name], dtype=object)
+    w[10:60], w[60], w[61:100], w[-30:] = 7, 3, 7, 255
+    images[name] = w
+    t = _Counting(CONFIG)
+    with Chip("golden", CONFIG, transport=t) as chip:
+        for spec in chip.specs:          # junk everywhere first
+            chip.fill(spec.name, 0, spec.depth, (1 << spec.width) - 1)
+        if skip_zero:                    # only right where the memory holds zeros
+            for spec in chip.specs:
+                chip.fill(spec.name, 0, spec.depth, 0)
+        t.sent, t.ops = 0, []
+        chip.load(images, skip_zero=skip_zero)
+        assert Op.FILL in t.ops and Op.WRITE in t.ops
+        total = sum(len(np.ravel(v)) for v in images.values())
+        assert t.sent < total * chip._wb / 4
+        for name, words in images.items():
+            got = np.array(chip.read(name)[0], dtype=object)
+            bad = np.flatnonzero(got != np.ravel(np.asarray(words, dtype=object)))
+            assert not len(bad), f"{name} word {bad[0]}: {got[bad[0]]}, image {words[bad[0]]}"
 
 
 def test_a_chip_of_another_config_is_refused():

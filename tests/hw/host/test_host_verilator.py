@@ -59,12 +59,18 @@ def fuzz_stream(rng, n_frames):
     g = host_geometry(CONFIG)
     WB, PB, n_mems = g["word_bytes"], g["packet_bytes"], g["memories"]
     depths = g["depths"]
+    widths = [s.width for s in chip_memories(CONFIG)]
     maxp = CONFIG.host.max_payload
     out, expect = bytearray(), []
 
     def valid():
-        k = rng.integers(6)
+        k = rng.integers(7)
         m = int(rng.integers(n_mems))
+        if k == 6:
+            a = int(rng.integers(depths[m]))
+            n = int(rng.integers(1, depths[m] - a + 1))
+            word = int(rng.integers(1 << min(widths[m], 62)))
+            return Op.FILL, struct.pack("<HII", m, a, n) + word.to_bytes(WB, "little")
         if k == 0:
             return Op.IDENTIFY, b""
         if k == 5:
@@ -102,7 +108,15 @@ def fuzz_stream(rng, n_frames):
             (Op.COUNTERS, struct.pack("<H", 4 + int(rng.integers(1000))), Error.BAD_TILE),
             (Op.RESET, b"\0", Error.BAD_LENGTH),
             (Op.SYNC, rng.bytes(int(rng.choice([0, 3, 5]))), Error.BAD_LENGTH),
-            (int(rng.choice([0, 0x0C, 0x42, 0x7F, 0x80, 0x90, 0xFE])), b"", Error.UNKNOWN_OP),
+            (Op.FILL, struct.pack("<HII", m, 0, 1) + b"\0" * int(rng.choice([WB - 1, WB + 1])),
+             Error.BAD_LENGTH),
+            (Op.FILL, struct.pack("<HII", n_mems + int(rng.integers(100)), 0, 1) + b"\0" * WB,
+             Error.BAD_MEMORY),
+            (Op.FILL, struct.pack("<HII", m, int(rng.integers(depths[m])), 0) + b"\0" * WB,
+             Error.BAD_ADDRESS),
+            (Op.FILL, struct.pack("<HII", m, 1, depths[m]) + b"\0" * WB, Error.BAD_ADDRESS),
+            (Op.FILL, struct.pack("<HII", m, 1, 0xFFFFFFFF) + b"\0" * WB, Error.BAD_ADDRESS),
+            (int(rng.choice([0, 0x0D, 0x42, 0x7F, 0x80, 0x90, 0xFE])), b"", Error.UNKNOWN_OP),
         ]
         return cases[int(rng.integers(len(cases)))]
 

@@ -141,6 +141,21 @@ def test_write_then_read_round_trip():
     assert h.read(mem("tile0_0.lane0.weights"), 2) == [(0, 0)]
 
 
+def test_fill_sets_a_range_to_one_word():
+    h = Host()
+    w, mc = mem("tile1_0.lane0.weights"), mem("tile0_0.microcode")    # 8 bits, 205 bits
+    h.write(w, 0, [1, 2, 3, 4])
+    h.write(w, 4, [5, 6, 7, 8])
+    assert h.ok(Op.FILL, struct.pack("<HII", w, 2, 5) + (0xC0).to_bytes(WB, "little")) == b""
+    assert [x for x, _ in h.read(w, 0, 4) + h.read(w, 4, 4)] == [1, 2] + [0xC0] * 5 + [8]
+    # a word wider than the memory keeps its low bits, as for WRITE
+    assert h.ok(Op.FILL, struct.pack("<HII", w, 7, 1) + (0x1FF).to_bytes(WB, "little")) == b""
+    assert h.read(w, 7) == [(0xFF, 0)]
+    big = (1 << 205) - 777
+    h.ok(Op.FILL, struct.pack("<HII", mc, 0, 3) + big.to_bytes(WB, "little"))
+    assert [h.read(mc, a) for a in range(4)] == [[(big, 0)]] * 3 + [[(0, 0)]]
+
+
 def test_fault_flip_and_stuck_at_on_an_unprotected_memory():
     h = Host()
     a = mem("tile0_0.axon_table")               # 11 bits, no protection
@@ -268,6 +283,13 @@ def test_error_codes_name_the_op():
         (body(Op.RESET, b"\0"), Error.BAD_LENGTH, Op.RESET),
         (body(Op.SYNC, bytes(3)), Error.BAD_LENGTH, Op.SYNC),
         (body(Op.SYNC, bytes(5)), Error.BAD_LENGTH, Op.SYNC),
+        (body(Op.FILL, struct.pack("<HII", w, 0, 1) + bytes(WB - 1)), Error.BAD_LENGTH, Op.FILL),
+        (body(Op.FILL, struct.pack("<HII", n, 0, 1) + bytes(WB)), Error.BAD_MEMORY, Op.FILL),
+        (body(Op.FILL, struct.pack("<HII", w, 0, 0) + bytes(WB)), Error.BAD_ADDRESS, Op.FILL),
+        (body(Op.FILL, struct.pack("<HII", w, 1, 8) + bytes(WB)), Error.BAD_ADDRESS, Op.FILL),
+        (body(Op.FILL, struct.pack("<HII", w, 8, 1) + bytes(WB)), Error.BAD_ADDRESS, Op.FILL),
+        (body(Op.FILL, struct.pack("<HII", w, 1, 0xFFFFFFFF) + bytes(WB)), Error.BAD_ADDRESS,
+         Op.FILL),
         (body(Op.WRITE, struct.pack("<HI", n, 0) + bytes(WB)), Error.BAD_MEMORY, Op.WRITE),
         (body(Op.READ, struct.pack("<HIH", 0xFFFF, 0, 1)), Error.BAD_MEMORY, Op.READ),
         (body(Op.FAULT, struct.pack("<HIB", n, 0, 0) + bytes(WB)), Error.BAD_MEMORY, Op.FAULT),
@@ -320,6 +342,9 @@ def test_refused_commands_change_nothing():
     b = bytearray(body(Op.WRITE, struct.pack("<HI", w, 6) + (0x77).to_bytes(WB, "little")))
     b[8] ^= 0x10
     assert h.error(slip(bytes(b))) == (Error.BAD_CRC, 0)
+    # a FILL past the end writes nothing
+    assert h.error(encode_frame(Op.FILL, struct.pack("<HII", w, 6, 3)
+                                + (0x55).to_bytes(WB, "little"))) == (Error.BAD_ADDRESS, Op.FILL)
     assert h.read(w, 6, 2) == [(0x11, 0), (0x22, 0)]
     assert h.status(w)["corrected"] == 0
 
