@@ -324,7 +324,7 @@ def test_throughput_one_per_cycle_and_turns():
 
 @pytest.mark.parametrize("config", [
     CONFIG.replace(memory=MemoryConfig(protection=ProtectionConfig(other="secded"))),
-    ChipConfig(core=CoreConfig(**{**CORE, "axons": 1, "payload_bits": 1, "counter_bits": 8}),
+    ChipConfig(core=CoreConfig(**{**CORE, "axons": 1, "payload_bits": 2, "counter_bits": 8}),
                delay=DelayConfig(slots=2, capacity=2, groups=1)),
     ChipConfig(core=CoreConfig(**CORE), delay=DelayConfig(slots=16, capacity=100, groups=8)),
 ], ids=["D8-C32-secded", "D2-C2", "D16-C100"])
