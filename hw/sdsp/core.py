@@ -1,10 +1,11 @@
 """SDSP core: an ODIN-style plastic crossbar that processes a synapse word per cycle.
 
-N neurons, an N x N array of (weight, mapping bit) synapses, per-neuron membrane,
-calcium and parameters, a sign per pre-synaptic neuron and a control word (learn,
-gate), all in FaultSRAMs (:func:`hw.sdsp.format.sdsp_memories`). The rules are those
-of the golden model :class:`sim.golden.sdsp.GoldenSdsp`, which this RTL matches bit
-for bit.
+N neurons, an N x N array of (weight, mapping bit) synapses, per-neuron state
+(membrane, calcium, calcium-leak count, the SDSP flags up/down) and parameters
+(including the calcium-off and neuron-disable bits), a sign per pre-synaptic neuron
+and a control word (learn, gate, syn_learn, learn_unmapped), all in FaultSRAMs
+(:func:`hw.sdsp.format.sdsp_memories`). The rules are those of the golden model
+:class:`sim.golden.sdsp.GoldenSdsp`, which this RTL matches bit for bit.
 
 Data flow and cycle behaviour
 -----------------------------
@@ -17,17 +18,22 @@ the pre-synaptic row, the sign word, the control word):
 * SYNAPSE, VIRTUAL and single-neuron time reference: one word, one cycle.
 
 One cycle after its read a word is computed for all ``L`` lanes at once (integration,
-threshold, calcium, SDSP step from the flags of the *stored* state, i.e. before this
-event) and written back in that cycle. So a SPIKE event processes ``L`` synapses per
-cycle and costs ``K`` cycles (ODIN: 2 cycles per synapse, 512 for N = 256); the next
-event's first read follows its last at once. A read of a word that the compute stage
-writes in the same cycle waits one cycle (read-after-write hazard: only back-to-back
-events on the same word, or ``K = 1``).
+threshold, calcium, the next flags from the next state; SDSP step of the synapse
+word from the *stored* flags, i.e. those latched before this event, as ODIN's
+NEUR_V_UP/DOWN registers) and written back in that cycle: the neuron word always, the
+synapse word when the event learns (SPIKE with ``learn``, SYNAPSE with
+``syn_learn``; a SYNAPSE event steps its one lane only). So a SPIKE event processes
+``L`` synapses per cycle and costs ``K`` cycles (ODIN: 2 cycles per synapse, 512 for
+N = 256); the next event's first read follows its last at once. A read of a word that
+the compute stage writes in the same cycle waits one cycle (read-after-write hazard:
+only back-to-back events on the same word, or ``K = 1``).
 
-Spikes of a word are loaded into a pending set and sent lowest lane first, one per
-cycle, into an output FIFO of ``out_fifo_depth`` (``spikes``: neuron index, payload 1).
-While the pending set cannot take the next word's spikes the pipeline freezes (read
-data hold), so a full output FIFO stalls the core and no spike is lost.
+Spikes of a word (fired lanes whose neuron is not disabled, ``params.off``) are
+loaded into a pending set and sent lowest lane first, one per cycle, into an output
+FIFO of ``out_fifo_depth`` (``spikes``: neuron index, payload 1). While the pending set
+cannot take the next word's spikes the pipeline freezes (read data hold), so a full
+output FIFO stalls the core and no spike is lost. The cycle behaviour does not depend
+on the options: each is a few gates in the one-cycle compute stage.
 
 Counters (:data:`hw.core.COUNTERS` layout, saturating, ``clear_counters``):
 ``cycles_busy``/``cycles_idle``, ``events_in`` (taken from the FIFO), ``events_out``
@@ -211,8 +217,11 @@ class SdspCore(wiring.Component):
         m.d.comb += arg_mag.eq(Mux(arg_neg, -c_arg, c_arg))
         kind_spike = c_kind == EventKind.SPIKE
         kind_time = c_kind == EventKind.TIME
+        kind_syn = c_kind == EventKind.SYNAPSE
+        # the event steps its synapse word (SPIKE: the row's word; SYNAPSE: its one
+        # synapse, ODIN's SPI_SDSP_ON_SYN_STIM) and writes it back
         learn_now = Signal()
-        m.d.comb += learn_now.eq(kind_spike & ctl.learn)
+        m.d.comb += learn_now.eq((kind_spike & ctl.learn) | (kind_syn & ctl.syn_learn))
         m.d.comb += writes_syn.eq(learn_now)
 
         vmax = (1 << s.membrane_bits) - 1
@@ -222,21 +231,20 @@ class SdspCore(wiring.Component):
         new_syn = Signal(data.ArrayLayout(synapse_layout(s), L))
         fire = Signal(L)
         changed = Signal(L)
+        emit = Signal(L)        # fired and not disabled: the spikes that go out
         for i in range(L):
             v, ca, cnt = st[i].v, st[i].ca, st[i].count
             p, sy = par[i], syn_w[i]
             mb = s.membrane_bits
-            band = p.theta_1 <= ca
-            up = (v >= p.theta_m) & band & (ca < p.theta_3)
-            down = (v < p.theta_m) & band & (ca < p.theta_2)
-            # the input magnitude and its sign
+            ca_on = ~p.ca_off
+            # the input magnitude and its sign; an unmapped synapse propagates 0 under
+            # gate for SPIKE and SYNAPSE alike (ODIN neuron_core.v: one syn_weight wire)
             x = Signal(max(s.weight_bits, len(arg_mag), s.membrane_bits), name=f"x{i}")
             inh = Signal(name=f"inh{i}")
             with m.Switch(c_kind):
-                with m.Case(EventKind.SPIKE):
-                    m.d.comb += [x.eq(Mux(ctl.gate & ~sy.mapped, 0, sy.weight)), inh.eq(sign)]
-                with m.Case(EventKind.SYNAPSE):
-                    m.d.comb += [x.eq(sy.weight), inh.eq(sign)]
+                with m.Case(EventKind.SPIKE, EventKind.SYNAPSE):
+                    m.d.comb += [x.eq(Mux(ctl.gate & ~sy.mapped, 0, sy.weight)),
+                                 inh.eq(sign)]
                 with m.Case(EventKind.VIRTUAL):
                     m.d.comb += [x.eq(arg_mag), inh.eq(arg_neg)]
                 with m.Case(EventKind.TIME):
@@ -245,29 +253,44 @@ class SdspCore(wiring.Component):
             m.d.comb += sum_.eq(v + x)
             v1 = Signal(mb, name=f"v1_{i}")
             m.d.comb += v1.eq(Mux(inh, Mux(v > x, v - x, 0), Mux(sum_ > vmax, vmax, sum_)))
-            # calcium leak (time references only)
+            # calcium-leak counter (time references, calcium on, ca_leak > 0; ODIN
+            # lif_calcium.v): due when count == ca_leak - 1, which restarts it
+            runs = Signal(name=f"runs{i}")
             due = Signal(name=f"due{i}")
-            ca1 = Signal(s.calcium_bits, name=f"ca1_{i}")
             cnt1 = Signal(s.period_bits, name=f"cnt1_{i}")
-            m.d.comb += due.eq(kind_time & (p.ca_leak != 0) & (cnt + 1 >= p.ca_leak))
             m.d.comb += [
-                ca1.eq(Mux(due & (ca != 0), ca - 1, ca)),
-                cnt1.eq(Mux(kind_time & (p.ca_leak != 0), Mux(due, 0, cnt + 1), cnt)),
+                runs.eq(kind_time & ca_on & (p.ca_leak != 0)),
+                due.eq(runs & (cnt == (p.ca_leak - 1)[:s.period_bits])),
+                cnt1.eq(Mux(runs, Mux(due, 0, (cnt + 1)[:s.period_bits]), cnt)),
             ]
             m.d.comb += fire[i].eq(c_mask[i] & (v1 >= p.thr))
+            m.d.comb += emit[i].eq(fire[i] & ~p.off)
+            # calcium (ODIN lif_calcium.v): a spike and a due leak cancel
+            ca1 = Signal(s.calcium_bits, name=f"ca1_{i}")
+            m.d.comb += ca1.eq(Mux(ca_on & fire[i] & ~due & (ca != cmax), ca + 1,
+                                   Mux(ca_on & due & ~fire[i] & (ca != 0), ca - 1, ca)))
+            v2 = Signal(mb, name=f"v2_{i}")
+            m.d.comb += v2.eq(Mux(fire[i], 0, v1))
             with m.If(c_mask[i]):
+                # flags latched from the next state (ODIN v_up_next/v_down_next)
+                band = ca_on & (p.theta_1 <= ca1)
                 m.d.comb += [
-                    new_st[i].v.eq(Mux(fire[i], 0, v1)),
-                    new_st[i].ca.eq(Mux(fire[i] & (ca1 != cmax), ca1 + 1, ca1)),
-                    new_st[i].count.eq(cnt1),
+                    new_st[i].v.eq(v2), new_st[i].ca.eq(ca1), new_st[i].count.eq(cnt1),
+                    new_st[i].up.eq(band & (v2 >= p.theta_m) & (ca1 < p.theta_3)),
+                    new_st[i].down.eq(band & (v2 < p.theta_m) & (ca1 < p.theta_2)),
                 ]
             with m.Else():
                 m.d.comb += new_st[i].eq(st[i])
-            # SDSP: old weight integrated above; the step uses the flags before the event
+            # SDSP: old weight integrated above; the step uses the stored flags, those
+            # before the event; unmapped synapses only with learn_unmapped
+            # (synaptic_core.v); SYNAPSE events step their one lane only (c_mask)
+            up, down = st[i].up, st[i].down
+            steps = Signal(name=f"steps{i}")
+            m.d.comb += steps.eq(c_mask[i] & (sy.mapped | ctl.learn_unmapped))
             stepped = Mux(up & (sy.weight != wmax), sy.weight + 1,
                           Mux(down & (sy.weight != 0), sy.weight - 1, sy.weight))
             m.d.comb += [new_syn[i].mapped.eq(sy.mapped),
-                         new_syn[i].weight.eq(Mux(sy.mapped, stepped, sy.weight)),
+                         new_syn[i].weight.eq(Mux(steps, stepped, sy.weight)),
                          changed[i].eq(learn_now & (new_syn[i].weight != sy.weight))]
 
         commit = Signal()
@@ -298,9 +321,9 @@ class SdspCore(wiring.Component):
                      out.payload.eq(1), ofifo.w_en.eq(send)]
         after = Signal(L)
         m.d.comb += after.eq(Mux(send, pending & ~(1 << first), pending))
-        m.d.comb += freeze.eq(c_valid & fire.any() & after.any())
-        with m.If(commit & fire.any()):
-            m.d.sync += [pending.eq(fire), pend_k.eq(c_k)]
+        m.d.comb += freeze.eq(c_valid & emit.any() & after.any())
+        with m.If(commit & emit.any()):
+            m.d.sync += [pending.eq(emit), pend_k.eq(c_k)]
         with m.Else():
             m.d.sync += pending.eq(after)
 

@@ -7,26 +7,50 @@ per pre-synaptic neuron (``inh[a]``), per-neuron membrane ``v`` (unsigned,
 ``membrane_bits``), calcium ``ca`` (``calcium_bits``) and calcium-leak ``count``.
 
 Rules (``VMAX = 2**membrane_bits - 1``, ``CMAX = 2**calcium_bits - 1``,
-``WMAX = 2**weight_bits - 1``):
+``WMAX = 2**weight_bits - 1``; ODIN's source file for each in brackets):
 
 * **Integration** of a weight ``w``: excitatory ``v = min(v + w, VMAX)``, inhibitory
-  ``v = max(v - w, 0)``.
-* **Threshold test**, after every update of a neuron (time references included):
-  ``v >= thr`` fires: ``v = 0``, ``ca = min(ca + 1, CMAX)``; the spike goes out.
-* **Flags** of neuron j, from its stored ``v`` and ``ca`` (so: as computed after its
-  last update): ``UP = v >= theta_m and theta_1 <= ca < theta_3``,
-  ``DOWN = v < theta_m and theta_1 <= ca < theta_2``.
-* **SPIKE a**: every neuron j integrates the *old* ``w[a, j]`` (only mapped synapses
-  when ``control.gate``); then, with ``control.learn``, every mapped synapse of row a
-  steps by the flags of j *before* this event: ``w + 1`` if UP, ``w - 1`` if DOWN,
-  saturating in ``0..WMAX``.
-* **SYNAPSE a, j** (``j = arg mod N``): neuron j integrates ``w[a, j]`` whatever its
-  mapping bit (as ODIN); no learning.
+  ``v = max(v - w, 0)`` [``lif_neuron_state.v``].
+* **Neuron update**, of every neuron an event touches (time references included):
+  the input (integration above, or the time reference below) gives ``v1``; the
+  threshold test ``v1 >= thr`` fires: ``v = 0``, else ``v = v1`` [``lif_neuron_state.v``];
+  calcium [``lif_calcium.v``]: with calcium enabled (``ca_off = 0``), a firing neuron
+  whose calcium leak is not due gets ``ca + 1`` unless ``ca = CMAX``, a due leak on a
+  neuron that does not fire gives ``ca - 1`` unless ``ca = 0``, and a spike and a due
+  leak together cancel (no change); with ``ca_off`` calcium and ``count`` are frozen.
+  The flags are then latched from the *next* state ``v``, ``ca``
+  [``lif_calcium.v`` v_up_next/v_down_next, ``neuron_core.v`` NEUR_V_UP/DOWN]:
+  ``up = not ca_off and v >= theta_m and theta_1 <= ca < theta_3``,
+  ``down = not ca_off and v < theta_m and theta_1 <= ca < theta_2``.
+  A firing neuron emits a spike unless it is disabled (``off``; its state updates
+  all the same) [``neuron_core.v`` NEUR_EVENT_OUT, NEUR_STATE[127]].
+* **SDSP step** of a synapse of post-synaptic neuron j by j's stored flags (those
+  latched by its last update, so *before* this event): ``w + 1`` if UP, ``w - 1`` if
+  DOWN, saturating in ``0..WMAX``; only mapped synapses unless
+  ``control.learn_unmapped`` [``sdsp_update.v``, ``synaptic_core.v``].
+* **Propagation**: the weight an event integrates is ``w[a, j]``, or 0 when
+  ``control.gate`` and the synapse is unmapped, for SPIKE and SYNAPSE events alike
+  [``neuron_core.v`` syn_weight].
+* **SPIKE a**: every neuron j integrates the *old* ``w[a, j]`` and is updated; then,
+  with ``control.learn``, every synapse of row a gets the SDSP step.
+* **SYNAPSE a, j** (``j = arg mod N``): neuron j integrates ``w[a, j]`` and is
+  updated; with ``control.syn_learn`` that one synapse gets the SDSP step
+  [``controller.v`` SYNAPSE state, CTRL_PRE_EN].
 * **VIRTUAL j, arg**: neuron j integrates ``|arg|``, inhibitory if ``arg < 0``.
-* **TIME j (or all when ``arg & 1``)**: calcium leak first: when ``ca_leak > 0``,
-  ``count + 1 >= ca_leak`` sets ``count = 0`` and ``ca = max(ca - 1, 0)``, else
-  ``count += 1`` (``ca_leak = 0``: no calcium leak, count kept); then
-  ``v = max(v - leak, 0)``; then the threshold test.
+* **TIME j (or all when ``arg & 1``)**: calcium-leak counter (calcium enabled and
+  ``ca_leak > 0`` only, else ``count`` is kept): ``count = ca_leak - 1`` makes the
+  leak due and sets ``count = 0``, else ``count + 1`` (modulo ``2**period_bits``)
+  [``lif_calcium.v``]; ``v1 = max(v - leak, 0)``; then the neuron update.
+
+**Programming a neuron** (images): ODIN latches the flags on *every* write of a neuron
+word, the host's too (W_NEUR), from the next state of an update with no event and no
+time reference: ``v' = 0`` and ``ca' = min(ca + 1, CMAX)`` (calcium enabled) when
+``v >= thr``, else ``v' = v``, ``ca' = ca``; flags from ``v'``, ``ca'`` as above; the
+stored v and ca stay as written. :meth:`GoldenSdsp.images` (and :meth:`reset_state`,
+:meth:`neuron_words`) set the flags so for every neuron whose v, ca, count or
+parameters were set from outside since the model last wrote or loaded them (the
+model keeps a snapshot); :meth:`event` does the same first. Flags the core latched, or
+loaded from an image, are kept as they are.
 
 Spikes of one event are emitted in ascending neuron order. Counters (as the RTL's
 :data:`hw.core.COUNTERS` where they apply): ``events_in``, ``events_out`` (spikes),
@@ -41,8 +65,9 @@ word.
 Faults (:meth:`GoldenSdsp.inject`) act on stored bits, as in the RTL's FaultSRAMs: the
 arrays hold what a read returns (the decoded stored word, after SECDED correction or
 with an uncorrectable error), and each upset word keeps its stored bits until the core
-writes the word again (a spike event rewrites every neuron word and, when learning,
-the synapse words of its row; parameters, signs and control are never rewritten). Every
+writes the word again (an event rewrites the neuron words it covers and, when it
+learns (SPIKE with ``learn``, SYNAPSE with ``syn_learn``), the synapse words it read;
+parameters, signs and control are never rewritten). Every
 read the RTL makes is mirrored, so the memories' ``corrected``/``detected`` counts
 match the RTL's: an event issues one read of each memory per word it covers (synapse
 word ``index * K + k`` even when its kind ignores it).
@@ -104,20 +129,36 @@ def integrate(v, w, inhibitory, vmax: int):
     return np.where(inhibitory, np.maximum(v - w, 0), np.minimum(v + w, vmax))
 
 
-def time_reference(v, ca, count, leak, ca_leak):
-    """A time reference before its threshold test: calcium leak (every ``ca_leak``-th
-    reference, none when 0), then membrane leak. Returns ``(v, ca, count)``."""
-    due = (ca_leak > 0) & (count + 1 >= ca_leak)
-    count = np.where(due, 0, np.where(ca_leak > 0, count + 1, count))
-    ca = np.where(due, np.maximum(ca - 1, 0), ca)
-    return np.maximum(v - leak, 0), ca, count
+def time_reference(v, count, leak, ca_leak, ca_on, period_bits: int):
+    """A time reference before its neuron update: the calcium-leak counter (ODIN
+    ``lif_calcium.v``: it runs only with calcium on and ``ca_leak > 0``; the leak is due
+    when ``count == ca_leak - 1``, which restarts it) and the membrane leak. Returns
+    ``(v1, count, due)``."""
+    runs = ca_on & (ca_leak > 0)
+    due = runs & (count == ca_leak - 1)
+    count = np.where(due, 0, np.where(runs, (count + 1) & ((1 << period_bits) - 1), count))
+    return np.maximum(v - leak, 0), count, due
 
 
-def threshold(v, ca, thr, cmax: int):
-    """The threshold test: ``v >= thr`` fires, resets ``v`` and raises ``ca``
-    (saturating). Returns ``(v, ca, fired)``."""
+def threshold(v, ca, thr, due, ca_on, cmax: int):
+    """The threshold test and calcium (ODIN ``lif_neuron_state.v``, ``lif_calcium.v``):
+    ``v >= thr`` fires and resets ``v``; calcium (when on) rises on a spike unless
+    saturated, falls on a due leak unless 0, and a spike and a due leak cancel.
+    Returns ``(v, ca, fired)``."""
     fired = v >= thr
-    return np.where(fired, 0, v), np.where(fired, np.minimum(ca + 1, cmax), ca), fired
+    inc = ca_on & fired & ~due & (ca < cmax)
+    dec = ca_on & due & ~fired & (ca > 0)
+    return np.where(fired, 0, v), np.where(inc, ca + 1, np.where(dec, ca - 1, ca)), fired
+
+
+def sdsp_flags(v, ca, p, sel=slice(None)):
+    """ODIN's v_up_next/v_down_next (``lif_calcium.v``) of the state ``v``, ``ca`` of
+    neurons ``sel`` with parameters ``p``: ``(up, down)``, both 0 with calcium off."""
+    on = p["ca_off"][sel] == 0
+    band = on & (p["theta_1"][sel] <= ca)
+    up = band & (v >= p["theta_m"][sel]) & (ca < p["theta_3"][sel])
+    down = band & (v < p["theta_m"][sel]) & (ca < p["theta_2"][sel])
+    return up, down
 
 
 class GoldenSdsp:
@@ -137,10 +178,16 @@ class GoldenSdsp:
         self.v = np.zeros(N, np.int64)
         self.ca = np.zeros(N, np.int64)
         self.count = np.zeros(N, np.int64)
+        self.up = np.zeros(N, bool)
+        self.down = np.zeros(N, bool)
         self.params = {name: np.zeros(N, np.int64)
                        for name, _ in unsigned_fields(param_layout(s))}
+        #: control bits (:func:`hw.sdsp.format.control_layout`)
         self.learn = False
         self.gate = False
+        self.syn_learn = False
+        self.learn_unmapped = False
+        self._seen = None           # snapshot of what the model last wrote or loaded
         self.counters = dict.fromkeys(SDSP_COUNTERS, 0)
         from sim.golden.fault_sram import GoldenFaultSRAM
         m = config.memory
@@ -162,6 +209,42 @@ class GoldenSdsp:
             f"{prefix}.signs": [("inh", 1)],
             f"{prefix}.control": unsigned_fields(control_layout()),
         }
+        self.program_flags()
+
+    # -- flags of programmed neurons -----------------------------------------------------
+
+    _WATCHED = ("v", "ca", "count")
+
+    def _snap(self) -> None:
+        """Remember the neuron state and parameters as the model wrote or loaded them."""
+        self._seen = ({n: getattr(self, n).copy() for n in self._WATCHED},
+                      {n: a.copy() for n, a in self.params.items()})
+
+    def program_flags(self, sel=slice(None)) -> None:
+        """Latch the flags of neurons ``sel`` as ODIN does when the host writes their
+        word (W_NEUR): from the no-event update of the written state (``v >= thr``:
+        ``v' = 0``, ``ca' = min(ca + 1, CMAX)`` with calcium on; else unchanged). The
+        stored v and ca are not changed."""
+        p = self.params
+        v, ca = self.v[sel], self.ca[sel]
+        fired = v >= p["thr"][sel]
+        on = p["ca_off"][sel] == 0
+        v1 = np.where(fired, 0, v)
+        ca1 = np.where(on & fired & (ca < self.cmax), ca + 1, ca)
+        self.up[sel], self.down[sel] = sdsp_flags(v1, ca1, p, sel)
+        self._snap()
+
+    def _sync_flags(self) -> None:
+        """Program the flags of the neurons whose state or parameters were set from
+        outside since the model last wrote or loaded them (a host write of their word)."""
+        state, par = self._seen
+        changed = np.zeros(self.s.neurons, bool)
+        for n in self._WATCHED:
+            changed |= getattr(self, n) != state[n]
+        for n, a in self.params.items():
+            changed |= a != par[n]
+        if changed.any():
+            self.program_flags(np.flatnonzero(changed))
 
     # -- images ------------------------------------------------------------------------
 
@@ -179,34 +262,57 @@ class GoldenSdsp:
         if f"{p}.neurons" in images:
             st = unpack_words(unsigned_fields(neuron_layout(s)), L, images[f"{p}.neurons"])
             self.v, self.ca, self.count = st["v"], st["ca"], st["count"]
+            # the flags as stored: an image carries them (see the module docstring)
+            self.up, self.down = st["up"].astype(bool), st["down"].astype(bool)
         if f"{p}.params" in images:
             self.params = unpack_words(unsigned_fields(param_layout(s)), L,
                                        images[f"{p}.params"])
         if f"{p}.signs" in images:
             self.inh = unpack_words([("inh", 1)], L, images[f"{p}.signs"])["inh"].astype(bool)
         if f"{p}.control" in images:
-            ctl = unpack_words(unsigned_fields(control_layout()), 1, images[f"{p}.control"])
-            self.learn, self.gate = bool(ctl["learn"][0]), bool(ctl["gate"][0])
+            self._set_control(images[f"{p}.control"][0])
         from sim.golden.fault_sram import bits_to_int
         for name in images:                     # stuck-at faults outlive writes
             for w in self.stuck.get(name, {}):
                 self.upsets[name][w] = int(bits_to_int(
                     self.codecs[name].encode([self._word(name, w)]))[0])
                 self._refresh(name, w)
+        self._snap()
+
+    def _control(self) -> dict:
+        return {name: [int(getattr(self, name))] for name, _ in
+                unsigned_fields(control_layout())}
+
+    def _set_control(self, word: int) -> None:
+        ctl = unpack_words(unsigned_fields(control_layout()), 1, [word])
+        for name, a in ctl.items():
+            setattr(self, name, bool(a[0]))
+
+    def _neuron_values(self, cols=slice(None)) -> dict:
+        return {"v": self.v[cols], "ca": self.ca[cols], "count": self.count[cols],
+                "up": self.up[cols].astype(np.int64),
+                "down": self.down[cols].astype(np.int64)}
+
+    def neuron_words(self) -> list[int]:
+        """The ``neurons`` memory's words (flags of neurons set from outside programmed
+        first, as :meth:`images`): what a host writes to reset or set the state."""
+        self._sync_flags()
+        return pack_words(unsigned_fields(neuron_layout(self.s)), self.s.lanes,
+                          self._neuron_values())
 
     def images(self) -> dict:
-        """Every memory's words, as the RTL stores them."""
+        """Every memory's words, as the RTL stores them. Neurons whose v, ca, count or
+        parameters were set from outside since the model last wrote them get the flags
+        ODIN latches when their word is programmed (:meth:`program_flags`)."""
         s, p, L = self.s, self.prefix, self.s.lanes
         return {
             f"{p}.synapses": pack_words(unsigned_fields(synapse_layout(s)), L,
                                         {"weight": self.w.ravel(),
                                          "mapped": self.mapped.ravel().astype(np.int64)}),
-            f"{p}.neurons": pack_words(unsigned_fields(neuron_layout(s)), L,
-                                       {"v": self.v, "ca": self.ca, "count": self.count}),
+            f"{p}.neurons": self.neuron_words(),
             f"{p}.params": pack_words(unsigned_fields(param_layout(s)), L, self.params),
             f"{p}.signs": pack_words([("inh", 1)], L, {"inh": self.inh.astype(np.int64)}),
-            f"{p}.control": pack_words(unsigned_fields(control_layout()), 1,
-                                       {"learn": [int(self.learn)], "gate": [int(self.gate)]}),
+            f"{p}.control": pack_words(unsigned_fields(control_layout()), 1, self._control()),
         }
 
     def copy(self) -> "GoldenSdsp":
@@ -215,19 +321,24 @@ class GoldenSdsp:
         import copy
         new = object.__new__(GoldenSdsp)
         new.__dict__.update(self.__dict__)
-        for name in ("w", "mapped", "inh", "v", "ca", "count"):
+        for name in ("w", "mapped", "inh", "v", "ca", "count", "up", "down"):
             setattr(new, name, getattr(self, name).copy())
         new.params = {k: a.copy() for k, a in self.params.items()}
+        state, par = self._seen
+        new._seen = ({n: a.copy() for n, a in state.items()},
+                     {n: a.copy() for n, a in par.items()})
         for name in ("counters", "upsets", "status", "stuck"):
             setattr(new, name, copy.deepcopy(getattr(self, name)))
         return new
 
     def reset_state(self) -> None:
         """Zero every neuron's v, ca and count (weights and parameters are kept), as the
-        host does by writing the ``neurons`` memory."""
+        host does by writing the ``neurons`` memory with :meth:`neuron_words`; the flags
+        are programmed (ODIN's W_NEUR latch, :meth:`program_flags`)."""
         self.v[:] = 0
         self.ca[:] = 0
         self.count[:] = 0
+        self.program_flags()
         self.upsets[f"{self.prefix}.neurons"].clear()
 
     # -- faults --------------------------------------------------------------------------
@@ -240,23 +351,20 @@ class GoldenSdsp:
             cols = slice(k * L, (k + 1) * L)
             vals = {"weight": self.w[a, cols], "mapped": self.mapped[a, cols].astype(np.int64)}
         elif name == f"{p}.neurons":
-            cols = slice(word * L, (word + 1) * L)
-            vals = {"v": self.v[cols], "ca": self.ca[cols], "count": self.count[cols]}
+            vals = self._neuron_values(slice(word * L, (word + 1) * L))
         elif name == f"{p}.params":
             cols = slice(word * L, (word + 1) * L)
             vals = {n: a[cols] for n, a in self.params.items()}
         elif name == f"{p}.signs":
             vals = {"inh": self.inh[word * L:(word + 1) * L].astype(np.int64)}
         else:
-            return pack_words(self._fields[name], 1, {"learn": [int(self.learn)],
-                                                      "gate": [int(self.gate)]})[0]
+            return pack_words(self._fields[name], 1, self._control())[0]
         return pack_words(self._fields[name], L if name != f"{p}.control" else 1, vals)[0]
 
     def _set_word(self, name: str, word: int, data: int) -> None:
         p, L, K = self.prefix, self.s.lanes, self.s.words
         if name == f"{p}.control":
-            f = unpack_words(self._fields[name], 1, [data])
-            self.learn, self.gate = bool(f["learn"][0]), bool(f["gate"][0])
+            self._set_control(data)
             return
         f = unpack_words(self._fields[name], L, [data])
         if name == f"{p}.synapses":
@@ -267,11 +375,19 @@ class GoldenSdsp:
         cols = slice(word * L, (word + 1) * L)
         if name == f"{p}.neurons":
             self.v[cols], self.ca[cols], self.count[cols] = f["v"], f["ca"], f["count"]
+            self.up[cols], self.down[cols] = f["up"].astype(bool), f["down"].astype(bool)
         elif name == f"{p}.params":
             for n in self.params:
                 self.params[n][cols] = f[n]
         else:
             self.inh[cols] = f["inh"].astype(bool)
+        if name in (f"{p}.neurons", f"{p}.params") and self._seen is not None:
+            # what a read returns, not a host write: no flags are programmed
+            state, par = self._seen
+            for n in self._WATCHED:
+                state[n][cols] = getattr(self, n)[cols]
+            for n in par:
+                par[n][cols] = self.params[n][cols]
 
     def _decode(self, name: str, stored: int):
         """``(data, corrected, detected)`` of a stored word (memoised: campaigns decode
@@ -301,6 +417,7 @@ class GoldenSdsp:
             raise KeyError(f"No SDSP memory {name!r}; this core has: "
                            f"{', '.join(self.upsets)}")
         kind = FaultKind(kind)
+        self._sync_flags()          # outside settings first: a fault is no host write
         codec = self.codecs[name]
         depth = self.depths[name]
         if kind is FaultKind.CLEAR:
@@ -360,14 +477,15 @@ class GoldenSdsp:
 
     def _account(self, kind, index: int, words, learn: bool) -> None:
         """Mirror the RTL's reads of one event (``words``: the issued word indices) and
-        forget the upsets of the words it rewrites."""
+        forget the upsets of the words it rewrites (``learn``: the event writes its
+        synapse words back)."""
         p, K, L = self.prefix, self.s.words, self.s.lanes
         if not any(self.upsets.values()):
             return
         words = list(words)
         syn = [index * K + k for k in words]
         rewritten = [(f"{p}.neurons", k) for k in words]
-        if kind is EventKind.SPIKE and learn:
+        if learn:
             rewritten += [(f"{p}.synapses", w) for w in syn]
         for name, w in rewritten:
             if w in self.stuck[name]:
@@ -381,28 +499,48 @@ class GoldenSdsp:
         self._reads(f"{p}.control", [0] * len(words))
         for k in words:
             self.upsets[f"{p}.neurons"].pop(k, None)
-        if kind is EventKind.SPIKE and learn:
+        if learn:
             for w in syn:
                 self.upsets[f"{p}.synapses"].pop(w, None)
 
     # -- rules -------------------------------------------------------------------------
 
     def flags(self, sel=slice(None)):
-        """(UP, DOWN) of the neurons ``sel`` from their stored v and ca."""
-        p, v, ca = self.params, self.v[sel], self.ca[sel]
-        band = p["theta_1"][sel] <= ca
-        up = (v >= p["theta_m"][sel]) & band & (ca < p["theta_3"][sel])
-        down = (v < p["theta_m"][sel]) & band & (ca < p["theta_2"][sel])
-        return up, down
+        """(UP, DOWN) of the neurons ``sel``: the stored per-neuron flags (ODIN's
+        NEUR_V_UP/NEUR_V_DOWN), latched by each neuron's last update."""
+        self._sync_flags()
+        return self.up[sel].copy(), self.down[sel].copy()
 
-    def _integrate(self, sel, w, inhibitory):
-        self.v[sel] = integrate(self.v[sel], w, inhibitory, self.vmax)
+    def _learns(self, kind) -> bool:
+        """Whether an event of ``kind`` steps (and writes back) its synapse words."""
+        return (kind is EventKind.SPIKE and self.learn) or \
+            (kind is EventKind.SYNAPSE and self.syn_learn)
 
-    def _fire(self, sel):
-        """Threshold test of neurons ``sel`` (an index array); returns those that fire."""
-        self.v[sel], self.ca[sel], fired = threshold(self.v[sel], self.ca[sel],
-                                                     self.params["thr"][sel], self.cmax)
-        fire = sel[fired]
+    def _weights(self, a: int, cols):
+        """The weights row ``a`` propagates to neurons ``cols``: unmapped ones are 0
+        when ``gate`` (ODIN ``neuron_core.v``: SPI_PROPAGATE_UNMAPPED_SYN = 0)."""
+        w = self.w[a, cols]
+        return np.where(self.mapped[a, cols], w, 0) if self.gate else w
+
+    def _step(self, a: int, cols, up, down) -> None:
+        """SDSP step of synapses ``(a, cols)`` by the flags ``up``, ``down`` (ODIN
+        ``sdsp_update.v``; unmapped ones only with ``learn_unmapped``)."""
+        m = self.mapped[a, cols] | self.learn_unmapped
+        old = self.w[a, cols]
+        new = np.clip(old + (up & m) - (down & m), 0, self.wmax)
+        self.counters["weight_updates"] += int((new != old).sum())
+        self.w[a, cols] = new
+
+    def _update(self, sel, v1, due):
+        """Neuron update of neurons ``sel`` (an index array) whose input gave ``v1``:
+        threshold test, calcium, flags latched from the next state. Returns the
+        neurons that emit a spike (fired and not ``off``)."""
+        p = self.params
+        on = p["ca_off"][sel] == 0
+        self.v[sel], self.ca[sel], fired = threshold(v1, self.ca[sel], p["thr"][sel], due,
+                                                     on, self.cmax)
+        self.up[sel], self.down[sel] = sdsp_flags(self.v[sel], self.ca[sel], p, sel)
+        fire = sel[fired & (p["off"][sel] == 0)]
         self.counters["neuron_updates"] += len(sel)
         self.counters["events_out"] += len(fire)
         return fire
@@ -418,40 +556,38 @@ class GoldenSdsp:
         if not -(1 << (pb - 1)) <= int(arg) < 1 << (pb - 1):
             raise ValueError(f"SDSP event {kind.name} on neuron {index}: arg {arg} does not "
                              f"fit the {pb}-bit signed payload")
+        self._sync_flags()
         self.counters["events_in"] += 1
         K, L = self.s.words, self.s.lanes
         one = (int(arg) % N if kind is EventKind.SYNAPSE else index) // L
         covers = kind is EventKind.SPIKE or (kind is EventKind.TIME and int(arg) & 1)
-        self._account(kind, index, range(K) if covers else [one], self.learn)
-        everyone = np.arange(N)
-        if kind is EventKind.SPIKE:
-            a = index
-            up, down = self.flags()
-            w = self.w[a] if not self.gate else np.where(self.mapped[a], self.w[a], 0)
-            self._integrate(everyone, w, bool(self.inh[a]))
-            self.counters["synops"] += N
-            fired = self._fire(everyone)
-            if self.learn:
-                m = self.mapped[a]
-                new = np.clip(self.w[a] + (up & m) - (down & m), 0, self.wmax)
-                self.counters["weight_updates"] += int((new != self.w[a]).sum())
-                self.w[a] = new
-        elif kind is EventKind.SYNAPSE:
-            j = np.array([int(arg) % N])
-            self._integrate(j, self.w[index, j], bool(self.inh[index]))
-            self.counters["synops"] += 1
-            fired = self._fire(j)
-        elif kind is EventKind.VIRTUAL:
-            j = np.array([index])
-            self._integrate(j, abs(int(arg)), int(arg) < 0)
-            fired = self._fire(j)
-        else:
-            sel = everyone if int(arg) & 1 else np.array([index])
+        self._account(kind, index, range(K) if covers else [one], self._learns(kind))
+        no_due = np.zeros(N, bool)
+        if kind is EventKind.TIME:
+            sel = np.arange(N) if int(arg) & 1 else np.array([index])
             self.counters["ticks"] += 1
-            self.v[sel], self.ca[sel], self.count[sel] = time_reference(
-                self.v[sel], self.ca[sel], self.count[sel], self.params["leak"][sel],
-                self.params["ca_leak"][sel])
-            fired = self._fire(sel)
+            v1, self.count[sel], due = time_reference(
+                self.v[sel], self.count[sel], self.params["leak"][sel],
+                self.params["ca_leak"][sel], self.params["ca_off"][sel] == 0,
+                self.s.period_bits)
+            fired = self._update(sel, v1, due)
+        elif kind is EventKind.VIRTUAL:
+            sel = np.array([index])
+            v1 = integrate(self.v[sel], abs(int(arg)), int(arg) < 0, self.vmax)
+            fired = self._update(sel, v1, no_due[sel])
+        else:
+            # SPIKE: the whole row; SYNAPSE: one synapse. The old weight is integrated
+            # and the step uses the flags before this event (ODIN: the synapse word and
+            # the neuron are written in the same cycle, from the registers' old values).
+            a = index
+            sel = np.arange(N) if kind is EventKind.SPIKE else np.array([int(arg) % N])
+            up, down = self.up[sel].copy(), self.down[sel].copy()
+            v1 = integrate(self.v[sel], self._weights(a, sel), bool(self.inh[a]), self.vmax)
+            self.counters["synops"] += len(sel)
+            fired = self._update(sel, v1, no_due[sel])
+            if self._learns(kind):
+                self._step(a, sel, up, down)
+        self._snap()
         return [int(n) for n in fired]
 
     def run(self, events) -> list[list[int]]:
@@ -462,7 +598,9 @@ class GoldenSdsp:
         """Many samples at once, for inference: each sample's events from a reset state
         (``v = ca = count = 0``, as :meth:`reset_state`), with learning off, vectorised
         over the samples. It equals ``reset_state(); run(events)`` per sample with
-        ``learn = False`` (tested), leaves the core unchanged and counts nothing.
+        ``learn = syn_learn = False`` (tested; it ignores both), leaves the core
+        unchanged and counts nothing. Calcium and flags do not act on spikes or
+        membranes, so it does not track the flags.
 
         Returns ``(spikes, v)``: spike counts per sample and neuron (``B x N``) and the
         final membranes (``B x N``)."""
@@ -483,12 +621,15 @@ class GoldenSdsp:
         targeted[index[own]] = True
         targeted[arg[kind == EventKind.SYNAPSE.value] % N] = True
         cols = np.flatnonzero((w != 0).any(axis=0) | (self.params["thr"] == 0) | targeted)
+        self._sync_flags()          # infer() leaves the model as it finds it
         full_spikes = np.zeros((B, N), np.int64)
         full_v = np.zeros((B, N), np.int64)
         if T == 0 or len(cols) == 0:
             return full_spikes, full_v
-        w, w_all = w[:, cols], self.w[:, cols]
+        w = w[:, cols]
         p = {name: a[cols] for name, a in self.params.items()}
+        on = p["ca_off"] == 0
+        emits = p["off"] == 0
         n = len(cols)
         v = np.zeros((B, n), np.int64)
         ca = np.zeros((B, n), np.int64)
@@ -504,22 +645,22 @@ class GoldenSdsp:
             one = cols[None, :] == target[:, None]
             # input magnitude and sign per sample and neuron
             x = np.where(spike, w[i], 0)
-            x = np.where(single[:, None] & one, w_all[i], x)    # unmapped synapses too
+            x = np.where(single[:, None] & one, w[i], x)        # gated as SPIKE
             x = np.where(virtual[:, None] & one, np.abs(a)[:, None], x)
             inh = np.where(virtual, a < 0, self.inh[i])[:, None]
             touched = spike | ((single | virtual)[:, None] & one) \
                 | (tref[:, None] & (one | (a & 1).astype(bool)[:, None]))
             v1 = integrate(v, x, inh, self.vmax)
-            lv, lca, lcount = time_reference(v, ca, count, p["leak"], p["ca_leak"])
+            lv, lcount, due = time_reference(v, count, p["leak"], p["ca_leak"], on,
+                                             self.s.period_bits)
             is_t = tref[:, None] & touched
             v1 = np.where(is_t, lv, v1)
-            ca1 = np.where(is_t, lca, ca)
             count = np.where(is_t, lcount, count)
-            v2, ca2, fired = threshold(v1, ca1, p["thr"], self.cmax)
+            v2, ca2, fired = threshold(v1, ca, p["thr"], is_t & due, on, self.cmax)
             fired &= touched
             v = np.where(touched, v2, v)
             ca = np.where(touched, ca2, ca)
-            spikes += fired
+            spikes += fired & emits
         full_spikes[:, cols] = spikes
         full_v[:, cols] = v
         return full_spikes, full_v

@@ -9,7 +9,8 @@ that differs (event number, expected and got), then counters, then memory words
 (memory, word, lane fields).
 
 :func:`random_case` makes a seeded random core (weights, mapping bits, signs,
-parameters, state, learn/gate) and a random mix of every event kind.
+parameters with calcium-off and disabled neurons, state with programmed flags, every
+control bit) and a random mix of every event kind.
 """
 
 from __future__ import annotations
@@ -182,12 +183,17 @@ def random_faults(config, rng, n_events: int, count: int, prefix: str = "sdsp"):
     return out
 
 
-def random_case(config, rng, n_events: int, *, learn=None, kinds=None):
+def random_case(config, rng, n_events: int, *, learn=None, kinds=None, control=None):
     """Random memory images and ``n_events`` random events for an SDSP core.
 
     Parameters are drawn so that neurons fire now and then and calcium visits every
-    band; ``learn``/``gate`` are random unless ``learn`` is given; ``kinds`` restricts
-    the event kinds (default: all, SPIKE most often)."""
+    band; some thresholds are 0 and some membranes start at or above their threshold
+    (their programmed flags then differ from flags derived from v and ca), a few
+    neurons have calcium off or are disabled, and short calcium-leak periods make
+    spikes coincide with due leaks on time references. Every control bit is random,
+    except that ``learn`` given sets ``learn`` and, when False, turns ``syn_learn``
+    off too (no learning at all); ``control`` (``{bit: value}``) sets control bits
+    outright; ``kinds`` restricts the event kinds (default: all, SPIKE most often)."""
     s = config.sdsp
     N = s.neurons
     vmax, cmax = (1 << s.membrane_bits) - 1, (1 << s.calcium_bits) - 1
@@ -199,24 +205,33 @@ def random_case(config, rng, n_events: int, *, learn=None, kinds=None):
     g.ca = rng.integers(0, cmax + 1, N)
     g.count = rng.integers(0, 4, N)
     p = g.params
-    p["thr"] = rng.integers(vmax // 8, vmax + 1, N)
+    p["thr"] = np.where(rng.random(N) < 0.15, 0, rng.integers(vmax // 8, vmax + 1, N))
     p["leak"] = rng.integers(0, max(2, vmax // 16), N)
     p["theta_m"] = rng.integers(0, vmax + 1, N)
     p["theta_1"] = rng.integers(0, max(1, cmax // 2) + 1, N)
     p["theta_2"] = rng.integers(0, cmax + 1, N)
     p["theta_3"] = rng.integers(0, cmax + 1, N)
-    p["ca_leak"] = rng.integers(0, 5, N)
+    p["ca_leak"] = rng.integers(0, 4, N)
+    p["ca_off"] = (rng.random(N) < 0.15).astype(np.int64)
+    p["off"] = (rng.random(N) < 0.15).astype(np.int64)
+    # membranes at or above threshold in the image: programmed flags from v' = 0
+    hot = rng.random(N) < 0.15
+    g.v = np.where(hot, np.maximum(g.v, p["thr"]), g.v)
     g.learn = bool(rng.random() < 0.7) if learn is None else learn
     g.gate = bool(rng.random() < 0.5)
+    g.syn_learn = bool(rng.random() < 0.5) and learn is not False
+    g.learn_unmapped = bool(rng.random() < 0.3)
+    for name, value in (control or {}).items():
+        setattr(g, name, bool(value))
     kinds = list(kinds or EventKind)
     weights = np.array([{EventKind.SPIKE: 6, EventKind.SYNAPSE: 2, EventKind.VIRTUAL: 2,
-                         EventKind.TIME: 1}[k] for k in kinds], float)
+                         EventKind.TIME: 1.5}[k] for k in kinds], float)
     lo, hi = -(1 << (config.core.payload_bits - 1)), (1 << (config.core.payload_bits - 1))
     events = []
     for kind in rng.choice(kinds, size=n_events, p=weights / weights.sum()):
         kind = EventKind(kind)
         if kind is EventKind.TIME:
-            arg = int(rng.random() < 0.4)
+            arg = int(rng.random() < 0.5)
         elif kind is EventKind.SYNAPSE:
             j = int(rng.integers(0, N))
             arg = j if j < hi else j - (1 << config.core.payload_bits)
@@ -299,7 +314,8 @@ async def test_sdsp_bench(dut):
 
 async def replay(dut: SignalAccess, config, images: dict, samples, *, label: str) -> dict:
     """Run samples (event lists; every neuron's v, ca and count are zeroed before each,
-    through the memory bus, as :meth:`GoldenSdsp.reset_state`) on the RTL and the golden
+    through the memory bus, as :meth:`GoldenSdsp.reset_state`, with the flags that
+    write programs) on the RTL and the golden
     model: the spikes of every sample, then every memory word (the learnt weights) must
     be equal. Returns the RTL's counters."""
     drv = SdspDriver(dut, config)
@@ -310,8 +326,9 @@ async def replay(dut: SignalAccess, config, images: dict, samples, *, label: str
     neurons = next(i for i, s in enumerate(drv.specs) if s.name.endswith(".neurons"))
     for n, events in enumerate(samples):
         gold.reset_state()
-        for addr in range(drv.specs[neurons].depth):
-            await drv.bus(BusOp.WRITE, neurons, addr, 0)
+        # the reset words carry the flags a host write of v = ca = count = 0 programs
+        for addr, word in enumerate(gold.neuron_words()):
+            await drv.bus(BusOp.WRITE, neurons, addr, word)
         want = [x for e in events for x in gold.event(*e)]
         got = await drv.run(events)
         if got != want:
@@ -384,8 +401,8 @@ async def test_sdsp_inject_replay(dut):
         ok, preds = True, []
         for n, events in enumerate(samples):
             gold.reset_state()
-            for addr in range(drv.specs[neurons].depth):
-                await drv.bus(BusOp.WRITE, neurons, addr, 0)
+            for addr, word in enumerate(gold.neuron_words()):
+                await drv.bus(BusOp.WRITE, neurons, addr, word)
             want = gold.run(events)
             got = await drv.run(events)
             words = [await drv.read(neurons, a) for a in range(drv.specs[neurons].depth)]

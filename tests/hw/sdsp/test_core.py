@@ -36,6 +36,26 @@ def test_random_events_match_golden(neurons, lanes):
     assert sum(r["weight_updates"] for r in results) > 0
 
 
+@pytest.mark.parametrize("gate,syn_learn,learn_unmapped",
+                         [(1, 1, 1), (1, 1, 0), (0, 1, 1), (1, 0, 1)])
+def test_odin_options_match_golden(gate, syn_learn, learn_unmapped):
+    # every control bit forced (learning on), time-reference-heavy traffic: spikes that
+    # coincide with due calcium leaks, SYNAPSE events on unmapped synapses (30% of
+    # them), thr = 0 and v >= thr images, calcium-off and disabled neurons (random_case)
+    config = ChipConfig(sdsp=SdspConfig(tiles=1, neurons=16, lanes=4))
+    control = {"learn": 1, "gate": gate, "syn_learn": syn_learn,
+               "learn_unmapped": learn_unmapped}
+    cases = []
+    for seed in range(2):
+        rng = np.random.default_rng(40 + seed)
+        cases.append((seed, *random_case(config, rng, 100, control=control,
+                                         kinds=[EventKind.SPIKE, EventKind.SYNAPSE,
+                                                EventKind.TIME])))
+    results = _run(config, cases)
+    assert sum(r["events_out"] for r in results) > 0
+    assert sum(r["weight_updates"] for r in results) > 0
+
+
 def test_a_spike_event_takes_one_cycle_per_word():
     config = ChipConfig(sdsp=SdspConfig(tiles=1, neurons=32, lanes=8))
     rng = np.random.default_rng(3)

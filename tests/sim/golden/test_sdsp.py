@@ -68,6 +68,29 @@ def test_leak_and_calcium_leak_on_time_references():
     assert g.ca[0] == 3 and g.count[0] == 0     # ca_leak 0: no calcium leak
 
 
+def test_calcium_leak_counter_runs_as_odin_and_stops_with_calcium_off():
+    """ODIN ``lif_calcium.v``: the leak is due when ``count == caleak - 1``; a count
+    beyond that (an image) counts on, wrapping at the counter width; with calcium off
+    (``param_ca_en = 0``) neither the counter nor calcium moves."""
+    g = core(leak=0, ca_leak=3)
+    g.ca[:] = 4
+    g.count[0] = 5                               # beyond ca_leak - 1
+    g.event(TIME, 0)
+    assert g.count[0] == 6 and g.ca[0] == 4
+    g.count[0] = 255                             # wraps at 2**period_bits
+    g.event(TIME, 0)
+    assert g.count[0] == 0 and g.ca[0] == 4
+    g.count[0] = 2
+    g.event(TIME, 0)
+    assert g.count[0] == 0 and g.ca[0] == 3
+    g.params["ca_off"][1] = 1
+    g.count[1] = 2
+    g.v[1] = 250
+    g.params["thr"][1] = 10
+    assert g.event(TIME, 1) == [1]
+    assert g.count[1] == 2 and g.ca[1] == 4      # frozen, though it fired
+
+
 def test_flags():
     g = core(theta_m=100, theta_1=2, theta_2=4, theta_3=6)
     g.v[:4] = [100, 100, 99, 99]
@@ -120,14 +143,119 @@ def test_gate_makes_unmapped_synapses_silent():
     assert g.v[0] == 4 and g.v[1] == 2
 
 
-def test_single_synapse_event_ignores_mapping_and_does_not_learn():
+def test_single_synapse_event_masks_unmapped_weights_like_a_spike():
+    """Rule 1, after ODIN ``neuron_core.v``: a SYNAPSE event's weight passes through the
+    same mapping mask as a pre-synaptic spike's (``syn_weight_int[2:0] &
+    {3{mapped | SPI_PROPAGATE_UNMAPPED_SYN}}``): with ``gate`` an unmapped synapse
+    integrates 0. (The old model integrated it regardless.)"""
     g = core(theta_m=0, theta_1=0, theta_3=7)
     g.learn = g.gate = True
-    g.w[3, 9] = 5
+    g.w[3, 9] = 5                                # unmapped
     g.event(SYNAPSE, 3, 9)
-    assert g.v[9] == 5 and g.w[3, 9] == 5 and g.v[8] == 0
+    assert g.v[9] == 0 and g.w[3, 9] == 5        # gated; no learning (syn_learn off)
+    g.mapped[3, 9] = True
+    g.event(SYNAPSE, 3, 9)
+    assert g.v[9] == 5 and g.v[8] == 0
     g.event(SYNAPSE, 3, -7)                      # payload bits: -7 mod 16 = 9
     assert g.v[9] == 10
+    g.gate = False                               # unmapped synapses propagate
+    g.mapped[3, 9] = False
+    g.event(SYNAPSE, 3, 9)
+    assert g.v[9] == 15
+
+
+def test_calcium_spike_and_due_leak_cancel():
+    """Rule 2, after ODIN ``lif_calcium.v``: on a time reference where the neuron fires
+    and its calcium leak is due, calcium does not change (the old model leaked, then
+    added: also no change from the middle, but 0 -> 1 and CMAX -> CMAX - 1 at the
+    ends); +1 only below saturation, -1 only above 0."""
+    g = core(thr=10, leak=0, ca_leak=1)          # the leak is due on every reference
+    g.v[:3] = 12                                 # fires on the reference
+    g.ca[:3] = [0, 7, 3]
+    g.v[3], g.ca[3] = 0, 0                       # due, does not fire, ca = 0: stays 0
+    g.event(TIME, 0, 1)
+    assert list(g.ca[:4]) == [0, 7, 3, 0]
+    assert list(g.count[:4]) == [0, 0, 0, 0]
+    g.v[0] = 12
+    g.params["ca_leak"][0] = 2                   # not due this time: +1
+    g.event(TIME, 0, 0)
+    assert g.ca[0] == 1 and g.count[0] == 1
+    g.event(TIME, 0, 0)                          # due, no spike: -1
+    assert g.ca[0] == 0 and g.count[0] == 0
+
+
+def test_flags_are_latched_state_from_the_next_membrane_and_calcium():
+    """Rule 3, after ODIN ``neuron_core.v`` (NEUR_V_UP/NEUR_V_DOWN registers written
+    with each neuron-memory write) and ``lif_calcium.v`` (v_up_next/v_down_next from
+    the next v and ca): the flags are per-neuron state, not derived from stored v, ca.
+    An image with ``v >= thr`` is programmed with the flags of its no-event update
+    (ODIN's W_NEUR): v' = 0, ca' = ca + 1, while v and ca stay as written."""
+    g = core(thr=50, theta_m=40, theta_1=1, theta_2=7, theta_3=7)
+    g.learn = True
+    g.mapped[0, :] = True
+    g.w[0, :] = 3
+    g.v[1], g.ca[1] = 60, 1                      # v >= thr and >= theta_m
+    images = g.images()
+    g2 = GoldenSdsp(CONFIG)
+    g2.load(images)
+    assert g2.v[1] == 60 and g2.ca[1] == 1       # stored as written
+    up, down = g2.flags()
+    assert not up[1] and down[1]                 # from v' = 0, ca' = 2 (old: UP)
+    g2.event(SPIKE, 0)                           # fires; the step uses DOWN
+    assert g2.w[0, 1] == 2 and g2.ca[1] == 2
+    # thr = 0: every update fires, so v' = 0 < theta_m whatever v was
+    g = core(thr=0, theta_m=0, theta_1=0, theta_2=7, theta_3=7)
+    g.learn = True
+    g.mapped[0, :] = True
+    g.w[0, :] = 3
+    g.ca[2] = 6                                  # ca' = 7 = theta_3: neither flag
+    g.event(SPIKE, 0)
+    assert g.w[0, 2] == 3 and g.ca[2] == 7
+    up, down = g.flags()
+    assert not up[2] and not down[2]             # (old, from v = 0, ca = 7: no flag)
+    g.params["ca_off"][:] = 1                    # calcium off: flags 0, ca frozen
+    g.event(SPIKE, 0)
+    assert g.ca[2] == 7 and not g.flags()[0].any() and not g.flags()[1].any()
+
+
+def test_sdsp_on_single_synapse_events_steps_only_that_synapse():
+    """ODIN ``controller.v`` SYNAPSE state (CTRL_PRE_EN of the one synapse when
+    SPI_SDSP_ON_SYN_STIM): the synapse steps by its neuron's flags from before."""
+    g = core(theta_m=0, theta_1=0, theta_2=7, theta_3=7)    # every neuron UP
+    g.mapped[1, :] = True
+    g.w[1, :] = 2
+    g.event(SYNAPSE, 1, 4)
+    assert (g.w[1] == 2).all()                   # syn_learn off
+    g.syn_learn = True
+    g.event(SYNAPSE, 1, 4)
+    assert g.w[1, 4] == 3 and (np.delete(g.w[1], 4) == 2).all()
+    assert g.counters["weight_updates"] == 1
+
+
+def test_update_unmapped_synapses():
+    """ODIN ``synaptic_core.v``: SYN_PRE = CTRL_PRE_EN & (SPI_UPDATE_UNMAPPED_SYN |
+    mapped)."""
+    g = core(theta_m=0, theta_1=0, theta_2=7, theta_3=7)
+    g.learn = True
+    g.mapped[2, :4] = True
+    g.w[2, :] = 3
+    g.event(SPIKE, 2)
+    assert list(g.w[2, :6]) == [4, 4, 4, 4, 3, 3]
+    g.learn_unmapped = True
+    g.event(SPIKE, 2)
+    assert list(g.w[2, :6]) == [5, 5, 5, 5, 4, 4]
+
+
+def test_disabled_neuron_updates_but_emits_nothing():
+    """ODIN ``neuron_core.v``: NEUR_EVENT_OUT is 0 when NEUR_STATE[127], but the next
+    state (reset, calcium) is written all the same."""
+    g = core(thr=5)
+    g.w[0, :] = 6
+    g.params["off"][3] = 1
+    out = g.event(SPIKE, 0)
+    assert 3 not in out and len(out) == 15
+    assert g.v[3] == 0 and g.ca[3] == 1
+    assert g.counters["events_out"] == 15
 
 
 def test_virtual_events_carry_weight_and_sign():
