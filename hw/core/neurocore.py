@@ -105,8 +105,8 @@ class Neurocore(wiring.Component):
         specs = {s.name: s for s in core_memories(isa, prefix)}
         self.target_table = FaultSRAM.for_chip(specs[f"{prefix}.target_table"], config,
                                                directory, images=images)
-        self.lanes = [NpeLane(config, i, prefix=prefix, directory=directory, images=images)
-                      for i in range(c.lanes)]
+        self.lanes = [NpeLane(config, i, prefix=prefix, directory=directory, images=images,
+                              mask_bit=0) for i in range(c.lanes)]
         self.srams = [self.controller.microcode, self.controller.axon_table,
                       self.controller.layer_table, self.target_table]
         for lane in self.lanes:
@@ -208,8 +208,10 @@ class Neurocore(wiring.Component):
         # broadcast issue; target table read for MACs
         iss = ctl.issue
         m.d.comb += [ttab.read[0].addr.eq(iss.row), ttab.read[0].en.eq(iss.mac & iss.mac_t)]
-        for lane in self.lanes:
-            m.d.comb += [lane.issue.eq(iss), lane.t_row.eq(ttab.read[0].data)]
+        for i, lane in enumerate(self.lanes):
+            # each lane reads bit 0 of its own shifted mask (see NpeLane's mask_bit)
+            m.d.comb += [lane.issue.eq(iss), lane.issue.mask.eq(iss.mask >> i),
+                         lane.t_row.eq(ttab.read[0].data)]
 
         # event generator
         m.submodules.out = ofifo = fifo.SyncFIFOBuffered(width=isa.spike.size,

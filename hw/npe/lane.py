@@ -72,12 +72,17 @@ class NpeLane(wiring.Component):
     ----------
     config : ChipConfig
     index : int
-        Lane number (selects this lane's bit of ``issue.mask``).
+        Lane number (names the memories; selects this lane's bit of ``issue.mask``
+        unless ``mask_bit`` is given).
     prefix : str
         Core name; memories are ``{prefix}.lane{index}.weights/acc/state``.
     directory : MemoryDirectory, optional
     images : dict, optional
         Initial memory contents by memory name (a network baked into the bitstream).
+    mask_bit : int, optional
+        The bit of ``issue.mask`` that enables this lane. The neurocore passes 0 and
+        shifts the mask for each lane, so that all its lanes are one Verilog module
+        (a simulator then compiles one lane, not ``lanes`` copies).
 
     Members
     -------
@@ -90,8 +95,9 @@ class NpeLane(wiring.Component):
     """
 
     def __init__(self, config: ChipConfig, index: int, *, prefix: str = "core",
-                 directory=None, images=None):
+                 directory=None, images=None, mask_bit: int | None = None):
         self.config, self.index = config, index
+        self.mask_bit = index if mask_bit is None else mask_bit
         self.isa = isa = Isa.of(config)
         c = config.core
         specs = {s.name: s for s in core_memories(isa, prefix)}
@@ -138,7 +144,7 @@ class NpeLane(wiring.Component):
         m.submodules.acc = A = self.acc
         m.submodules.state = S = self.state
         iss = self.issue
-        en = iss.mask[self.index]
+        en = iss.mask[self.mask_bit]
         ring = isa.acc_slots > 1
 
         def acc_addr(slot, row):
