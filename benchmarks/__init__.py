@@ -10,6 +10,7 @@ command that prints it; nothing is typed in. Each benchmark writes one JSON obje
 BENCHMARKS = {
     "core": "benchmarks.core",
     "noc": "benchmarks.noc",
+    "meshes": "benchmarks.meshes",
     "demo": "benchmarks.demo",
     "delays": "benchmarks.delays",
     "sdsp": "benchmarks.sdsp",

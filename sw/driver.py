@@ -136,7 +136,12 @@ class _SerialTransport:
         self.port.close()
 
 
-def open_transport(backend: str, config: ChipConfig, *, opt: str = "-O2"):
+#: C++ optimisation of the ``verilator`` backend's model (``benchmarks meshes`` reports
+#: what building and checking a mesh at this level costs).
+VERILATOR_OPT = "-O2"
+
+
+def open_transport(backend: str, config: ChipConfig, *, opt: str = VERILATOR_OPT):
     """The byte transport of a backend string (see the module docstring)."""
     if backend == "golden":
         return _GoldenTransport(config)
