@@ -37,13 +37,12 @@ def _units(text: str) -> tuple[str, list[tuple[str, str]]]:
     head, units = "", []
     for piece in pieces:
         m = _HEAD.search(piece)
-        if m is None:
-            head += piece if not units else ""
-            if units:
-                name, body = units[-1]
-                units[-1] = (name, body + piece)
-            continue
-        units.append((m.group(1), piece))
+        if m is not None:
+            units.append((m.group(1), piece))
+        elif units:                          # trailing text: stays with the last module
+            units[-1] = (units[-1][0], units[-1][1] + piece)
+        else:
+            head += piece
     return head, units
 
 

@@ -402,9 +402,7 @@ class Chip:
         mid = self.memory(name)
         for kind, start, arg in self._plan(words, skip_zero):
             if kind == "fill":
-                count, word = arg
-                self.command(Op.FILL, struct.pack("<HII", mid, addr + start, count)
-                             + word.to_bytes(self._wb, "little"))
+                self._fill(mid, addr + start, *arg)
             else:
                 self._write_words(mid, addr + start, arg)
 
@@ -417,7 +415,10 @@ class Chip:
         if word < 0 or word >> spec.width:
             raise ValueError(f"memory {name!r}: fill word {word} does not fit "
                              f"{spec.width} bits")
-        self.command(Op.FILL, struct.pack("<HII", self.memory(name), addr, count)
+        self._fill(self.memory(name), addr, count, word)
+
+    def _fill(self, mid: int, addr: int, count: int, word: int) -> None:
+        self.command(Op.FILL, struct.pack("<HII", mid, addr, count)
                      + word.to_bytes(self._wb, "little"))
 
     def _plan(self, words: list, skip_zero: bool):

@@ -327,6 +327,7 @@ class HostChip(wiring.Component):
         ptr = Signal(range(BUF + 1))
         left_items = Signal(32)
         cur_addr = Signal(32)
+        filling = Signal()                     # FILL: WRITE_BUS repeats one word
         step_idx, step_events = Signal(32), Signal(32)
         gsr = Signal(8 * max(WB, PB))
         gi = Signal(range(max(WB, PB) + 1))
@@ -373,7 +374,7 @@ class HostChip(wiring.Component):
             m.d.sync += [ptr.eq(start), gi.eq(0), gn.eq(n), ret.eq(then)]
             m.next = "G_ADDR"
 
-        RET = {"WRITE_BUS": 0, "FAULT_BUS": 1, "EVENT_SEND": 2, "FILL_BUS": 3}
+        RET = {"WRITE_BUS": 0, "FAULT_BUS": 1, "EVENT_SEND": 2}
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -396,7 +397,8 @@ class HostChip(wiring.Component):
                                 with m.Elif(addr + wwords > depth):
                                     fail(Error.BAD_ADDRESS)
                                 with m.Else():
-                                    m.d.sync += [left_items.eq(wwords), cur_addr.eq(addr)]
+                                    m.d.sync += [left_items.eq(wwords), cur_addr.eq(addr),
+                                                 filling.eq(0)]
                                     gather(WB, 9, RET["WRITE_BUS"])
                             with m.Case(Op.FILL):
                                 with m.If(length != 10 + WB):
@@ -406,8 +408,9 @@ class HostChip(wiring.Component):
                                 with m.Elif((fcount == 0) | (addr + fcount > depth)):
                                     fail(Error.BAD_ADDRESS)
                                 with m.Else():
-                                    m.d.sync += [left_items.eq(fcount), cur_addr.eq(addr)]
-                                    gather(WB, 13, RET["FILL_BUS"])
+                                    m.d.sync += [left_items.eq(fcount), cur_addr.eq(addr),
+                                                 filling.eq(1)]
+                                    gather(WB, 13, RET["WRITE_BUS"])
                             with m.Case(Op.READ):
                                 with m.If(length != 8):
                                     fail(Error.BAD_LENGTH)
@@ -528,17 +531,9 @@ class HostChip(wiring.Component):
                     m.d.sync += [cur_addr.eq(cur_addr + 1), left_items.eq(left_items - 1)]
                     with m.If(left_items == 1):
                         m.next = "OK"
-                    with m.Else():
+                    with m.Elif(~filling):
                         gather(WB, ptr, RET["WRITE_BUS"])
-
-            # one word per cycle while the bus takes it: the word stays in gsr
-            with m.State("FILL_BUS"):
-                m.d.comb += [chip.mem_req.valid.eq(1), req.op.eq(BusOp.WRITE),
-                             req.mem.eq(mem_id), req.addr.eq(cur_addr), req.data.eq(word_of)]
-                with m.If(chip.mem_req.ready):
-                    m.d.sync += [cur_addr.eq(cur_addr + 1), left_items.eq(left_items - 1)]
-                    with m.If(left_items == 1):
-                        m.next = "OK"
+                    # FILL: the one word stays in gsr, one write per cycle
 
             with m.State("FAULT_BUS"):
                 m.d.comb += [chip.mem_req.valid.eq(1), req.op.eq(BusOp.FAULT),
