@@ -17,8 +17,10 @@ NeuroBench-style metrics (:mod:`sw.metrics`).
 
 Inputs: pixel values 0..16 are sent as graded payloads every timestep (rate coding by
 current, :func:`sw.inputs.rate_code`); the class is the output neuron with the most
-spikes over the run, ties to the lowest index. Between samples the driver rewrites the
-neuron and accumulator memories from the image (the rest of the chip keeps its images).
+spikes over the run, ties to the lowest index. Between samples the driver brings every
+neuron back to rest with one ``CLEAR_STATE`` frame (:meth:`sw.driver.Chip.reset_state`;
+the rest of the chip keeps its images), and each sample's inputs, the same at every
+step, go in one ``STEP`` frame for its 16 timesteps.
 """
 
 from __future__ import annotations
@@ -89,7 +91,7 @@ def classify(chip, image, samples, steps, payload_scale, *, progress=None) -> li
     size = image.network.layer(out_layer).size
     results = []
     for k, x in enumerate(samples):
-        chip.restore_state(image)
+        chip.reset_state(image)
         chip.clear_counters()
         events = chip.run_network(image, sample_inputs(x, steps, payload_scale))
         counts = np.zeros(size, np.int64)
@@ -170,20 +172,25 @@ def run_demo(*, samples: int | None = None, rtl_samples: int = 20, golden_sample
 
     # RTL (or a board) on the first rtl_samples samples
     m = min(rtl_samples, n)
-    rtl, rtl_seconds, rtl_cycles = [], 0.0, None
+    rtl, rtl_seconds, rtl_cycles, busy_seconds, infer_seconds = [], 0.0, None, None, 0.0
     if m:
         # timed from the chip's first command: a Verilator build on a cold cache (tens
         # of seconds, once per config) is not simulation time
         with Chip(backend, config) as chip:
             t0 = time.perf_counter()
             chip.load(image, skip_zero=True)
+            t1 = time.perf_counter()
             rtl = classify(chip, image, x[:m], steps, P)
             link = chip.link
             rtl_seconds = time.perf_counter() - t0
-        err = getattr(link, "stderr", "") or ""
-        if err.startswith("cycles "):
-            rtl_cycles = int(err.split()[1])
-        say(f"{backend}: {m} samples in {rtl_seconds:.1f} s")
+            infer_seconds = time.perf_counter() - t1
+        # the harness reports its cycles and the seconds it spent simulating (wall
+        # time less the time it waited for the driver)
+        err = (getattr(link, "stderr", "") or "").split()
+        if err[:1] == ["cycles"]:
+            rtl_cycles = int(err[1])
+            busy_seconds = float(err[3]) if err[2:3] == ["busy_s"] else None
+        say(f"{backend}: {m} samples in {infer_seconds:.1f} s (+ {t1 - t0:.1f} s loading)")
     agree = [_agree(a, b) for a, b in zip(rtl, gold)]
     acc_rtl = float(np.mean([r["prediction"] == t for r, t in zip(rtl, y)])) if rtl else None
 
@@ -203,9 +210,13 @@ def run_demo(*, samples: int | None = None, rtl_samples: int = 20, golden_sample
         "synops_per_inference": float(synops),
         "cycles_per_inference": float(cycles) if cycles is not None else None,
         "golden_synops_per_second": float(sum(r["cores"]["synops"] for r in gold) / golden_seconds),
-        "verilator_cycles_per_second": (rtl_cycles / rtl_seconds
-                                        if rtl_cycles and backend == "verilator" else None),
+        "verilator_cycles_per_second": (rtl_cycles / busy_seconds
+                                        if rtl_cycles and busy_seconds else None),
+        "verilator_cycles_per_wall_second": (rtl_cycles / rtl_seconds
+                                             if rtl_cycles and backend == "verilator" else None),
+        "rtl_inferences_per_second": m / infer_seconds if m and infer_seconds else None,
         "harness_cycles": rtl_cycles, "rtl_seconds": rtl_seconds,
+        "harness_busy_seconds": busy_seconds, "rtl_inference_seconds": infer_seconds,
         "golden_seconds": golden_seconds,
         "neurobench": {**mean,
                        "connection_sparsity": metrics[0]["connection_sparsity"] if metrics else None,

@@ -45,15 +45,15 @@ from hw.host.protocol import (IDENTITY, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES, 
 from hw.isa import Isa
 from hw.mem.bus import BusOp
 from hw.mem.fault_sram import FaultKind
-from hw.noc.packet import chip_memories, packet_layout, tile_coords
+from hw.noc.packet import chip_memories, packet_layout, state_clears, tile_coords
 
 __all__ = ["Chip", "ProtocolError", "open_transport", "IDEMPOTENT"]
 
 #: Commands that may be sent twice with the effect of once: resent when their reply was
-#: damaged on the link. (EVENTS, RUN and FAULT are not: a damaged reply to one of them
+#: damaged on the link. (EVENTS, RUN, STEP and FAULT are not: a damaged reply to one of them
 #: raises, since the chip did execute it.)
 IDEMPOTENT = frozenset({Op.IDENTIFY, Op.WRITE, Op.FILL, Op.READ, Op.MEMSTAT,
-                        Op.COUNTERS, Op.CLEAR, Op.RESET, Op.SYNC})
+                        Op.COUNTERS, Op.CLEAR, Op.RESET, Op.SYNC, Op.CLEAR_STATE})
 
 
 class _NoReply(ProtocolError):
@@ -182,6 +182,7 @@ class Chip:
         self.retries = retries
         self._nonce = int.from_bytes(os.urandom(SYNC_BYTES), "little")
         self._unsynced = False
+        self._clearable = None     # (images, whether CLEAR_STATE restores them)
         self.link = transport if transport is not None else open_transport(backend, config)
         try:
             self.identity = self.identify()
@@ -527,9 +528,23 @@ class Chip:
         for i in range(0, len(data), per):
             self.command(Op.EVENTS, b"".join(data[i:i + per]))
 
-    def run(self, steps: int = 1) -> list:
+    def run(self, steps: int = 1, packets=()) -> list:
         """Run ``steps`` timesteps; per step the output events (x, y, neuron, payload),
-        sorted (the mesh decides arrival order; DESIGN.md section 4)."""
+        sorted (the mesh decides arrival order; DESIGN.md section 4).
+
+        ``packets`` (x, y, axon, payload) are input events sent again before *each* of
+        the steps (one ``STEP`` frame: for inputs that repeat, such as rate coding by
+        current). Events sent before by :meth:`events` go to the first step."""
+        packets = list(packets)
+        data = [self._pack(*q) for q in packets]
+        cap = (self.config.host.max_payload - 4) // self._pb   # packets a STEP frame holds
+        if len(data) > cap:
+            if steps != 1:
+                # too many to repeat from the chip's frame buffer: one step at a time
+                return [self.run(1, packets)[0] for _ in range(steps)]
+            head = len(data) - cap
+            self.events(packets[:head])
+            data = data[head:]
         out = [[] for _ in range(steps)]
         counts = {}
 
@@ -544,7 +559,10 @@ class Chip:
                 counts[s] = struct.unpack_from("<I", p, 4)[0]
             else:
                 raise ProtocolError(f"unexpected frame {op:#x} during RUN")
-        self.command(Op.RUN, struct.pack("<I", steps), on_frame=on_frame)
+        if data:
+            self.command(Op.STEP, struct.pack("<I", steps) + b"".join(data), on_frame=on_frame)
+        else:
+            self.command(Op.RUN, struct.pack("<I", steps), on_frame=on_frame)
         for s in range(steps):
             if s not in counts:
                 raise ProtocolError(f"timestep {s}: no STEP_DONE arrived ({len(out[s])} "
@@ -555,13 +573,19 @@ class Chip:
         return [sorted(o) for o in out]
 
     def step(self, packets=()) -> list:
-        """One timestep with input events; returns its sorted output events."""
-        self.events(packets)
-        return self.run(1)[0]
+        """One timestep with input events (one ``STEP`` frame when they fit); returns
+        its sorted output events."""
+        return self.run(1, list(packets))[0]
 
     def run_network(self, image, inputs) -> list:
         """Per step of ``inputs`` (lists of (input index, payload)): the decoded output
-        events ``{layer: [(index, payload)]}`` of a ChipImage."""
+        events ``{layer: [(index, payload)]}`` of a ChipImage. Inputs that are the same
+        at every step go in one ``STEP`` frame for the whole run when they fit."""
+        inputs = [list(ev) for ev in inputs]
+        if len(inputs) > 1 and all(ev == inputs[0] for ev in inputs[1:]):
+            packets = image.host_packets(inputs[0])
+            if len(packets) * self._pb + 4 <= self.config.host.max_payload:
+                return [image.decode_outputs(o) for o in self.run(len(inputs), packets)]
         return [image.decode_outputs(self.step(image.host_packets(ev))) for ev in inputs]
 
     def layer_states(self, image, field: str = "v") -> dict:
@@ -614,6 +638,35 @@ class Chip:
         """Reset the chip's registers (queues, counters, fault slots); memories keep
         their words."""
         self.command(Op.RESET)
+
+    def clear_state(self) -> None:
+        """``CLEAR_STATE``: every neurocore accumulator 0, every neuron's ``v`` and
+        ``u`` 0 (bias and threshold kept, as stored: a fault in them stays), in one
+        frame; SDSP tiles and delay queues untouched."""
+        self.command(Op.CLEAR_STATE)
+
+    def reset_state(self, image) -> None:
+        """A fresh start for the next input, as :meth:`restore_state` but in as few
+        frames as the image allows: ``CLEAR_STATE`` when it leaves the neurocore
+        memories as the image has them (accumulators 0, neurons at ``v = u = 0``),
+        then the rest of the state memories rewritten. Unlike restore_state, a fault
+        in a kept field (bias, threshold) is not rewritten away."""
+        images = getattr(image, "images", image)
+        if self._clearable is None or self._clearable[0] is not images:
+            ok = True
+            for i, keep in state_clears(self.config):
+                words = images.get(self.specs[i].name)
+                if words is None or any(int(w) & ~keep for w in np.asarray(words).ravel()):
+                    ok = False
+                    break
+            self._clearable = (images, ok)
+        if not self._clearable[1]:
+            return self.restore_state(image)
+        self.clear_state()
+        cleared = {self.specs[i].name for i, _ in state_clears(self.config)}
+        for spec in self.specs:
+            if spec.role == "state" and spec.name not in cleared:
+                self.write(spec.name, 0, images[spec.name])
 
     def restore_state(self, image) -> None:
         """Rewrite every neuron-state memory (membranes, accumulators, ring slots) from

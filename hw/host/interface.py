@@ -38,7 +38,7 @@ from ..config import ChipConfig
 from ..core import COUNTERS
 from ..mem.bus import BusOp, bus_widths
 from ..mem.fault_sram import FaultKind
-from ..noc.packet import chip_memories, packet_layout
+from ..noc.packet import chip_memories, packet_layout, state_clears
 from .protocol import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES,
                        Error, Op)
 
@@ -225,6 +225,7 @@ class HostChip(wiring.Component):
         ack = Signal()                         # executor: done with the frame
         w_rem, w_quo = Signal(range(WB)), Signal(range(BUF // WB + 2))
         p_rem, p_quo = Signal(range(PB)), Signal(range(BUF // PB + 2))
+        s_rem, s_quo = Signal(range(PB)), Signal(range(BUF // PB + 2))
         m.d.comb += self.rx.ready.eq(~have)
         byte = self.rx.payload
         with m.If(self.rx.valid & ~have):
@@ -263,9 +264,10 @@ class HostChip(wiring.Component):
                 with m.If(cnt <= BUF):
                     m.d.sync += [cnt.eq(cnt + 1), crc.eq(_crc_next(crc, value))]
                 # Payload bytes counted in words (from offset 6, WRITE) and in packets
-                # (from offset 0, EVENTS) as they arrive, two bytes late so that the
-                # CRC is left out: no divider in the command checks.
-                for rem, quo, n, first in ((w_rem, w_quo, WB, 9), (p_rem, p_quo, PB, 3)):
+                # (from offset 0, EVENTS; from offset 4, STEP) as they arrive, two bytes
+                # late so that the CRC is left out: no divider in the command checks.
+                for rem, quo, n, first in ((w_rem, w_quo, WB, 9), (p_rem, p_quo, PB, 3),
+                                           (s_rem, s_quo, PB, 7)):
                     with m.If((cnt >= first + 2) & (cnt <= BUF)):
                         with m.If(rem == n - 1):
                             m.d.sync += [rem.eq(0), quo.eq(quo + 1)]
@@ -283,7 +285,8 @@ class HostChip(wiring.Component):
                             m.d.sync += hdr[8 * k:8 * k + 8].eq(value)
         with m.If(ack):
             m.d.sync += [have.eq(0), cnt.eq(0), crc.eq(0xFFFF), esc.eq(0), bad_esc.eq(0),
-                         w_rem.eq(0), w_quo.eq(0), p_rem.eq(0), p_quo.eq(0)]
+                         w_rem.eq(0), w_quo.eq(0), p_rem.eq(0), p_quo.eq(0),
+                         s_rem.eq(0), s_quo.eq(0)]
 
         # -- sender ----------------------------------------------------------------------
         S = 8 * max(3 + 21, 3 + g["core_counter_bytes"], 3 + g["chip_counter_bytes"],
@@ -329,6 +332,8 @@ class HostChip(wiring.Component):
         cur_addr = Signal(32)
         filling = Signal()                     # FILL: WRITE_BUS repeats one word
         step_idx, step_events = Signal(32), Signal(32)
+        with_events = Signal()                 # STEP: inject the frame's packets each step
+        step_packets = Signal.like(s_quo)
         gsr = Signal(8 * max(WB, PB))
         gi = Signal(range(max(WB, PB) + 1))
         gn = Signal(range(max(WB, PB) + 1))
@@ -336,6 +341,17 @@ class HostChip(wiring.Component):
         done_flag = Signal()
         rst_cnt = Signal(2)
         burst = Signal(range(K + 1))
+        burst_ev = Signal.like(s_quo)
+        # CLEAR_STATE: (memory, depth, keep mask) of each memory it visits
+        clears = state_clears(cfg)
+        cs_n = len(clears)
+        cs_idx = Signal(range(cs_n + 1))
+        cs_mem = Signal(16)
+        cs_keep = Signal(8 * WB)
+        cs_word = Signal(8 * WB)
+        cs_tab_mem = Array(Const(i, 16) for i, _ in clears) if clears else None
+        cs_tab_depth = Array(Const(g["depths"][i], 32) for i, _ in clears) if clears else None
+        cs_tab_keep = Array(Const(k, 8 * WB) for _, k in clears) if clears else None
         errors = Signal(16)
         m.d.comb += self.errors.eq(errors)
 
@@ -374,7 +390,7 @@ class HostChip(wiring.Component):
             m.d.sync += [ptr.eq(start), gi.eq(0), gn.eq(n), ret.eq(then)]
             m.next = "G_ADDR"
 
-        RET = {"WRITE_BUS": 0, "FAULT_BUS": 1, "EVENT_SEND": 2}
+        RET = {"WRITE_BUS": 0, "FAULT_BUS": 1, "EVENT_SEND": 2, "STEP_SEND": 3}
 
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -455,8 +471,16 @@ class HostChip(wiring.Component):
                                 with m.If(length != 4):
                                     fail(Error.BAD_LENGTH)
                                 with m.Else():
-                                    m.d.sync += [left_items.eq(steps_arg), step_idx.eq(0)]
+                                    m.d.sync += [left_items.eq(steps_arg), step_idx.eq(0),
+                                                 with_events.eq(0)]
                                     m.next = "RUN_NEXT"
+                            with m.Case(Op.STEP):
+                                with m.If((length < 4) | (s_rem != 0)):
+                                    fail(Error.BAD_LENGTH)
+                                with m.Else():
+                                    m.d.sync += [left_items.eq(steps_arg), step_idx.eq(0),
+                                                 with_events.eq(1), step_packets.eq(s_quo)]
+                                    m.next = "STEP_FIRST"
                             with m.Case(Op.COUNTERS):
                                 with m.If(length != 2):
                                     fail(Error.BAD_LENGTH)
@@ -464,6 +488,12 @@ class HostChip(wiring.Component):
                                     fail(Error.BAD_TILE)
                                 with m.Else():
                                     m.next = "COUNTERS"
+                            with m.Case(Op.CLEAR_STATE):
+                                with m.If(length != 0):
+                                    fail(Error.BAD_LENGTH)
+                                with m.Else():
+                                    m.d.sync += cs_idx.eq(0)
+                                    m.next = "CS_MEM"
                             with m.Case(Op.SYNC):
                                 with m.If(length != SYNC_BYTES):
                                     fail(Error.BAD_LENGTH)
@@ -597,6 +627,28 @@ class HostChip(wiring.Component):
                     m.d.sync += left_items.eq(left_items - 1)
                     m.next = "EVENT_NEXT"
 
+            # STEP: before each timestep, the frame's packets again (from the buffer,
+            # which the frame holds until the command is done), then as RUN
+            with m.State("STEP_FIRST"):
+                with m.If(left_items == 0):
+                    m.next = "RUN_NEXT"
+                with m.Else():
+                    m.d.sync += [ptr.eq(7), burst_ev.eq(step_packets)]
+                    m.next = "STEP_NEXT"
+            with m.State("STEP_NEXT"):
+                with m.If(burst_ev == 0):
+                    m.next = "RUN_NEXT"
+                with m.Else():
+                    gather(PB, ptr, RET["STEP_SEND"])
+            with m.State("STEP_SEND"):
+                spkt = Signal(packet_layout(cfg))
+                m.d.comb += [spkt.eq(packet_of), chip.host_in.payload.eq(spkt),
+                             chip.host_in.payload.to_host.eq(0),
+                             chip.host_in.valid.eq(1)]
+                with m.If(chip.host_in.ready):
+                    m.d.sync += burst_ev.eq(burst_ev - 1)
+                    m.next = "STEP_NEXT"
+
             with m.State("RUN_NEXT"):
                 with m.If(left_items == 0):
                     with m.If(sender_idle):
@@ -624,6 +676,8 @@ class HostChip(wiring.Component):
                 # let the STEP_DONE frame close before the next frame starts
                 with m.If(sender_idle):
                     m.next = "RUN_NEXT"
+                    with m.If(with_events):
+                        m.next = "STEP_FIRST"
             with m.State("RUN_PKT"):
                 with m.If(sender_idle):
                     m.d.comb += ofifo.r_en.eq(1)
@@ -643,6 +697,44 @@ class HostChip(wiring.Component):
                              (core_ctrs[tile[:max(1, (n_tiles - 1).bit_length())]],
                               g["core_counter_bytes"]))
                     m.next = "FINISH"
+
+            # CLEAR_STATE: per memory of state_clears, each word read through the bus
+            # and written back with only the kept bits (a memory that keeps nothing
+            # is written with zeros, one word per cycle, without reading)
+            with m.State("CS_MEM"):
+                if clears:
+                    with m.If(cs_idx == cs_n):
+                        m.next = "OK"
+                    with m.Else():
+                        m.d.sync += [cs_mem.eq(cs_tab_mem[cs_idx]), cur_addr.eq(0),
+                                     left_items.eq(cs_tab_depth[cs_idx]),
+                                     cs_keep.eq(cs_tab_keep[cs_idx]), cs_word.eq(0)]
+                        with m.If(cs_tab_keep[cs_idx] == 0):
+                            m.next = "CS_WRITE"
+                        with m.Else():
+                            m.next = "CS_READ"
+                else:
+                    m.next = "OK"
+            with m.State("CS_READ"):
+                m.d.comb += [chip.mem_req.valid.eq(1), req.op.eq(BusOp.READ),
+                             req.mem.eq(cs_mem), req.addr.eq(cur_addr)]
+                with m.If(chip.mem_req.ready):
+                    m.d.sync += resp_got.eq(0)
+                    m.next = "CS_RESP"
+            with m.State("CS_RESP"):
+                with m.If(resp_got):
+                    m.d.sync += cs_word.eq(resp_data & cs_keep)
+                    m.next = "CS_WRITE"
+            with m.State("CS_WRITE"):
+                m.d.comb += [chip.mem_req.valid.eq(1), req.op.eq(BusOp.WRITE),
+                             req.mem.eq(cs_mem), req.addr.eq(cur_addr), req.data.eq(cs_word)]
+                with m.If(chip.mem_req.ready):
+                    m.d.sync += [cur_addr.eq(cur_addr + 1), left_items.eq(left_items - 1)]
+                    with m.If(left_items == 1):
+                        m.d.sync += cs_idx.eq(cs_idx + 1)
+                        m.next = "CS_MEM"
+                    with m.Elif(cs_keep != 0):
+                        m.next = "CS_READ"
 
             with m.State("RESET"):
                 m.d.comb += [chip_rst.eq(1), restart.eq(1)]

@@ -40,7 +40,22 @@ CLEAR 0x09     --                                           --  (clears every co
 RESET 0x0A     --                                           --  (resets the chip, not memories)
 SYNC 0x0B      nonce (4)                                    the same nonce
 FILL 0x0C      mem (2), addr (4), count (4), word           --  (count words, one per cycle)
+STEP 0x0D      steps (4), packets (n x packet_bytes)        steps (4), after the frames below
+CLEAR_STATE    --                                           --  (neuron state, accumulators)
+0x0E
 =============  ===========================================  ===================================
+
+``STEP`` is ``EVENTS`` and ``RUN`` in one frame, with the packets sent again before each
+of its ``steps`` timesteps (from the frame buffer, not the link): one frame per timestep
+for inputs that change every step, one per inference for inputs that repeat (rate coding
+by current). ``STEP`` with ``steps`` 1 equals ``EVENTS`` then ``RUN 1``, event for event
+and frame for frame.
+
+``CLEAR_STATE`` starts the next input from rest in one frame: every neurocore
+accumulator word becomes 0, and every neuron record keeps its bias and threshold with
+``v`` and ``u`` 0 (:func:`hw.noc.packet.state_clears`; a record is read through the
+memory bus, as ``READ`` reads it, and written back, one memory after the other). SDSP
+tiles and delay queues are left as they are.
 
 During ``RUN``, per timestep: zero or more ``OUTPUT`` frames (step (4), packets) with the
 step's output events in the order the host port saw them, then one ``STEP_DONE``
@@ -71,7 +86,11 @@ __all__ = ["Op", "Error", "END", "ESC", "ESC_END", "ESC_ESC", "PROTOCOL_VERSION"
 #: ``FILL`` (a memory range set to one word at one word per clock cycle, where ``WRITE``
 #: costs ``word_bytes`` link bytes per word: loading an image that is mostly zeros was
 #: link-bound, 3.5 MB of frames for a default 3x2 mesh).
-PROTOCOL_VERSION = 2
+#: 3: ``STEP`` added (a timestep's packets and the step in one frame, and the same
+#: packets again for every one of several steps: rate-coded inputs cost one frame per
+#: inference instead of two per timestep) and ``CLEAR_STATE`` (neuron state and
+#: accumulators back to rest in one frame, where rewriting them cost a frame per memory).
+PROTOCOL_VERSION = 3
 END, ESC, ESC_END, ESC_ESC = 0xC0, 0xDB, 0xDC, 0xDD
 #: Header (op, length) and CRC bytes around a payload.
 OVERHEAD = 5
@@ -90,6 +109,8 @@ class Op(enum.IntEnum):
     RESET = 0x0A
     SYNC = 0x0B
     FILL = 0x0C
+    STEP = 0x0D
+    CLEAR_STATE = 0x0E
     OUTPUT = 0x90
     STEP_DONE = 0x91
     ERROR = 0xFF

@@ -97,3 +97,23 @@ def tile_memories(config: ChipConfig, x: int, y: int) -> list[MemorySpec]:
 
 def chip_memories(config: ChipConfig) -> list[MemorySpec]:
     return [s for x, y in tile_coords(config) for s in tile_memories(config, x, y)]
+
+
+def state_clears(config: ChipConfig) -> list[tuple[int, int]]:
+    """What the host command ``CLEAR_STATE`` does, as ``(memory index, keep mask)`` in
+    the order it visits them: every neurocore lane's accumulators (keep nothing: each
+    word becomes 0) and neuron records (keep ``p0`` and ``p1``, the bias and threshold:
+    ``v`` and ``u`` become 0), in directory order. SDSP tiles and delay queues are not
+    in it: their state is rewritten or reset by other commands."""
+    isa = Isa.of(config)
+    keep = 0
+    for f in ("p0", "p1"):
+        field = isa.state[f]
+        keep |= ((1 << field.width) - 1) << field.offset
+    names = {}
+    for x, y in core_tiles(config):
+        p = tile_prefix(x, y)
+        for lane in range(config.core.lanes):
+            names[f"{p}.lane{lane}.acc"] = 0
+            names[f"{p}.lane{lane}.state"] = keep
+    return [(i, names[s.name]) for i, s in enumerate(chip_memories(config)) if s.name in names]

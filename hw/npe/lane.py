@@ -166,16 +166,24 @@ class NpeLane(wiring.Component):
         fwd_row = Signal(A.addr_width)
         fwd_val = Signal(signed(c.acc_bits))
         m.d.comb += [W.read[0].addr.eq(iss.row), W.read[0].en.eq(iss.mac & en)]
-        m.d.sync += [m1.valid.eq(iss.mac), m1.en.eq(en), m1.pay.eq(iss.payload),
-                     m1.mac_t.eq(iss.mac_t), m1.arow.eq(iss.arow)]
-        if ring:
-            m.d.sync += m1.slot.eq(iss.slot)
+        # Every pipeline register below loads only with a valid instruction (the
+        # fields of an empty stage are never used): the same cycle behaviour, and a
+        # simulator skips the stages that hold nothing.
+        m.d.sync += m1.valid.eq(iss.mac)
+        with m.If(iss.mac):
+            m.d.sync += [m1.en.eq(en), m1.pay.eq(iss.payload), m1.mac_t.eq(iss.mac_t),
+                         m1.arow.eq(iss.arow)]
+            if ring:
+                m.d.sync += m1.slot.eq(iss.slot)
         m1_row = Signal(A.addr_width)
         m.d.comb += m1_row.eq(acc_addr(m1.slot, Mux(m1.mac_t, self.t_row, m1.arow)))
-        m.d.sync += [mw.valid.eq(m1.valid), mw.en.eq(m1.en), mw.pay.eq(m1.pay),
-                     mw.row.eq(m1_row), mw.w.eq(W.read[0].data)]
-        m.d.sync += [m2.valid.eq(mw.valid), m2.en.eq(mw.en), m2.row.eq(mw.row),
-                     m2.prod.eq(mw.w * mw.pay)]
+        m.d.sync += mw.valid.eq(m1.valid)
+        with m.If(m1.valid):
+            m.d.sync += [mw.en.eq(m1.en), mw.pay.eq(m1.pay), mw.row.eq(m1_row),
+                         mw.w.eq(W.read[0].data)]
+        m.d.sync += m2.valid.eq(mw.valid)
+        with m.If(mw.valid):
+            m.d.sync += [m2.en.eq(mw.en), m2.row.eq(mw.row), m2.prod.eq(mw.w * mw.pay)]
         a_old = Signal(signed(c.acc_bits))
         total = Signal(signed(c.acc_bits + 1))
         mac_write = Signal()
@@ -185,8 +193,9 @@ class NpeLane(wiring.Component):
             mac_write.eq(m2.valid & m2.en),
             self.overflow.eq(mac_write & (total[-1] != total[-2])),
         ]
-        m.d.sync += [fwd_valid.eq(mac_write), fwd_row.eq(m2.row),
-                     fwd_val.eq(total[:c.acc_bits])]
+        m.d.sync += fwd_valid.eq(mac_write)
+        with m.If(mac_write):
+            m.d.sync += [fwd_row.eq(m2.row), fwd_val.eq(total[:c.acc_bits])]
 
         # ---------------------------------------------------------------- VEC pipeline
         layout = self._stage_layout()
@@ -210,17 +219,21 @@ class NpeLane(wiring.Component):
         bs0 = self._static_operand(m, loaded, stages[1].ctl.slots[0].src_b, regs, "s0_bs")
         dec0 = self._decode(m, stages[1].ctl.slots[0], "s0_dec")
         with m.If(~self.freeze):
-            m.d.sync += stages[1].eq(st0)
+            m.d.sync += stages[1].valid.eq(st0.valid)
+            with m.If(st0.valid):
+                m.d.sync += stages[1].eq(st0)
             # operand capture
             s1, s2 = stages[1], stages[2]
-            m.d.sync += [
-                s2.valid.eq(s1.valid), s2.en.eq(s1.en), s2.row.eq(s1.row),
-                s2.pay.eq(s1.pay), s2.ctl.eq(s1.ctl),
-                s2.a.eq(A.read[0].data.as_signed()),
-                s2.v.eq(rec.v), s2.u.eq(rec.u), s2.p0.eq(rec.p0), s2.p1.eq(rec.p1),
-                s2.t[0].eq(rec.v), s2.t[1].eq(0), s2.t[2].eq(rec.u), s2.pred.eq(0),
-            ]
-            m.d.sync += [s2.bs.eq(bs0), s2.dec.eq(dec0)]
+            m.d.sync += s2.valid.eq(s1.valid)
+            with m.If(s1.valid):
+                m.d.sync += [
+                    s2.en.eq(s1.en), s2.row.eq(s1.row),
+                    s2.pay.eq(s1.pay), s2.ctl.eq(s1.ctl),
+                    s2.a.eq(A.read[0].data.as_signed()),
+                    s2.v.eq(rec.v), s2.u.eq(rec.u), s2.p0.eq(rec.p0), s2.p1.eq(rec.p1),
+                    s2.t[0].eq(rec.v), s2.t[1].eq(0), s2.t[2].eq(rec.u), s2.pred.eq(0),
+                ]
+                m.d.sync += [s2.bs.eq(bs0), s2.dec.eq(dec0)]
         at = 2
         for k in range(c.slots):
             if k < c.mul_slots:
@@ -420,18 +433,28 @@ class NpeLane(wiring.Component):
             shifted = Signal(signed(D), name=f"s{k}_shifted")
             m.d.comb += shifted.eq(mid2.mo >> mid2.sh)
         with m.If(~self.freeze):
-            m.d.sync += [first.eq(src), first.pred.eq(pred)]
-            for i in range(3):
-                with m.If(dec.wdst[i]):
-                    m.d.sync += first.t[i].eq(result)
-            if mid is not None:
-                m.d.sync += [mid.mo.eq(mo), mid.mb.eq(mb), mid.sh.eq(sh), mid.mm.eq(mm),
-                             mid.mw.eq(mw)]
-                m.d.sync += [mid2.eq(mid),
-                             mid2.mo.eq(Mux(mid.mm, mid.mo[:D].as_signed() * mid.mb, mid.mo))]
-                m.d.sync += dst.eq(mid2)
+            # (only valid instructions load a stage: see the MAC pipeline)
+            m.d.sync += first.valid.eq(src.valid)
+            with m.If(src.valid):
+                m.d.sync += [first.eq(src), first.pred.eq(pred)]
                 for i in range(3):
-                    with m.If(mid2.mw & (mid2.ctl.slots[k].dst == i)):
-                        m.d.sync += dst.t[i].eq(shifted)
+                    with m.If(dec.wdst[i]):
+                        m.d.sync += first.t[i].eq(result)
+                if mid is not None:
+                    m.d.sync += [mid.mo.eq(mo), mid.mb.eq(mb), mid.sh.eq(sh),
+                                 mid.mm.eq(mm), mid.mw.eq(mw)]
+            if mid is not None:
+                m.d.sync += mid2.valid.eq(mid.valid)
+                with m.If(mid.valid):
+                    m.d.sync += [mid2.eq(mid), mid2.mo.eq(
+                        Mux(mid.mm, mid.mo[:D].as_signed() * mid.mb, mid.mo))]
+                m.d.sync += dst.valid.eq(mid2.valid)
+                with m.If(mid2.valid):
+                    m.d.sync += dst.eq(mid2)
+                    for i in range(3):
+                        with m.If(mid2.mw & (mid2.ctl.slots[k].dst == i)):
+                            m.d.sync += dst.t[i].eq(shifted)
             if nxt is not None:
-                m.d.sync += [dst.bs.eq(bs_next), dst.dec.eq(dec_next)]
+                into_valid = src.valid if mid is None else mid2.valid
+                with m.If(into_valid):
+                    m.d.sync += [dst.bs.eq(bs_next), dst.dec.eq(dec_next)]

@@ -22,7 +22,7 @@ from hw.host.protocol import (PROTOCOL_VERSION, SYNC_BYTES, Error, FrameDecoder,
                               encode_frame)
 from hw.isa import Isa
 from hw.mem.bus import BusOp
-from hw.noc.packet import chip_memories, packet_layout, tile_coords
+from hw.noc.packet import chip_memories, packet_layout, state_clears, tile_coords
 from sim.golden.chip import GoldenChip
 
 __all__ = ["GoldenHost"]
@@ -44,6 +44,7 @@ class GoldenHost:
         self.layout = packet_layout(config)
         self.pending = []
         self.coords = tile_coords(config)
+        self.clears = state_clears(config)
         self._wb, self._pb = g["word_bytes"], g["packet_bytes"]
 
     # -- byte stream ---------------------------------------------------------------------
@@ -56,6 +57,14 @@ class GoldenHost:
             else:
                 out += self._command(op, payload)
         return bytes(out)
+
+    def _packets(self, p: bytes, PB: int) -> list:
+        """(x, y, axon, payload) of each packed packet in ``p``."""
+        out = []
+        for k in range(len(p) // PB):
+            f = Isa.unpack(self.layout, int.from_bytes(p[k * PB:(k + 1) * PB], "little"))
+            out.append((int(f.x), int(f.y), int(f.axon), int(f.payload)))
+        return out
 
     @staticmethod
     def _error(code, op) -> bytes:
@@ -164,21 +173,33 @@ class GoldenHost:
                 reads, writes = self._tallies(name)
                 word = (reads & ((1 << ab) - 1)) | (writes & ((1 << ab) - 1)) << ab
             return self._ok(op, word.to_bytes(WB, "little") + b"\0")
+        if op == Op.CLEAR_STATE:
+            if n:
+                return err(Error.BAD_LENGTH)
+            for i, keep in self.clears:
+                mem = self.mems[i]
+                if keep:
+                    # read through the decoder as the bus reads (tallies counted)
+                    words = [int(mem.read(a).data) & keep for a in range(mem.depth)]
+                else:
+                    words = [0] * mem.depth
+                mem.write(np.arange(mem.depth), _words(words, mem.width))
+            return self._ok(op)
         if op == Op.EVENTS:
             if n % PB:
                 return err(Error.BAD_LENGTH)
-            for k in range(n // PB):
-                f = Isa.unpack(self.layout, int.from_bytes(p[k * PB:(k + 1) * PB], "little"))
-                self.pending.append((int(f.x), int(f.y), int(f.axon), int(f.payload)))
+            self.pending += self._packets(p, PB)
             return self._ok(op)
-        if op == Op.RUN:
-            if n != 4:
+        if op in (Op.RUN, Op.STEP):
+            if op == Op.RUN and n != 4 or op == Op.STEP and (n < 4 or (n - 4) % PB):
                 return err(Error.BAD_LENGTH)
-            steps = struct.unpack("<I", p)[0]
+            steps = struct.unpack_from("<I", p)[0]
+            # STEP: its packets again before every one of its timesteps
+            again = self._packets(p[4:], PB) if op == Op.STEP else []
             out = bytearray()
             k_max = max(1, min(self.config.host.out_fifo_depth, (maxp - 4) // PB))
             for s in range(steps):
-                packets = [q for q in self.pending if (q[0], q[1]) in self.chip.cores]
+                packets = [q for q in self.pending + again if (q[0], q[1]) in self.chip.cores]
                 self.pending = []
                 events = self.chip.step(packets)
                 for i in range(0, len(events), k_max):

@@ -222,3 +222,56 @@ def test_a_damaged_reply_is_resent_only_when_harmless():
                                                 r"\(BAD_CRC\); the chip may have executed it"):
             chip.run(1)
         assert chip.counters()["steps"] == 1    # it did run, once; the link is paired again
+
+
+def _state_words(chip):
+    return {s.name: chip.read(s.name)[0] for s in chip.specs if s.role == "state"}
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_reset_state_equals_restore_state(seed):
+    """CLEAR_STATE + the rest (reset_state) leaves the same memories as rewriting every
+    state memory (restore_state), in one frame where restore_state needs several."""
+    image, inputs = random_chip_case(np.random.default_rng(seed), CONFIG, 5)
+    with Chip("golden", CONFIG) as a, Chip("golden", CONFIG) as b:
+        for chip in (a, b):
+            chip.load(image, skip_zero=True)
+            chip.run_network(image, inputs)
+        at_rest = {n: [int(w) for w in image.images[n]] for n in _state_words(b)}
+        assert _state_words(b) != at_rest, "the run must leave some state to clear"
+        sent = []
+        write = b.link.write
+        b.link.write = lambda d: (sent.append(d[1]), write(d))[1]
+        a.restore_state(image)
+        b.reset_state(image)
+        assert sent == [Op.CLEAR_STATE], "one frame"
+        assert _state_words(a) == _state_words(b)
+        assert a.run_network(image, inputs) == b.run_network(image, inputs)
+
+
+def test_reset_state_falls_back_when_the_image_is_not_at_rest():
+    image, inputs = random_chip_case(np.random.default_rng(5), CONFIG, 3)
+    name = next(n for n in image.images if n.endswith(".lane0.state"))
+    image.images[name] = np.asarray(image.images[name]).copy()
+    image.images[name][0] = int(image.images[name][0]) | 7        # v = 7 at the start
+    with Chip("golden", CONFIG) as chip:
+        chip.load(image, skip_zero=True)
+        chip.run_network(image, inputs)
+        chip.reset_state(image)
+        assert chip.read(name)[0] == [int(w) for w in image.images[name]]
+
+
+def test_clear_state_keeps_bias_and_threshold_as_stored():
+    """A flipped bias bit survives CLEAR_STATE (it reads and writes back the record),
+    where restore_state rewrites the image's word."""
+    image, _ = random_chip_case(np.random.default_rng(6), CONFIG, 1)
+    name = next(n for n in image.images if n.endswith(".lane0.state"))
+    with Chip("golden", CONFIG) as chip:
+        chip.load(image, skip_zero=True)
+        bit = 1 << (2 * CONFIG.core.state_bits)                  # p0's lowest bit
+        chip.fault(name, 0, FaultKind.FLIP, bit)
+        chip.clear_state()
+        word = chip.read(name)[0][0]
+        assert word == (int(image.images[name][0]) ^ bit) & ~((1 << 2 * CONFIG.core.state_bits) - 1)
+        chip.restore_state(image)
+        assert chip.read(name)[0][0] == int(image.images[name][0])

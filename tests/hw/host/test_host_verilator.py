@@ -23,6 +23,7 @@ from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
 from hw.host import HostChip
 from hw.host.interface import host_geometry
 from hw.host.protocol import END, ESC, Error, FrameDecoder, Op, body, encode_frame
+from hw.mem.fault_sram import FaultKind
 from hw.noc.packet import chip_memories
 from sim.golden.host import GoldenHost
 from sim.pty_bridge import pty_bridge
@@ -74,7 +75,7 @@ def fuzz_stream(rng, n_frames):
         if k == 0:
             return Op.IDENTIFY, b""
         if k == 5:
-            return Op.SYNC, rng.bytes(4)
+            return (Op.SYNC, rng.bytes(4)) if rng.integers(4) else (Op.CLEAR_STATE, b"")
         if k == 1:
             a = int(rng.integers(depths[m]))
             n = int(rng.integers(1, min(depths[m] - a, 8) + 1))
@@ -105,8 +106,12 @@ def fuzz_stream(rng, n_frames):
             (Op.MEMSTAT, struct.pack("<HB", n_mems, 3), Error.BAD_MEMORY),
             (Op.EVENTS, b"\0" * (PB + 1), Error.BAD_LENGTH),
             (Op.RUN, b"\0" * 3, Error.BAD_LENGTH),
+            (Op.STEP, b"\0" * int(rng.integers(4)), Error.BAD_LENGTH),
+            (Op.STEP, b"\1\0\0\0" + b"\0" * (PB * int(rng.integers(3)) + 1 + int(rng.integers(PB - 1))),
+             Error.BAD_LENGTH),
             (Op.COUNTERS, struct.pack("<H", 4 + int(rng.integers(1000))), Error.BAD_TILE),
             (Op.RESET, b"\0", Error.BAD_LENGTH),
+            (Op.CLEAR_STATE, b"\0" * int(rng.integers(1, 5)), Error.BAD_LENGTH),
             (Op.SYNC, rng.bytes(int(rng.choice([0, 3, 5]))), Error.BAD_LENGTH),
             (Op.FILL, struct.pack("<HII", m, 0, 1) + b"\0" * int(rng.choice([WB - 1, WB + 1])),
              Error.BAD_LENGTH),
@@ -116,7 +121,7 @@ def fuzz_stream(rng, n_frames):
              Error.BAD_ADDRESS),
             (Op.FILL, struct.pack("<HII", m, 1, depths[m]) + b"\0" * WB, Error.BAD_ADDRESS),
             (Op.FILL, struct.pack("<HII", m, 1, 0xFFFFFFFF) + b"\0" * WB, Error.BAD_ADDRESS),
-            (int(rng.choice([0, 0x0D, 0x42, 0x7F, 0x80, 0x90, 0xFE])), b"", Error.UNKNOWN_OP),
+            (int(rng.choice([0, 0x0F, 0x42, 0x7F, 0x80, 0x90, 0xFE])), b"", Error.UNKNOWN_OP),
         ]
         return cases[int(rng.integers(len(cases)))]
 
@@ -153,7 +158,9 @@ def fuzz_stream(rng, n_frames):
             expect.append(Error.TOO_LONG)
         else:                                      # a bad escape
             b = bytearray(body(*valid()))
-            b.insert(int(rng.integers(len(b))), ESC)
+            # not before ESC_END/ESC_ESC, which would make it a good escape
+            spots = [i for i in range(len(b) + 1) if i == len(b) or b[i] not in (0xDC, 0xDD)]
+            b.insert(int(rng.choice(spots)), ESC)
             out += bytes([END]) + _slip_raw(bytes(b)) + bytes([END])
             expect.append(Error.BAD_ESCAPE)
     return bytes(out), expect
@@ -257,6 +264,99 @@ def test_backends_agree_on_random_networks(networks):
         for name in g[1]:
             assert g[1][name] == r[1][name], f"network seed {seed}: memory {name} differs"
         assert g[2] == r[2], f"network seed {seed}: counters golden {g[2]}, RTL {r[2]}"
+
+
+def test_step_frames_equal_events_then_run():
+    """STEP (packets and the step in one frame, repeated for several steps) gives the
+    same outputs, memories and counters as EVENTS + RUN, one step at a time, and the
+    RTL's reply frames equal the golden host's byte for byte."""
+    image, inputs = random_chip_case(np.random.default_rng(SEED + 11), CONFIG, 1)
+    packets = image.host_packets(inputs[0])
+    assert packets, "the case needs input events"
+    steps = 6
+    load = _Recording(CONFIG)
+    Chip("golden", CONFIG, transport=load).load(image, skip_zero=True)
+    prologue = b"".join(load.sent)
+    with Chip("golden", CONFIG) as ref:              # the version-2 way: EVENTS, RUN 1
+        ref.load(image, skip_zero=True)
+        want = []
+        for _ in range(steps):
+            ref.events(packets)
+            want.append(ref.run(1)[0])
+        want_state = {s.name: ref.read(s.name)[0] for s in ref.specs if s.role == "state"}
+        want_ctr = ref.all_counters()
+    for backend in ("golden", "verilator"):
+        transport = _PipeTransport([str(exe())]) if backend == "verilator" else None
+        with Chip(backend, CONFIG, transport=transport) as chip:
+            chip.load(image, skip_zero=True)
+            got = chip.run(steps, packets)
+            state = {s.name: chip.read(s.name)[0] for s in chip.specs if s.role == "state"}
+            ctr = chip.all_counters()
+        assert got == want, f"{backend}: STEP outputs differ from EVENTS + RUN"
+        assert state == want_state, f"{backend}: STEP left other neuron states"
+        for k in ("chip", "cores"):
+            for n in ARCH:
+                if n in want_ctr[k]:
+                    assert ctr[k][n] == want_ctr[k][n], f"{backend}: counter {k}.{n}"
+    # and the raw replies, frame for frame
+    pb = host_geometry(CONFIG)["packet_bytes"]
+    with Chip("golden", CONFIG) as chip:
+        raw = b"".join(chip._pack(*q) for q in packets)
+    stream = prologue + encode_frame(Op.STEP, struct.pack("<I", 3) + raw) \
+        + encode_frame(Op.STEP, struct.pack("<I", 1)) + encode_frame(Op.STEP, bytes(4) + raw)
+    assert len(raw) == pb * len(packets)
+
+    def summary(frames):
+        """Every frame but OUTPUT as it is; OUTPUT packets per step as a sorted list
+        (the mesh decides their order, and the timing how they are split in frames)."""
+        out, events = [], {}
+        for op, p in frames:
+            if op == Op.OUTPUT:
+                step = p[:4]
+                events.setdefault(step, []).extend(p[k:k + pb] for k in range(4, len(p), pb))
+            else:
+                if op == Op.STEP_DONE:
+                    out.append(("events", sorted(events.pop(p[:4], []))))
+                out.append(_architectural((op, p)))
+        return out
+
+    g = summary(FrameDecoder().feed(rtl_bytes(stream)))
+    w = summary(FrameDecoder().feed(GoldenHost(CONFIG).feed(stream)))
+    assert g == w
+    assert w[-1] == (Op.STEP | 0x80, bytes(4))
+    assert sum(f[0] == Op.STEP_DONE for f in w) == 4
+
+
+def test_clear_state_rtl_equals_golden_with_faults():
+    """CLEAR_STATE after a run, with flipped and stuck bits in neuron records and
+    accumulators (protection as CONFIG): every state memory, its read flags and its
+    status tallies equal on the RTL and the golden host."""
+    rng = np.random.default_rng(SEED + 13)
+    image, inputs = random_chip_case(rng, CONFIG, 4)
+    state = [s for s in chip_memories(CONFIG) if s.role == "state"]
+    faults = []
+    for s in rng.choice(len(state), 4, replace=False):
+        spec = state[int(s)]
+        faults.append((spec.name, int(rng.integers(spec.depth)),
+                       [FaultKind.FLIP, FaultKind.STUCK_AT_1][int(rng.integers(2))],
+                       1 << int(rng.integers(spec.width))))
+    results = {}
+    for backend in ("golden", "verilator"):
+        transport = _PipeTransport([str(exe())]) if backend == "verilator" else None
+        with Chip(backend, CONFIG, transport=transport) as chip:
+            chip.load(image, skip_zero=True)
+            chip.run_network(image, inputs)
+            for f in faults:
+                chip.fault(*f)
+            chip.clear_state()
+            results[backend] = ({s.name: chip.read(s.name) for s in state},
+                                {s.name: chip.memory_status(s.name) for s in state},
+                                chip.run_network(image, inputs))
+    g, r = results["golden"], results["verilator"]
+    for name in g[0]:
+        assert g[0][name] == r[0][name], f"seed {SEED + 13}: {name} after CLEAR_STATE"
+        assert g[1][name] == r[1][name], f"seed {SEED + 13}: {name} status"
+    assert g[2] == r[2]
 
 
 def test_serial_backend_through_a_pty():
