@@ -27,8 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -106,6 +108,44 @@ def classify(chip, image, samples, steps, payload_scale, *, progress=None) -> li
     return results
 
 
+def open_rtl(backend: str, config: ChipConfig) -> None:
+    """Build (or find) the backend's simulator before chips are opened in parallel."""
+    if backend == "verilator":
+        from sw.driver import open_transport
+        open_transport(backend, config).close()
+
+
+def _harness_report(link) -> tuple:
+    """``(cycles, seconds simulating)`` the Verilator harness printed at exit, or
+    ``(None, None)`` for other backends."""
+    err = (getattr(link, "stderr", "") or "").split()
+    if err[:1] != ["cycles"]:
+        return None, None
+    return int(err[1]), (float(err[3]) if err[2:3] == ["busy_s"] else None)
+
+
+class _LinkTally:
+    """Counts the bytes a Chip's link carries each way until :meth:`stop`."""
+
+    def __init__(self, chip):
+        self.link, self.to_chip, self.from_chip = chip.link, 0, 0
+        self._write, self._read = self.link.write, self.link.read
+
+        def write(data):
+            self.to_chip += len(data)
+            return self._write(data)
+
+        def read(timeout):
+            data = self._read(timeout)
+            self.from_chip += len(data)
+            return data
+        self.link.write, self.link.read = write, read
+
+    def stop(self) -> tuple[int, int]:
+        self.link.write, self.link.read = self._write, self._read
+        return self.to_chip, self.from_chip
+
+
 def _agree(a, b) -> bool:
     if a["events"] != b["events"]:
         return False
@@ -114,7 +154,7 @@ def _agree(a, b) -> bool:
 
 
 def run_demo(*, samples: int | None = None, rtl_samples: int = 20, golden_samples: int = 40,
-             backend: str = "verilator",
+             backend: str = "verilator", rtl_workers: int | None = None,
              model_kind: str = "nir", config: ChipConfig = DEMO_CONFIG, quiet=False) -> dict:
     """Everything ``python -m sw.demo`` prints, as a dict (see :func:`main`)."""
     from sim.golden.network import NetworkModel
@@ -173,24 +213,51 @@ def run_demo(*, samples: int | None = None, rtl_samples: int = 20, golden_sample
     # RTL (or a board) on the first rtl_samples samples
     m = min(rtl_samples, n)
     rtl, rtl_seconds, rtl_cycles, busy_seconds, infer_seconds = [], 0.0, None, None, 0.0
+    link_bytes, per_inference = (0, 0), None
+    workers = 1
     if m:
-        # timed from the chip's first command: a Verilator build on a cold cache (tens
-        # of seconds, once per config) is not simulation time
-        with Chip(backend, config) as chip:
-            t0 = time.perf_counter()
+        # Simulators in parallel, one per core (a board is one chip): each a Chip of its
+        # own with the image loaded, classifying a contiguous share of the samples.
+        workers = rtl_workers or (min(os.cpu_count() or 1, m) if backend == "verilator" else 1)
+        shares = [k for k in np.array_split(np.arange(m), workers) if len(k)]
+        workers = len(shares)
+
+        def loaded(_):
+            chip = Chip(backend, config)
             chip.load(image, skip_zero=True)
-            t1 = time.perf_counter()
-            rtl = classify(chip, image, x[:m], steps, P)
-            link = chip.link
-            rtl_seconds = time.perf_counter() - t0
-            infer_seconds = time.perf_counter() - t1
-        # the harness reports its cycles and the seconds it spent simulating (wall
+            return chip
+        # timed from the chips' first commands: a Verilator build on a cold cache (tens
+        # of seconds, once per config) is not simulation time
+        open_rtl(backend, config)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(workers) as pool:
+            chips = list(pool.map(loaded, range(workers)))
+            try:
+                t1 = time.perf_counter()
+                tallies = [_LinkTally(c) for c in chips]
+                parts = list(pool.map(lambda job: classify(job[0], image, x[job[1]], steps, P),
+                                      zip(chips, shares)))
+                infer_seconds = time.perf_counter() - t1
+                rtl_seconds = time.perf_counter() - t0
+                link_bytes = tuple(map(sum, zip(*(t.stop() for t in tallies))))
+            finally:
+                links = [c.link for c in chips]
+                for c in chips:
+                    c.close()
+        rtl = [r for part in parts for r in part]
+        # each harness reports its cycles and the seconds it spent simulating (wall
         # time less the time it waited for the driver)
-        err = (getattr(link, "stderr", "") or "").split()
-        if err[:1] == ["cycles"]:
-            rtl_cycles = int(err[1])
-            busy_seconds = float(err[3]) if err[2:3] == ["busy_s"] else None
-        say(f"{backend}: {m} samples in {infer_seconds:.1f} s (+ {t1 - t0:.1f} s loading)")
+        reports = [_harness_report(link) for link in links]
+        if all(r[0] is not None for r in reports):
+            rtl_cycles = sum(r[0] for r in reports)
+            busy_seconds = sum(r[1] for r in reports) if all(r[1] for r in reports) else None
+            # the same connection and load alone: what the inferences added
+            with Chip(backend, config) as chip:
+                chip.load(image, skip_zero=True)
+                link0 = chip.link
+            per_inference = (rtl_cycles - workers * _harness_report(link0)[0]) / m
+        say(f"{backend}: {m} samples in {infer_seconds:.1f} s on {workers} chip(s) "
+            f"(+ {t1 - t0:.1f} s loading)")
     agree = [_agree(a, b) for a, b in zip(rtl, gold)]
     acc_rtl = float(np.mean([r["prediction"] == t for r, t in zip(rtl, y)])) if rtl else None
 
@@ -215,7 +282,15 @@ def run_demo(*, samples: int | None = None, rtl_samples: int = 20, golden_sample
         "verilator_cycles_per_wall_second": (rtl_cycles / rtl_seconds
                                              if rtl_cycles and backend == "verilator" else None),
         "rtl_inferences_per_second": m / infer_seconds if m and infer_seconds else None,
-        "harness_cycles": rtl_cycles, "rtl_seconds": rtl_seconds,
+        "rtl_workers": workers,
+        "link_bytes_per_inference": {"to_chip": link_bytes[0] / m if m else None,
+                                     "from_chip": link_bytes[1] / m if m else None},
+        # a UART moves 10 bits per byte each way at once: the busier direction bounds it
+        "serial_inferences_per_second": {
+            str(baud): (baud / 10 / max(link_bytes) * m if m and max(link_bytes) else None)
+            for baud in (115200, 1_000_000, 3_000_000)},
+        "harness_cycles": rtl_cycles, "harness_cycles_per_inference": per_inference,
+        "rtl_seconds": rtl_seconds,
         "harness_busy_seconds": busy_seconds, "rtl_inference_seconds": infer_seconds,
         "golden_seconds": golden_seconds,
         "neurobench": {**mean,
@@ -261,6 +336,9 @@ def main(argv=None) -> int:
                          "(default 40, at least --rtl-samples)")
     ap.add_argument("--rtl-samples", type=int, default=20,
                     help="of those, how many also run on the backend (default 20; 0: none)")
+    ap.add_argument("--rtl-workers", type=int, default=None,
+                    help="Verilator simulators run in parallel, each on its share of the "
+                         "RTL samples (default: one per core; a board is always one)")
     ap.add_argument("--model", default="nir", choices=["nir", "npz"],
                     help="import the fixture from NIR (default) or the float-model npz")
     ap.add_argument("--board", help="use this board's chip configuration (boards/), e.g. "
@@ -273,6 +351,7 @@ def main(argv=None) -> int:
         config = get_board(args.board).config
     r = run_demo(samples=args.samples, rtl_samples=args.rtl_samples, config=config,
                  golden_samples=args.golden_samples, backend=args.backend,
+                 rtl_workers=args.rtl_workers,
                  model_kind=args.model)
     print(table(r))
     if args.json:

@@ -25,6 +25,10 @@ def test_demo_benchmark_quick(tmp_path, capsys):
     assert abs(f["accuracy_golden"] - f["accuracy_float"]) <= 0.02
     assert f["accuracy_float"] > 0.9
     assert 0 < f["synops_per_inference"] and 0 < f["cycles_per_inference"]
+    # the harness ran the chip's cycles and the link's: more than the chip's busy ones
+    assert f["harness_cycles_per_inference"] > f["cycles_per_inference"]
+    assert f["rtl_inferences_per_second"] > 0 and f["verilator_cycles_per_second"] > 0
+    assert 0 < f["link_bytes_per_inference"] < 2000, "STEP and CLEAR_STATE frames"
     nb = r["rows"][0]
     assert 0 < nb["effective_synops"] <= nb["dense_synops"]
     assert 0 < nb["activation_sparsity"] < 1
