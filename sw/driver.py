@@ -5,7 +5,13 @@ Backends (the ``backend`` string):
 
 ``golden``
     :class:`sim.golden.host.GoldenHost` in this process: the chip golden model executing
-    the same frames.
+    the same frames, on its fast path (:mod:`sim.golden.fast`: the microcode traced once,
+    events and ticks vectorised, the instruction-level interpreter wherever the traces
+    do not hold; the same results bit for bit).
+``golden:interp``
+    the same golden host on the instruction-level interpreter alone (every instruction
+    issued and every memory word decoded: the reference the fast path is tested
+    against, about 100 times slower).
 ``verilator``
     the RTL (:class:`hw.host.HostChip`) as a stand-alone Verilator executable
     (:func:`sim.runner.verilator_exe`, built once per config and cached), talking over
@@ -63,9 +69,11 @@ class _NoReply(ProtocolError):
 # -- transports ----------------------------------------------------------------------------
 
 class _GoldenTransport:
-    def __init__(self, config):
+    """The golden host in this process; ``fast=False``: its interpreter alone."""
+
+    def __init__(self, config, fast: bool = True):
         from sim.golden.host import GoldenHost
-        self.host = GoldenHost(config)
+        self.host = GoldenHost(config, fast=fast)
         self._out = bytearray()
 
     def write(self, data: bytes):
@@ -143,8 +151,8 @@ VERILATOR_OPT = "-O2"
 
 def open_transport(backend: str, config: ChipConfig, *, opt: str = VERILATOR_OPT):
     """The byte transport of a backend string (see the module docstring)."""
-    if backend == "golden":
-        return _GoldenTransport(config)
+    if backend in ("golden", "golden:interp"):
+        return _GoldenTransport(config, fast=backend == "golden")
     if backend == "verilator":
         from hw.host import HostChip
         from sim.runner import verilator_exe
@@ -157,8 +165,8 @@ def open_transport(backend: str, config: ChipConfig, *, opt: str = VERILATOR_OPT
             raise ValueError("serial backend needs a port: 'serial:/dev/ttyUSB1' or "
                              "'serial:socket://host:port'")
         return _SerialTransport(port, int(baud) if baud else config.host.baud)
-    raise ValueError(f"unknown backend {backend!r}: use 'golden', 'verilator' or "
-                     "'serial:PORT[@BAUD]'")
+    raise ValueError(f"unknown backend {backend!r}: use 'golden', 'golden:interp', "
+                     "'verilator' or 'serial:PORT[@BAUD]'")
 
 
 # -- the chip ------------------------------------------------------------------------------

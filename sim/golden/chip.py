@@ -43,19 +43,26 @@ __all__ = ["GoldenChip"]
 
 
 class GoldenChip:
-    def __init__(self, config: ChipConfig):
+    """The chip of ``config``. ``fast`` (default): neurocores and routes run through
+    their traces where that is equal (:mod:`sim.golden.fast`); ``fast=False``: the
+    instruction-level interpreter on reference FaultSRAMs throughout (the reference)."""
+
+    def __init__(self, config: ChipConfig, *, fast: bool = True):
         self.config = config
+        self.fast = fast
         self.coords = tile_coords(config)
         self.plastic = set(sdsp_tiles(config))
-        self.cores = {xy: (GoldenSdsp if xy in self.plastic else GoldenCore)(
-                          config, prefix=tile_prefix(*xy)) for xy in self.coords}
+        self.cores = {xy: GoldenSdsp(config, prefix=tile_prefix(*xy)) if xy in self.plastic
+                      else GoldenCore(config, prefix=tile_prefix(*xy), fast=fast)
+                      for xy in self.coords}
         m = config.memory
         self.tables = {}
         for x, y in self.coords:
             for spec in tile_memories(config, x, y)[-2:]:      # route and dest tables
                 self.tables[spec.name] = GoldenFaultSRAM(
                     spec.width, spec.depth, m.protection.for_role("tables"),
-                    fault_slots=m.fault_slots, counter_bits=m.counter_bits, name=spec.name)
+                    fault_slots=m.fault_slots, counter_bits=m.counter_bits, name=spec.name,
+                    mirror=fast)
         self.mems = {**{k: v for xy, core in self.cores.items() if xy not in self.plastic
                         for k, v in core.mems.items()},
                      **self.tables}
@@ -66,6 +73,8 @@ class GoldenChip:
         #: the NoC activity of the energy model (:mod:`sw.energy`). Not an RTL counter.
         self.router_hops = 0
         self._rlay, self._dlay = route_layout(config), dest_layout(config)
+        #: per tile: ((route, dest table versions), {neuron: decoded route or None})
+        self._routes = {}
 
     def load(self, images: dict) -> None:
         for name, words in images.items():
@@ -88,15 +97,28 @@ class GoldenChip:
                 raise ValueError(f"host packet for tile {(x, y)}, outside the "
                                  f"{self.config.noc.width} x {self.config.noc.height} mesh")
         out = []
-        for x, y, axon, payload in host_packets:
-            self.counters["host_events_in"] += 1
-            self.router_hops += x + y + 1
-            self._deliver((x, y), axon, payload, out)
+        if self.fast and not self.plastic:
+            # every packet goes to a neurocore's list: nothing depends on their order
+            # but the lists'
+            pending = self.pending
+            for x, y, axon, payload in host_packets:
+                pending[(x, y)].append((axon, payload))
+            self.counters["host_events_in"] += len(host_packets)
+            self.router_hops += sum(x + y + 1 for x, y, _, _ in host_packets)
+        else:
+            for x, y, axon, payload in host_packets:
+                self.counters["host_events_in"] += 1
+                self.router_hops += x + y + 1
+                self._deliver((x, y), axon, payload, out)
         self._integrate()
         for xy in self.coords:
             if xy not in self.plastic:
-                for n, payload in self.cores[xy].tick():
-                    self._expand(xy, n, payload, out)
+                spikes = self.cores[xy].tick()
+                if self.fast:
+                    self._expand_all(xy, spikes, out)
+                else:
+                    for n, payload in spikes:
+                        self._expand(xy, n, payload, out)
         self._integrate()
         self.counters["steps"] += 1
         self.counters["host_events_out"] += len(out)
@@ -114,6 +136,92 @@ class GoldenChip:
 
     def _expand(self, xy, n, payload, out):
         """Neuron ``n`` of tile ``xy`` fired: one event per entry of its route."""
+        route = self._route(xy, n) if self.fast else None
+        if route is None:
+            return self._expand_interp(xy, n, payload, out)
+        rname, dname, count, hops, dests = route
+        self.reads[rname] += 1
+        self.reads[dname] += count
+        self.router_hops += hops
+        for to_host, x, y, axon in dests:
+            if to_host:
+                out.append((x, y, axon, payload))
+            else:
+                self.pending[(x, y)].append((axon, payload))
+
+    def _expand_all(self, xy, spikes, out):
+        """:meth:`_expand` of every spike of a tick, in order."""
+        if not spikes:
+            return
+        cache = self._route_cache(xy)
+        pending = self.pending
+        nr = nd = hops = 0
+        rname = dname = None
+        for n, payload in spikes:
+            route = cache.get(n, False)
+            if route is False:
+                route = self._route(xy, n)
+            if route is None:
+                if nr:
+                    self.reads[rname] += nr
+                    self.reads[dname] += nd
+                    nr = nd = 0
+                self._expand_interp(xy, n, payload, out)
+                continue
+            rname, dname, count, h, dests = route
+            nr += 1
+            nd += count
+            hops += h
+            for to_host, x, y, axon in dests:
+                if to_host:
+                    out.append((x, y, axon, payload))
+                else:
+                    pending[(x, y)].append((axon, payload))
+        if nr:
+            self.reads[rname] += nr
+            self.reads[dname] += nd
+        self.router_hops += hops
+
+    def _route_cache(self, xy) -> dict:
+        """Tile ``xy``'s decoded routes, emptied when its route or dest table changed."""
+        p = tile_prefix(*xy)
+        versions = (self.tables[f"{p}.route_table"].version,
+                    self.tables[f"{p}.dest_table"].version)
+        cache = self._routes.get(xy)
+        if cache is None or cache[0] != versions:
+            cache = self._routes[xy] = (versions, {})
+        return cache[1]
+
+    def _route(self, xy, n):
+        """Neuron ``n``'s route decoded once from clean table words: (route table,
+        dest table, entries, router hops, [(to_host, x, y, axon)]); None where the
+        interpreter must read the tables (an unclean word, an address outside them)."""
+        cache = self._route_cache(xy)
+        hit = cache.get(n, False)
+        if hit is not False:
+            return hit
+        p = tile_prefix(*xy)
+        rname, dname = f"{p}.route_table", f"{p}.dest_table"
+        rmem, dmem = self.tables[rname], self.tables[dname]
+        route = None
+        if 0 <= n < rmem.depth and not rmem._unclean[n]:
+            r = decode(self._rlay, int(rmem._data[n]))
+            addrs = range(r.first, r.first + r.count)
+            if all(0 <= a < dmem.depth and not dmem._unclean[a] for a in addrs):
+                dests, hops = [], 0
+                for a in addrs:
+                    d = decode(self._dlay, int(dmem._data[a]))
+                    hops += (sum(xy) if d.to_host else
+                             abs(d.x - xy[0]) + abs(d.y - xy[1])) + 1
+                    dests.append((bool(d.to_host), d.x, d.y, d.axon))
+                # an SDSP tile runs an event as it arrives (and may refuse it): the
+                # interpreter's order of reads and deliveries
+                if not any(not h and (x, y) in self.plastic for h, x, y, _ in dests):
+                    route = (rname, dname, r.count, hops, dests)
+        cache[n] = route
+        return route
+
+    def _expand_interp(self, xy, n, payload, out):
         p = tile_prefix(*xy)
         r = decode(self._rlay, self._read(f"{p}.route_table", n))
         for i in range(r.count):
@@ -127,8 +235,9 @@ class GoldenChip:
 
     def _integrate(self):
         for xy in self.coords:
-            for axon, payload in self.pending.pop(xy, []):
-                self.cores[xy].event(axon, payload)
+            events = self.pending.pop(xy, None)
+            if events:
+                self.cores[xy].events(events)
 
     def run(self, image, inputs) -> list:
         """Run network inputs (per step: (index, payload)) of a ChipImage; returns the

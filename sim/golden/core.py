@@ -46,40 +46,143 @@ from sim.golden.fault_sram import GoldenFaultSRAM
 from sim.golden.loopctl import Job, ProgramError, run_job
 from sim.golden.npe import mac_sums_grouped, vec, wrap
 
-__all__ = ["GoldenCore", "decode", "ProgramError"]
+__all__ = ["GoldenCore", "decode", "ProgramError", "unpack_state", "pack_state"]
 
 COUNTERS = ("events_in", "events_out", "synops", "neuron_updates", "ticks", "acc_overflows",
             "delay_pushes", "delay_overflows", "delay_max_occupancy")
+
+#: Lane banks that a fast core keeps as rows of one block (one mirror array per kind).
+BANKS = ("weights", "acc", "state")
 
 
 def _signed(x, bits):
     return wrap(np.asarray(x, dtype=np.int64), bits)
 
 
-class GoldenCore:
-    """One neurocore. ``prefix`` names its memories (``"core"`` -> ``core.lane0.acc``)."""
+#: Field widths whose four fields a 32- or 64-bit state word holds as whole bytes.
+_FIELD_VIEWS = {8: ("<u4", "<i1"), 16: ("<u8", "<i2")}
 
-    def __init__(self, config: ChipConfig, prefix: str = "core"):
+
+def unpack_state(words, state_bits: int) -> list:
+    """State records (unsigned words: int64, uint64, or Python ints past 64 bits) ->
+    ``[v, u, p0, p1]``, each an int64 array of signed ``state_bits``-bit values."""
+    words = np.asarray(words)
+    m = (1 << state_bits) - 1
+    if state_bits in _FIELD_VIEWS and words.dtype != object:
+        # byte-aligned fields: the words, little-endian, are the four signed fields
+        word, field = _FIELD_VIEWS[state_bits]
+        f = words.astype(word, copy=False).view(field).reshape(-1, 4).astype(np.int64)
+        return [f[:, k] for k in range(4)]
+    if words.dtype == object:
+        return [_signed(((words >> (k * state_bits)) & m).astype(np.int64), state_bits)
+                for k in range(4)]
+    words = words.astype(np.uint64)
+    # field k to the top of the word, then an arithmetic shift down: its signed value
+    top = np.int64(64 - state_bits)
+    return [(words << np.uint64(64 - (k + 1) * state_bits)).view(np.int64) >> top
+            for k in range(4)]
+
+
+def pack_state(fields, state_bits: int) -> np.ndarray:
+    """``[v, u, p0, p1]`` (signed ints, wrapped to ``state_bits``) -> unsigned state
+    words: uint64 when ``4 * state_bits <= 64``, else Python ints (object array)."""
+    m = (1 << state_bits) - 1
+    if state_bits in _FIELD_VIEWS:
+        word, field = _FIELD_VIEWS[state_bits]
+        out = np.empty((len(fields[0]), 4), field)
+        for k, f in enumerate(fields):
+            out[:, k] = f                   # a cast to the field's width wraps
+        return out.view(word).reshape(-1).astype(np.uint64, copy=False)
+    if 4 * state_bits <= 64:
+        out = np.asarray(fields[0], np.int64).astype(np.uint64) & np.uint64(m)
+        for k in (1, 2, 3):
+            out |= (np.asarray(fields[k], np.int64).astype(np.uint64) & np.uint64(m)) \
+                << np.uint64(k * state_bits)
+        return out
+    out = np.zeros(np.shape(fields[0]), object)
+    for k, f in enumerate(fields):
+        out = out | ((np.asarray(f, np.int64) & m).astype(object) << (k * state_bits))
+    return out
+
+
+class GoldenCore:
+    """One neurocore. ``prefix`` names its memories (``"core"`` -> ``core.lane0.acc``).
+
+    ``fast`` (default): events and ticks run through :class:`sim.golden.fast.FastCore`
+    (traces of the microcode, vectorised data) wherever that is equal to the
+    interpreter, and through the interpreter elsewhere; the memories keep decoded
+    mirrors. ``fast=False``: the interpreter alone on reference FaultSRAMs (every read
+    decoded), the reference the fast path is tested against.
+    """
+
+    def __init__(self, config: ChipConfig, prefix: str = "core", *, fast: bool = True):
         self.config = config
         self.core = c = config.core
         self.isa = Isa.of(config)
         self.prefix = prefix
         m = config.memory
+        specs = core_memories(self.isa, prefix)
+        #: (lanes, depth) mirror blocks of the lane banks (fast cores): ``{kind: (data,
+        #: unclean, stale)}``, row ``l`` of each the mirror of ``lane{l}.{kind}``.
+        self.blocks = {}
+        if fast:
+            for kind in BANKS:
+                s0 = next(s for s in specs if s.name == f"{prefix}.lane0.{kind}")
+                dtype = np.uint64 if s0.width <= 64 else object
+                self.blocks[kind] = (np.zeros((c.lanes, s0.depth), dtype),
+                                     np.zeros((c.lanes, s0.depth), bool),
+                                     np.zeros((c.lanes, s0.depth), bool))
+
+        def views(name):
+            lane, _, kind = name[len(prefix) + 1:].partition(".")
+            if kind not in self.blocks or not lane.startswith("lane"):
+                return None
+            return tuple(b[int(lane[4:])] for b in self.blocks[kind])
+
         self.mems = {
             s.name: GoldenFaultSRAM(s.width, s.depth, m.protection.for_role(s.role),
                                     fault_slots=m.fault_slots, counter_bits=m.counter_bits,
-                                    name=s.name)
-            for s in core_memories(self.isa, prefix)}
+                                    name=s.name, mirror=fast, views=views(s.name))
+            for s in specs}
         self.regs = np.zeros((c.lanes, c.regs), dtype=np.int64)
-        self.counters = dict.fromkeys(COUNTERS, 0)
-        self.reads = defaultdict(int)
-        self.writes = defaultdict(int)
+        self.fast = None
+        self._counters = dict.fromkeys(COUNTERS, 0)
+        self._reads = defaultdict(int)
+        self._writes = defaultdict(int)
         self._cache = {}
         self._bits = {name: max(1, (mem.depth - 1).bit_length()) for name, mem in self.mems.items()}
         #: The due slot of the delay unit (0 without one).
         self.now = 0
         self.queue = GoldenDelayQueue(config) if self.isa.unit is DelayUnit.SCDQ else None
         self._slot = 0          # accumulator slot of the running job's MACs (ring)
+        if fast:
+            from sim.golden.fast import FastCore
+            #: The fast path (None: the interpreter only).
+            self.fast = FastCore(self)
+
+    # -- counts --------------------------------------------------------------------------
+
+    @property
+    def counters(self) -> dict:
+        """The core's counters (:data:`COUNTERS`), up to date when read through this
+        attribute (the fast path adds its runs' counts here when it is read)."""
+        if self.fast is not None and self.fast.dirty:
+            self.fast.flush()
+        return self._counters
+
+    @property
+    def reads(self) -> defaultdict:
+        """Reads per memory name (the RTL's access counters), as :attr:`counters`."""
+        if self.fast is not None and self.fast.dirty:
+            self.fast.flush()
+        return self._reads
+
+    @property
+    def writes(self) -> defaultdict:
+        """Writes per memory name, as :attr:`reads`."""
+        if self.fast is not None and self.fast.dirty:
+            self.fast.flush()
+        return self._writes
 
     # -- memories ------------------------------------------------------------------------
 
@@ -142,6 +245,21 @@ class GoldenCore:
 
     def event(self, axon: int, payload: int) -> list:
         """Integrate one event; returns the spikes its program emits (usually none)."""
+        if self.fast is not None:
+            return self.fast.events(((axon, payload),))
+        return self._event_interp(axon, payload)
+
+    def events(self, events) -> list:
+        """Integrate events ``(axon, payload)`` in order, as :meth:`event` one by one
+        would; returns the spikes their programs emit (usually none)."""
+        if self.fast is not None:
+            return self.fast.events(events)
+        spikes = []
+        for axon, payload in events:
+            spikes += self._event_interp(axon, payload)
+        return spikes
+
+    def _event_interp(self, axon: int, payload: int) -> list:
         c = self.core
         if not 0 <= axon < c.axons:
             raise ValueError(f"{self.prefix}: axon {axon} is outside 0..{c.axons - 1}")
@@ -184,38 +302,57 @@ class GoldenCore:
 
     def _queue_counters(self):
         q = self.queue
-        self.counters.update(delay_pushes=q.pushes, delay_overflows=q.overflows,
-                             delay_max_occupancy=q._sat(q.max_occupancy))
+        self._counters.update(delay_pushes=q.pushes, delay_overflows=q.overflows,
+                              delay_max_occupancy=q._sat(q.max_occupancy))
 
     def tick(self) -> list:
         """Drain the due delay slot (SCDQ), run every valid layer's program in
         layer-table order, advance the delay slot; returns the spikes."""
+        if self.fast is not None:
+            return self.fast.tick()
+        spikes = self._drain_interp()
+        spikes += self._layers_interp()
+        self._tick_end()
+        return spikes
+
+    def _drain_interp(self) -> list:
+        """Run the due slot's delayed groups in push order (SCDQ)."""
         spikes = []
-        isa = self.isa
         if self.queue is not None:
             while (item := self.queue.drain()) is not None:
-                axon, g, payload = item
-                d = decode(isa.job, self._read("axon_table", isa.axon_word(axon, g)))
-                spikes += self._run(Job(d.pc, d.base, d.count, d.mask, payload))
+                spikes += self._run_group(*item)
+        return spikes
+
+    def _run_group(self, axon: int, g: int, payload: int) -> list:
+        """A delayed group's job, drained from the queue."""
+        d = decode(self.isa.job, self._read("axon_table", self.isa.axon_word(axon, g)))
+        return self._run(Job(d.pc, d.base, d.count, d.mask, payload))
+
+    def _layers_interp(self) -> list:
+        """Every valid layer's program, in layer-table order."""
+        spikes = []
+        isa = self.isa
         self._slot = self.now % isa.acc_slots
         for i in range(self.core.layers):
             d = decode(isa.layer, self._read("layer_table", i))
             if not d.valid:
                 break
             spikes += self._run(Job(d.pc, d.base, d.count, d.mask, 0))
-        self.counters["ticks"] += 1
+        return spikes
+
+    def _tick_end(self) -> None:
+        isa = self.isa
+        self._counters["ticks"] += 1
         if isa.delay.enabled:
             if self.queue is not None:
                 self.queue.advance()
             self.now = (self.now + 1) % isa.delay.slots
-        return spikes
 
     def run(self, steps) -> list:
         """``steps``: per timestep a list of (axon, payload); returns spikes per step."""
         out = []
         for events in steps:
-            for axon, payload in events:
-                self.event(int(axon), int(payload))
+            self.events([(int(axon), int(payload)) for axon, payload in events])
             out.append(self.tick())
         return out
 
@@ -301,18 +438,12 @@ class GoldenCore:
             r = rows[sel]
             ra = self._acc_addr(r, self.now % self.isa.acc_slots)   # VECs use slot now
             a = _signed(self._read(f"lane{lane}.acc", ra), c.acc_bits)
-            rec = self._read(f"lane{lane}.state", r)
-            f = [_signed(np.array([(int(w) >> (k * sb)) & ((1 << sb) - 1) for w in rec],
-                                  dtype=np.int64), sb) for k in range(4)]
+            f = unpack_state(self._read(f"lane{lane}.state", r), sb)
             res = vec(ins, c, self.isa.shift_bits, a=a, v=f[0], u=f[1], p0=f[2], p1=f[3],
                       pay=np.int64(job.payload), regs=list(self.regs[lane]))
             if res["write_state"]:
-                m = (1 << sb) - 1
-                word = np.array([int(v) & m | (int(u) & m) << sb | (int(p0) & m) << 2 * sb
-                                 | (int(p1) & m) << 3 * sb
-                                 for v, u, p0, p1 in zip(res["v"], res["u"], f[2], f[3])],
-                                dtype=object)
-                self._write(f"lane{lane}.state", r, word)
+                self._write(f"lane{lane}.state", r,
+                            pack_state([res["v"], res["u"], f[2], f[3]], sb))
                 if int(ins.st_v) != 0:
                     self.counters["neuron_updates"] += len(r)
             if res["a"] is not None:

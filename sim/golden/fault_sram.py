@@ -26,6 +26,22 @@ Semantics (the RTL matches them; the cross-check test in
 * ``inject(..., CLEAR)`` removes all stuck-at faults. Bit flips are stored data: only a
   write (or a second flip) repairs them.
 * ``clear_status()`` zeroes the counters and both sticky flags.
+
+Decoded mirror (``mirror=True``, the default; a model detail, invisible in every result):
+next to the bit matrix each memory keeps the data of every word (``_data``: uint64, or
+Python ints past 64 bits), whether the word is *unclean* (``_unclean``: a flip since its
+last write, or a stuck-at fault on it) and whether its stored bits are *stale*
+(``_stale``: written since the bits were last encoded). A write stores the data and
+marks the word stale; the bits are encoded when something looks at them (``bits``,
+``stored``, ``inject``, a read of an unclean word, ``_forced``). A read whose words are
+all clean returns the mirror's data and flags nothing, which is what decoding the
+codeword of that data returns; a read that touches an unclean word decodes the stored
+bits as above and counts. ``version`` goes up with every write, fault and assignment of
+``bits``, so that a model that traced what a memory holds can tell when it changed.
+``bits`` reads as a read-only array (change words with :meth:`write`/:meth:`inject`,
+or assign a whole matrix) and ``_slots`` as a tuple, so that nothing edits them behind
+the mirror's back. ``mirror=False`` encodes every write at once and decodes every read:
+the reference the mirror is tested against (``tests/sim/golden/test_fault_sram.py``).
 """
 
 from __future__ import annotations
@@ -87,20 +103,45 @@ class GoldenFaultSRAM:
         Initial data words (encoded like writes); the rest are zero.
     name : str, optional
         Used in error messages.
+    mirror : bool
+        Keep the decoded mirror (module docstring; default). ``False`` encodes every
+        write at once and decodes every read from the stored bits: the reference the
+        mirror is tested against.
+    views : tuple of arrays, optional
+        ``(data, unclean, stale)`` arrays of ``depth`` elements to hold the mirror in
+        (a core keeps its lanes' banks as rows of one block, so that its fast path
+        indexes every lane at once); zeroed here.
     """
 
     def __init__(self, width: int, depth: int, protection=Protection.NONE, *,
-                 fault_slots: int = 4, counter_bits: int = 16, init=None, name=None):
+                 fault_slots: int = 4, counter_bits: int = 16, init=None, name=None,
+                 mirror: bool = True, views=None):
         self.layout = code_layout(width, Protection(protection))
         self.width, self.depth = width, depth
         self.protection = self.layout.protection
         self.stored_width = self.layout.stored_width
         self.fault_slots, self.counter_bits = fault_slots, counter_bits
         self.name = name or f"FaultSRAM({width}x{depth})"
-        self.bits = np.zeros((depth, self.stored_width), dtype=np.uint8)
+        self.mirror = bool(mirror)
+        self._bits = np.zeros((depth, self.stored_width), dtype=np.uint8)
         self._data_pos = np.array(self.layout.data_pos, dtype=np.intp)
         self._check_sets = [np.array(s, dtype=np.intp) for s in self.layout.check_sets]
-        self._slots: list[tuple[int, np.ndarray, int]] = []   # (addr, mask bits, value)
+        self._slot_list: list[tuple[int, np.ndarray, int]] = []   # (addr, mask bits, value)
+        dtype = np.uint64 if width <= 64 else object
+        if views is None:
+            views = (np.zeros(depth, dtype), np.zeros(depth, bool), np.zeros(depth, bool))
+        self._data, self._unclean, self._stale = views
+        if self._data.dtype != dtype or any(len(v) != depth for v in views):
+            raise ValueError(f"{self.name}: mirror views must be {depth} words of {dtype}")
+        self._data[:] = 0
+        self._stale[:] = False
+        self._stuck = np.zeros(depth, bool)
+        #: Bumped by every change of stored bits or faults (write, inject, ``bits = ``):
+        #: what a trace of this memory's words compares to see that it still holds.
+        self.version = 0
+        # all-zero stored bits are the codeword of 0 in every code; the reference mode
+        # marks every word unclean so that every read decodes
+        self._unclean[:] = not self.mirror
         self.clear_status()
         if init is not None:
             init = np.asarray(init)
@@ -111,6 +152,50 @@ class GoldenFaultSRAM:
         """Model of the memory described by a :class:`hw.mem.directory.MemoryInfo`."""
         return cls(info.width, info.depth, info.protection, fault_slots=info.fault_slots,
                    counter_bits=info.counter_bits, name=info.name, **kwargs)
+
+    # -- stored bits -----------------------------------------------------------------
+
+    @property
+    def bits(self) -> np.ndarray:
+        """The stored bits, ``depth x stored_width`` of 0/1 (read-only: change them with
+        :meth:`write` and :meth:`inject`, or assign a whole new matrix)."""
+        self._flush()
+        view = self._bits.view()
+        view.flags.writeable = False
+        return view
+
+    @bits.setter
+    def bits(self, value) -> None:
+        value = np.array(value, dtype=np.uint8)
+        if value.shape != self._bits.shape:
+            raise ValueError(f"{self.name}: bits must be {self._bits.shape}, not {value.shape}")
+        self._bits = value
+        self._stale[:] = False
+        self.version += 1
+        self._resync(np.arange(self.depth))
+
+    @property
+    def _slots(self) -> tuple:
+        """Stuck-at faults ``(addr, mask bits, value)`` in injection order (read-only:
+        add and clear them with :meth:`inject`)."""
+        return tuple(self._slot_list)
+
+    def _flush(self) -> None:
+        """Encode the words written since the stored bits were last brought up to date."""
+        if self.mirror and self._stale.any():
+            rows = np.flatnonzero(self._stale)
+            self._bits[rows] = self.encode(self._data[rows])
+            self._stale[rows] = False
+
+    def _resync(self, rows: np.ndarray) -> None:
+        """Mirror of ``rows`` from their stored bits: the decoded data, unclean where
+        the stored word is not the codeword of its data or a stuck-at fault holds it."""
+        if not self.mirror or not len(rows):
+            return
+        raw = self._bits[rows]
+        data = self.decode(raw)[0]
+        self._data[rows] = data
+        self._unclean[rows] = (self.encode(data) != raw).any(axis=1) | self._stuck[rows]
 
     # -- status ----------------------------------------------------------------------
 
@@ -126,9 +211,9 @@ class GoldenFaultSRAM:
 
     # -- coding --------------------------------------------------------------------------
 
-    def encode(self, data) -> np.ndarray:
-        """Data words -> stored-word bit matrix."""
-        data = np.atleast_1d(np.asarray(data))
+    def _check_data(self, data) -> None:
+        if data.dtype.kind == "u" and self.width >= 64:
+            return                              # every uint64 fits
         if data.dtype.kind in "iu" and self.width < 63:
             bad = data[(data < 0) | (data >= (1 << self.width))]
         else:
@@ -136,6 +221,11 @@ class GoldenFaultSRAM:
         if len(bad):
             raise ValueError(f"{self.name}: data {int(bad[0])} does not fit in "
                              f"{self.width} unsigned bits")
+
+    def encode(self, data) -> np.ndarray:
+        """Data words -> stored-word bit matrix."""
+        data = np.atleast_1d(np.asarray(data))
+        self._check_data(data)
         dbits = int_to_bits(data, self.width)
         stored = np.zeros((len(data), self.stored_width), dtype=np.uint8)
         stored[:, self._data_pos] = dbits
@@ -184,11 +274,20 @@ class GoldenFaultSRAM:
         data = np.atleast_1d(np.asarray(data))
         if scalar and len(data) != 1 or not scalar and len(data) != len(addr):
             raise ValueError(f"{self.name}: {len(addr)} addresses but {len(data)} data words")
-        self.bits[addr] = self.encode(data)
+        self.version += 1
+        if not self.mirror:
+            self._bits[addr] = self.encode(data)
+            return
+        self._check_data(data)
+        self._data[addr] = data if self._data.dtype == object else data.astype(np.uint64)
+        self._stale[addr] = True
+        # a write replaces the whole stored word: a flip in it is gone, a stuck bit stays
+        self._unclean[addr] = self._stuck[addr]
 
     def _forced(self, addr: np.ndarray) -> np.ndarray:
-        raw = self.bits[addr]
-        for a, mbits, value in self._slots:
+        self._flush()
+        raw = self._bits[addr]
+        for a, mbits, value in self._slot_list:
             rows = addr == a
             if rows.any():
                 raw[rows] = (raw[rows] & (1 - mbits)) | (mbits * value)
@@ -198,6 +297,13 @@ class GoldenFaultSRAM:
         """Read through stuck-at faults and the decoder; counts errors like the RTL."""
         scalar = np.ndim(addr) == 0
         addr = self._check_addr(addr)
+        if not self._unclean[addr].any():
+            # every word is its data's codeword and no stuck bit holds it: the decoder
+            # returns the data and flags nothing
+            data = self._data[addr]
+            if scalar:
+                return ReadResult(int(data[0]), False, False)
+            return ReadResult(data, np.zeros(len(addr), bool), np.zeros(len(addr), bool))
         data, corrected, detected = self.decode(self._forced(addr))
         self._bump("corrected_count", corrected.sum())
         self._bump("detected_count", detected.sum())
@@ -208,13 +314,19 @@ class GoldenFaultSRAM:
 
     def stored(self, addr) -> int:
         """Raw stored word (no stuck-at forcing, no decoding, no counting)."""
-        return int(bits_to_int(self.bits[self._check_addr(addr)])[0])
+        self._flush()
+        return int(bits_to_int(self._bits[self._check_addr(addr)])[0])
 
     def inject(self, addr: int, mask: int, kind) -> bool:
         """Apply one fault; returns False when a stuck-at fault found no free slot."""
         kind = FaultKind(kind)
         if kind is FaultKind.CLEAR:
-            self._slots.clear()
+            rows = np.array(sorted({a for a, _, _ in self._slot_list}), dtype=np.int64)
+            self._slot_list.clear()
+            self._stuck[:] = False
+            self.version += 1
+            self._flush()
+            self._resync(rows)
             return True
         addr = int(self._check_addr(addr)[0])
         if mask < 0 or mask >> self.stored_width:
@@ -222,11 +334,19 @@ class GoldenFaultSRAM:
                              f"{self.stored_width} stored bits")
         mbits = int_to_bits([mask], self.stored_width)[0]
         if kind is FaultKind.FLIP:
-            self.bits[addr] ^= mbits
+            self._flush()
+            self._bits[addr] ^= mbits
+            self.version += 1
+            if self.mirror:
+                clean = (self.encode(self._data[addr:addr + 1])[0] == self._bits[addr]).all()
+                self._unclean[addr] = self._stuck[addr] or not clean
             return True
-        if len(self._slots) >= self.fault_slots:
+        if len(self._slot_list) >= self.fault_slots:
             self._bump("overflow_count", 1)
             self.fault_overflow = True
             return False
-        self._slots.append((addr, mbits, int(kind is FaultKind.STUCK_AT_1)))
+        self._slot_list.append((addr, mbits, int(kind is FaultKind.STUCK_AT_1)))
+        self._stuck[addr] = True
+        self._unclean[addr] = True
+        self.version += 1
         return True

@@ -6,26 +6,36 @@ What the model cannot know: cycle counters (``cycles_busy``/``cycles_idle`` of t
 and of each core) read as 0 and ``misrouted`` as 0; memory access counts (MEMSTAT
 COUNTS) are the model's own tallies of its datapath accesses. Output events of a
 timestep come sorted (the RTL sends them in mesh order; the driver sorts both).
+
+``fast`` (default) runs the chip's fast path (:mod:`sim.golden.fast`) and frames with
+:class:`FastFrameDecoder`, :func:`fast_frame` and :class:`Packing`, byte for byte what
+:mod:`hw.host.protocol` and :meth:`hw.isa.Isa.pack` make (tested); ``fast=False`` is
+the interpreter and the protocol module's own functions throughout.
 """
 
 from __future__ import annotations
 
+import binascii
 import struct
 
 import numpy as np
+from amaranth.hdl import Shape
 
 from hw.chip import CHIP_COUNTERS
 from hw.config import ChipConfig
 from hw.core import COUNTERS
 from hw.host.interface import build_id, host_geometry
-from hw.host.protocol import (PROTOCOL_VERSION, SYNC_BYTES, Error, FrameDecoder, Op,
-                              encode_frame)
+from hw.host.protocol import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION,
+                              SYNC_BYTES, Error, FrameDecoder, Op, encode_frame)
 from hw.isa import Isa
 from hw.mem.bus import BusOp
+from hw.mem.fault_sram import FaultKind
 from hw.noc.packet import chip_memories, packet_layout, state_clears, tile_coords
 from sim.golden.chip import GoldenChip
 
-__all__ = ["GoldenHost"]
+__all__ = ["GoldenHost", "FastFrameDecoder", "fast_frame", "Packing"]
+
+_ESCAPED = {ESC_END: END, ESC_ESC: ESC}
 
 
 def _words(data: list, width: int) -> np.ndarray:
@@ -33,15 +43,121 @@ def _words(data: list, width: int) -> np.ndarray:
     return np.array(data, dtype=np.int64 if width < 63 else object)
 
 
+def fast_frame(op: int, payload: bytes = b"") -> bytes:
+    """:func:`hw.host.protocol.encode_frame` with the CRC in C (``binascii.crc_hqx`` is
+    CRC-16/CCITT-FALSE from the initial value 0xFFFF) and the escaping by
+    ``bytes.replace`` (ESC first, so that the ESC of an escaped END stays single)."""
+    head = struct.pack("<BH", op, len(payload)) + bytes(payload)
+    body = head + struct.pack(">H", binascii.crc_hqx(head, 0xFFFF))
+    body = body.replace(bytes([ESC]), bytes([ESC, ESC_ESC])).replace(bytes([END]),
+                                                                    bytes([ESC, ESC_END]))
+    return bytes([END]) + body + bytes([END])
+
+
+class FastFrameDecoder(FrameDecoder):
+    """:class:`hw.host.protocol.FrameDecoder` taking the bytes between two ``END`` at
+    once (``bytes.split``/``find``) instead of one at a time, with the CRC in C: the same
+    frames and errors for every byte stream, however it is cut into ``feed`` calls."""
+
+    def feed(self, data: bytes) -> list:
+        frames = []
+        parts = bytes(data).split(bytes([END]))
+        for k, seg in enumerate(parts):
+            if seg:
+                self._segment(seg)
+            if k < len(parts) - 1:              # an END follows this segment
+                self._bad_escape |= self._esc
+                if self._buf or self._bad_escape:
+                    frames.append(self._finish())
+                self._buf, self._esc, self._bad_escape = bytearray(), False, False
+        return frames
+
+    def _segment(self, seg: bytes) -> None:
+        """Unescape bytes without END into the buffer (FrameDecoder's byte rules)."""
+        i = 0
+        if self._esc:
+            self._escaped(seg[0])
+            i = 1
+        while True:
+            j = seg.find(ESC, i)
+            if j < 0:
+                self._buf += seg[i:]
+                return
+            self._buf += seg[i:j]
+            if j + 1 == len(seg):
+                self._esc = True
+                return
+            self._escaped(seg[j + 1])
+            i = j + 2
+
+    def _escaped(self, b: int) -> None:
+        self._esc = False
+        if b in _ESCAPED:
+            self._buf.append(_ESCAPED[b])
+        else:
+            # kept, as the RTL keeps it: it counts towards TOO_LONG
+            self._buf.append(b)
+            self._bad_escape = True
+
+    def _finish(self):
+        b = bytes(self._buf)
+        if len(b) > self.max_payload + OVERHEAD:
+            return None, Error.TOO_LONG
+        if self._bad_escape:
+            return None, Error.BAD_ESCAPE
+        if len(b) < OVERHEAD:
+            return None, Error.SHORT
+        if binascii.crc_hqx(b, 0xFFFF) != 0:
+            return None, Error.BAD_CRC
+        op, length = struct.unpack("<BH", b[:3])
+        if length != len(b) - OVERHEAD:
+            return None, Error.BAD_LENGTH
+        return op, b[3:-2]
+
+
+class Packing:
+    """A flat :class:`amaranth.lib.data.StructLayout` packed and unpacked with integer
+    shifts (:meth:`Isa.pack` builds an Amaranth constant per call): ``pack`` truncates
+    each field to its width as ``Isa.pack`` does, ``unpack`` returns the fields as ints
+    (signed fields sign-extended), in layout order."""
+
+    def __init__(self, layout):
+        self.fields = []
+        for name, field in layout:
+            shape = Shape.cast(field.shape)
+            self.fields.append((name, field.offset, (1 << shape.width) - 1, shape.signed))
+        self.size = layout.size
+
+    def pack(self, **values) -> int:
+        word = 0
+        for name, offset, mask, _ in self.fields:
+            word |= (int(values.get(name, 0)) & mask) << offset
+        return word
+
+    def unpack(self, word: int) -> tuple:
+        out = []
+        for _, offset, mask, signed in self.fields:
+            v = (word >> offset) & mask
+            if signed and v > mask >> 1:
+                v -= mask + 1
+            out.append(v)
+        return tuple(out)
+
+
 class GoldenHost:
-    def __init__(self, config: ChipConfig):
+    def __init__(self, config: ChipConfig, *, fast: bool = True):
         self.config = config
-        self.chip = GoldenChip(config)
+        self.fast = fast
+        self.chip = GoldenChip(config, fast=fast)
         self.geometry = g = host_geometry(config)
         self.specs = chip_memories(config)
         self.mems = [self.chip.mems[s.name] for s in self.specs]
-        self.decoder = FrameDecoder(config.host.max_payload)
+        self.decoder = (FastFrameDecoder if fast else FrameDecoder)(config.host.max_payload)
+        self._frame = fast_frame if fast else encode_frame
         self.layout = packet_layout(config)
+        self._packing = Packing(self.layout)
+        names = [name for name, *_ in self._packing.fields]
+        self._xyap = [names.index(k) for k in ("x", "y", "axon", "payload")]
         self.pending = []
         self.coords = tile_coords(config)
         self.clears = state_clears(config)
@@ -61,18 +177,30 @@ class GoldenHost:
     def _packets(self, p: bytes, PB: int) -> list:
         """(x, y, axon, payload) of each packed packet in ``p``."""
         out = []
+        if self.fast:
+            ix, iy, ia, ip = self._xyap
+            unpack = self._packing.unpack
+            for k in range(len(p) // PB):
+                f = unpack(int.from_bytes(p[k * PB:(k + 1) * PB], "little"))
+                out.append((f[ix], f[iy], f[ia], f[ip]))
+            return out
         for k in range(len(p) // PB):
             f = Isa.unpack(self.layout, int.from_bytes(p[k * PB:(k + 1) * PB], "little"))
             out.append((int(f.x), int(f.y), int(f.axon), int(f.payload)))
         return out
 
-    @staticmethod
-    def _error(code, op) -> bytes:
-        return encode_frame(Op.ERROR, bytes([int(code), int(op) & 0xFF]))
+    def _output(self, x, y, axon, payload) -> int:
+        """An output event as the packet the host port sends."""
+        if self.fast:
+            return self._packing.pack(to_host=1, x=x, y=y, axon=axon, payload=payload)
+        return Isa.pack(self.layout, {"to_host": 1, "x": x, "y": y, "axon": axon,
+                                      "payload": payload})
 
-    @staticmethod
-    def _ok(op, payload=b"") -> bytes:
-        return encode_frame(op | 0x80, payload)
+    def _error(self, code, op) -> bytes:
+        return self._frame(Op.ERROR, bytes([int(code), int(op) & 0xFF]))
+
+    def _ok(self, op, payload=b"") -> bytes:
+        return self._frame(op | 0x80, payload)
 
     # -- commands ------------------------------------------------------------------------
 
@@ -178,12 +306,14 @@ class GoldenHost:
                 return err(Error.BAD_LENGTH)
             for i, keep in self.clears:
                 mem = self.mems[i]
+                addr = np.arange(mem.depth)
                 if keep:
                     # read through the decoder as the bus reads (tallies counted)
-                    words = [int(mem.read(a).data) & keep for a in range(mem.depth)]
+                    data = mem.read(addr).data
+                    words = data & (np.uint64(keep) if data.dtype != object else keep)
                 else:
-                    words = [0] * mem.depth
-                mem.write(np.arange(mem.depth), _words(words, mem.width))
+                    words = np.zeros(mem.depth, np.uint64 if mem.width <= 64 else object)
+                mem.write(addr, words)
             return self._ok(op)
         if op == Op.EVENTS:
             if n % PB:
@@ -205,11 +335,10 @@ class GoldenHost:
                 for i in range(0, len(events), k_max):
                     chunk = events[i:i + k_max]
                     body = struct.pack("<I", s) + b"".join(
-                        Isa.pack(self.layout, {"to_host": 1, "x": x, "y": y, "axon": a,
-                                               "payload": v}).to_bytes(PB, "little")
+                        self._output(x, y, a, v).to_bytes(PB, "little")
                         for x, y, a, v in chunk)
-                    out += encode_frame(Op.OUTPUT, body)
-                out += encode_frame(Op.STEP_DONE, struct.pack("<II", s, len(events)))
+                    out += self._frame(Op.OUTPUT, body)
+                out += self._frame(Op.STEP_DONE, struct.pack("<II", s, len(events)))
             return bytes(out) + self._ok(op, struct.pack("<I", steps))
         if op == Op.COUNTERS:
             if n != 2:
@@ -243,7 +372,7 @@ class GoldenHost:
                     core.reset_delays()
                 for spec, mem in zip(self.specs, self.mems):
                     mem.clear_status()
-                    mem._slots.clear()
+                    mem.inject(0, 0, FaultKind.CLEAR)
                     self._tallies(spec.name, clear=True)
             return self._ok(op)
         return err(Error.UNKNOWN_OP)

@@ -120,3 +120,85 @@ def test_errors_name_the_memory(call, message):
     with pytest.raises(ValueError) as e:
         call(g)
     assert str(e.value) == message
+
+
+_OPS = st.lists(st.tuples(st.sampled_from(["write", "read", "flip", "stuck0", "stuck1",
+                                           "clear", "bits", "stored", "status"]),
+                          st.integers(0, 7), st.integers(0, 2 ** 72 - 1),
+                          st.integers(1, 3)),
+                min_size=1, max_size=40)
+
+
+@given(st.sampled_from([1, 5, 8, 24, 63, 64, 80]), st.sampled_from(list(Protection)), _OPS)
+@settings(max_examples=300, deadline=None)
+def test_decoded_mirror_equals_the_reference(width, prot, ops):
+    """A memory with the decoded mirror (lazy encoding, clean reads from the mirror)
+    and one without give the same reads, flags, tallies, stored bits and stuck-at
+    faults after any sequence of writes, reads, flips, stuck-at faults, clears and
+    assignments of the bit matrix."""
+    depth = 8
+    fast = GoldenFaultSRAM(width, depth, prot, fault_slots=2, counter_bits=3)
+    ref = GoldenFaultSRAM(width, depth, prot, fault_slots=2, counter_bits=3, mirror=False)
+    for k, (op, addr, value, n) in enumerate(ops):
+        where = f"op {k} {op}({addr}, {value:#x}, {n}) of {ops}"
+        if op == "write":
+            addrs = [(addr + i) % depth for i in range(n)]
+            data = np.array([(value >> (3 * i)) % (1 << width) for i in range(n)],
+                            dtype=object if width >= 63 else np.int64)
+            for m in (fast, ref):
+                m.write(np.array(addrs), data)
+        elif op == "read":
+            addrs = np.array([(addr + i) % depth for i in range(n)])
+            a, b = fast.read(addrs), ref.read(addrs)
+            assert [int(x) for x in a.data] == [int(x) for x in b.data], where
+            assert a.corrected.tolist() == b.corrected.tolist(), where
+            assert a.detected.tolist() == b.detected.tolist(), where
+            a, b = fast.read(addr), ref.read(addr)
+            assert (a.data, a.corrected, a.detected) == (b.data, b.corrected, b.detected), where
+        elif op in ("flip", "stuck0", "stuck1"):
+            mask = value % (1 << fast.stored_width) or 1
+            kind = {"flip": FaultKind.FLIP, "stuck0": FaultKind.STUCK_AT_0,
+                    "stuck1": FaultKind.STUCK_AT_1}[op]
+            assert fast.inject(addr, mask, kind) == ref.inject(addr, mask, kind), where
+        elif op == "clear":
+            for m in (fast, ref):
+                m.inject(0, 0, FaultKind.CLEAR)
+        elif op == "bits":
+            bits = np.array(ref.bits)
+            for m in (fast, ref):
+                m.bits = bits
+        elif op == "stored":
+            assert fast.stored(addr) == ref.stored(addr), where
+        else:
+            for m in (fast, ref):
+                m.clear_status()
+        assert np.array_equal(fast.bits, ref.bits), where
+        assert (fast.corrected_count, fast.detected_count, fast.overflow_count, fast.error,
+                fast.fault_overflow) == (ref.corrected_count, ref.detected_count,
+                                         ref.overflow_count, ref.error, ref.fault_overflow), where
+    a, b = fast.read(np.arange(depth)), ref.read(np.arange(depth))
+    assert [int(x) for x in a.data] == [int(x) for x in b.data]
+
+
+def test_bits_and_stuck_at_slots_cannot_be_edited_behind_the_mirror():
+    g = GoldenFaultSRAM(8, 4)
+    with pytest.raises(ValueError, match="read-only"):
+        g.bits[0, 0] = 1
+    assert isinstance(g._slots, tuple)
+    with pytest.raises(ValueError, match=r"bits must be \(4, 8\), not \(3, 8\)"):
+        g.bits = np.zeros((3, 8))
+
+
+def test_version_counts_every_change_of_stored_bits_or_faults():
+    g = GoldenFaultSRAM(8, 4, Protection.SECDED)
+    v = g.version
+    g.read(np.arange(4))
+    g.clear_status()
+    assert g.version == v
+    for change in (lambda: g.write(0, 5), lambda: g.inject(1, 1, FaultKind.FLIP),
+                   lambda: g.inject(1, 1, FaultKind.STUCK_AT_1),
+                   lambda: g.inject(0, 0, FaultKind.CLEAR),
+                   lambda: setattr(g, "bits", np.array(g.bits))):
+        change()
+        assert g.version > v
+        v = g.version

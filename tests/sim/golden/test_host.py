@@ -368,3 +368,86 @@ def test_several_frames_in_one_feed():
 def test_counters_of_each_tile(tile):
     h = Host()
     assert h.counters(tile) == dict.fromkeys(COUNTERS, 0)
+
+
+# -- the fast host's frames and packets ------------------------------------------------
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from sim.golden.host import FastFrameDecoder, Packing, fast_frame  # noqa: E402
+
+# bytes biased to the framing bytes, so that escapes, bad escapes and short, long and
+# damaged frames all occur
+_WIRE = st.lists(st.one_of(st.sampled_from([END, ESC, 0xDC, 0xDD, 0, 1, 3]),
+                           st.integers(0, 255)), max_size=300).map(bytes)
+
+
+@given(st.lists(st.tuples(st.integers(0, 255), st.binary(max_size=140))), _WIRE,
+       st.lists(st.integers(1, 40), min_size=1, max_size=20))
+@settings(max_examples=300, deadline=None)
+def test_fast_frames_equal_the_protocol_module(frames, garbage, cuts):
+    """fast_frame makes encode_frame's bytes; FastFrameDecoder returns FrameDecoder's
+    frames and errors for good frames mixed with garbage, cut anywhere."""
+    for op, p in frames:
+        assert fast_frame(op, p) == encode_frame(op, p)
+    wire = b"".join(encode_frame(op, p) for op, p in frames[:len(frames) // 2]) + garbage \
+        + b"".join(encode_frame(op, p) for op, p in frames[len(frames) // 2:])
+    fast, ref = FastFrameDecoder(100), FrameDecoder(100)
+    got, want, i, k = [], [], 0, 0
+    while i < len(wire):
+        n = cuts[k % len(cuts)]
+        got += fast.feed(wire[i:i + n])
+        want += ref.feed(wire[i:i + n])
+        i, k = i + n, k + 1
+    assert got == want
+    assert (bytes(fast._buf), fast._esc, fast._bad_escape) == \
+        (bytes(ref._buf), ref._esc, ref._bad_escape)
+
+
+@given(st.data())
+@settings(max_examples=200, deadline=None)
+def test_packing_equals_isa_pack_and_unpack(data):
+    lay = packet_layout(CONFIG)
+    packing = Packing(lay)
+    values = {name: data.draw(st.integers(-300, 300)) for name, *_ in packing.fields}
+    word = Isa.pack(lay, values)
+    assert packing.pack(**values) == word
+    f = Isa.unpack(lay, word)
+    assert packing.unpack(word) == tuple(int(getattr(f, name)) for name, *_ in packing.fields)
+    # every field at the edges of its range (signed fields' sign bit)
+    for name, offset, mask, _ in packing.fields:
+        for v in (0, 1, mask >> 1, (mask >> 1) + 1, mask, -1, -(mask >> 1) - 1):
+            word = Isa.pack(lay, {name: v})
+            assert packing.pack(**{name: v}) == word, (name, v)
+            f = Isa.unpack(lay, word)
+            assert packing.unpack(word) == tuple(int(getattr(f, n)) for n, *_ in packing.fields)
+
+
+def test_golden_interp_backend_equals_golden():
+    """``golden:interp`` (the interpreter alone) and ``golden`` (the fast path) answer
+    every command alike: outputs, counters, access counts, memory status and words,
+    with a fault injected on the way."""
+    import numpy as np
+    from sim.stimulus import random_chip_case
+    from sw.driver import Chip
+    cfg = ChipConfig(core=CoreConfig(lanes=2, neurons=32, axons=64, synapses=512,
+                                     microcode_depth=16, layers=2, out_fifo_depth=32),
+                     noc=NocConfig(width=2, height=1, routes=256))
+    cfg = cfg.replace(memory=cfg.memory.replace(protection=ProtectionConfig(
+        weights="secded", state="parity")))
+    image, inputs = random_chip_case(np.random.default_rng(4500), cfg, 8)
+    results = {}
+    for backend in ("golden", "golden:interp"):
+        with Chip(backend, cfg) as chip:
+            assert chip.link.host.fast == (backend == "golden")
+            chip.load(image)
+            out = [chip.step(image.host_packets(ev)) for ev in inputs[:4]]
+            chip.fault("tile0_0.lane0.weights", 1, FaultKind.FLIP, 1 << 2)
+            chip.fault("tile0_0.lane1.state", 0, FaultKind.FLIP, 1)
+            out += [chip.step(image.host_packets(ev)) for ev in inputs[4:]]
+            chip.clear_state()
+            results[backend] = (out, chip.all_counters(),
+                                {s.name: (chip.memory_counts(s.name), chip.memory_status(s.name),
+                                          chip.read(s.name)) for s in chip.specs})
+    assert results["golden"] == results["golden:interp"]
+    assert sum(len(o) for o in results["golden"][0]) > 0
