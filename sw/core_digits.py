@@ -11,9 +11,12 @@ output neuron with the most spikes).
 
 Inference runs on :class:`sim.golden.batched.BatchedChip`: the chip's control traced from
 its (faulty) memories once per run, the test images then run together in NumPy. A tile
-whose memories no fault touched keeps the fault-free trace; a run whose faults are all
-flips in words rewritten before every image is the fault-free run (as it is on the
-chip). A fault that makes a program run away (a job of more than
+whose memories no fault touched keeps the fault-free trace, and the run reuses the
+fault-free run's spikes of every tile a fault does not reach; a run whose faults are
+all flips in words rewritten before every image is the fault-free run (as it is on the
+chip). Campaign runs take the trained chip itself (:meth:`CoreDigits.acquire`) and
+rewrite the memories they faulted afterwards (:meth:`CoreDigits.release`): building a
+new golden chip per run cost more than the run. A fault that makes a program run away (a job of more than
 :data:`~sim.golden.batched.TIMEOUT_ISSUES` issues) or address outside a memory ends the
 run with outcome ``hang``: the chip would not answer in time. A fault that makes an
 event program issue VEC or SETR gets outcome ``unmodelled`` (excluded from accuracy
@@ -151,9 +154,10 @@ class CoreDigits:
         self._fields = bit_fields(self.config)
         self.out_layer = self.image.outputs[0]
         self.trained = FaultyChip(self._fresh())
+        self._acquired = None
         self.base = BatchedChip.compile(self.trained.chip)
-        self.baseline = None
-        self.baseline = self.infer(self.trained)
+        self.baseline = self._base_result = None
+        self.baseline, self._base_result = self._infer(self.trained, reference=None)
         self.accuracy0 = self.baseline["accuracy"]
         self.prepare_seconds = time.perf_counter() - t0
         if log:
@@ -162,6 +166,12 @@ class CoreDigits:
                 f"fault-free accuracy {100 * self.accuracy0:.1f} % on {len(self.y)} test "
                 f"images; protection {spec.protection}")
 
+    def __reduce__(self):
+        # pickled as its recipe: a spawned or remote worker builds the same model once
+        from dataclasses import asdict
+        from sw.inject import _rebuild_model
+        return _rebuild_model, (asdict(self.spec), None)
+
     def _fresh(self):
         from sim.golden.chip import GoldenChip
         chip = GoldenChip(self.config)
@@ -169,12 +179,34 @@ class CoreDigits:
         return chip
 
     def copy(self) -> FaultyChip:
-        """A fault-free chip: a new GoldenChip with the trained one's stored bits."""
-        from sim.golden.chip import GoldenChip
-        chip = GoldenChip(self.config)
-        for name, mem in self.trained.chip.mems.items():
-            chip.mems[name].bits = mem.bits.copy()
-        return FaultyChip(chip)
+        """A fault-free chip of its own: a new GoldenChip loaded with the trained
+        images."""
+        return FaultyChip(self._fresh())
+
+    def acquire(self) -> FaultyChip:
+        """The fault-free chip for one run, to :meth:`release` after it: the trained
+        chip itself (building a GoldenChip costs more than a run), so one run at a
+        time."""
+        if self._acquired is not None:
+            raise RuntimeError("core-digits: acquire() again before release(): one run "
+                               "at a time uses the trained chip (use copy() for more)")
+        self._acquired = g = FaultyChip(self.trained.chip)
+        return g
+
+    def release(self, g: FaultyChip) -> None:
+        """Undo a run's faults: the memories it touched rewritten from the trained
+        images, their stuck-at slots and status cleared."""
+        if g is not self._acquired:
+            raise RuntimeError("core-digits: release() of a chip that acquire() did not "
+                               "hand out")
+        chip = g.chip
+        for name in sorted(g.changed):
+            mem = chip.mems[name]
+            mem.inject(0, 0, FaultKind.CLEAR)
+            chip.load({name: self.image.images[name]})
+            mem.clear_status()
+        g.changed.clear()
+        self._acquired = None
 
     # -- fields ---------------------------------------------------------------------------
 
@@ -196,25 +228,30 @@ class CoreDigits:
     # -- inference ------------------------------------------------------------------------
 
     def infer(self, g: FaultyChip) -> dict:
+        """The test images on chip ``g`` (batched golden chip; the tiles and steps a
+        fault does not reach are the fault-free run's)."""
+        return self._infer(g, reference=self._base_result)[0]
+
+    def _infer(self, g: FaultyChip, reference) -> tuple:
         from sim.golden.batched import BatchedChip, NotBatchable
         from sim.golden.loopctl import ProgramError
         rewritten_only = all(n.endswith(REWRITTEN) for n in g.changed) and not g.stuck
         if self.baseline is not None and rewritten_only:
             # flips in words the host rewrites before every image: the fault-free run
-            return {**self.baseline, "path": "rewritten"}
+            return {**self.baseline, "path": "rewritten"}, None
         B = len(self.y)
         try:
             bc = BatchedChip.compile(g.chip, base=self.base, changed=g.changed)
-            res = bc.run(self.inputs, self.state)
+            res = bc.run(self.inputs, self.state, reference=reference)
             path = "batched"
         except (ProgramError, ValueError) as e:
             return {"predictions": np.full(B, -1), "accuracy": 0.0, "hang": str(e),
                     "detected": False, "path": "hang",
-                    **{k: None for k in self.compare}}
+                    **{k: None for k in self.compare}}, None
         except NotBatchable as e:
             return {"predictions": np.full(B, -1), "accuracy": None, "unmodelled": str(e),
                     "detected": False, "path": "unmodelled",
-                    **{k: None for k in self.compare}}
+                    **{k: None for k in self.compare}}, None
         counts = self._class_counts(res.host, res.host_keys)
         pred = np.argmax(counts, axis=1)
         return {"spikes": res.spikes, "payloads": res.payloads,
@@ -222,7 +259,7 @@ class CoreDigits:
                 "host_payloads": self._align(res.host_payloads, res.host_keys),
                 "host_keys": res.host_keys, "counts": counts, "predictions": pred,
                 "accuracy": float(np.mean(pred == self.y)) if len(self.y) else 0.0,
-                "detected": bool(res.detected.any()), "path": path}
+                "detected": bool(res.detected.any()), "path": path}, res
 
     def _align(self, arr, keys):
         """Host outputs on the fault-free run's keys, then any new keys (so runs compare

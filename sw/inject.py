@@ -59,6 +59,17 @@ Outputs (``--out DIR``): ``campaign.json`` (everything), ``runs.csv``, ``faults.
 ``vulnerability.png`` (SDC fraction per memory and field), a progress bar while it
 runs and a summary table at the end.
 
+Execution: the runs of a campaign run in parallel, ``--workers`` processes on this
+machine (default: every core; ``--workers 1`` in this process), or on a Dask cluster
+(``--cluster local:N`` or ``--cluster tcp://HOST:8786``, the ``distributed`` extra).
+Every worker gets the model once; every run draws from its own random stream (the seed
+and the run's index) and the fault lists are drawn up front, so the results are the
+same for any worker count or cluster (only ``seconds``, ``runs_per_second`` and
+``execution`` differ). Each finished run is appended to ``runs.jsonl`` in ``--out``
+as it completes; a killed campaign started again with the same command resumes from
+it (the runs in it are not run again); a different spec is refused while that
+journal's campaign is unfinished (``--fresh`` starts over).
+
 Backends: ``golden`` runs campaigns; ``verilator`` replays a golden campaign's runs on the
 RTL (``--replay``). ``serial:PORT`` is not available for SDSP campaigns yet: the host
 link does not carry SDSP tiles' memories to the golden host model, so a board's runs
@@ -71,6 +82,7 @@ import argparse
 import csv
 import fnmatch
 import json
+import os
 import sys
 import time
 from dataclasses import asdict, dataclass, field
@@ -86,7 +98,8 @@ from hw.mem.fault_sram import FaultKind  # noqa: E402
 from hw.mem.protection import code_layout  # noqa: E402
 from sw import reliability as rel  # noqa: E402
 
-__all__ = ["CampaignSpec", "SdspDigits", "run_campaign", "replay_runs", "field_of", "main"]
+__all__ = ["CampaignSpec", "SdspDigits", "Journal", "run_campaign", "replay_runs", "field_of",
+           "open_cluster", "close_clusters", "limit_blas_threads", "TIMING_FIELDS", "main"]
 
 FAULT_MODELS = ("seu", "flips", "stuck", "sweep")
 OUTCOMES = ("masked", "sdc", "detected", "hang", "unmodelled")
@@ -198,7 +211,11 @@ class SdspDigits:
         self.events = [sd.sample_events(self.config, img, None, train=False, rng_or_seed=rng)
                        for img in self.x]
         self.memories = self._memories()
+        self.encoded = golden.encode_samples(self.events)
+        self._reference = None
         base_out = self.infer(golden)
+        # later inferences compute only the neurons a fault changed (GoldenSdsp.infer)
+        self._reference = (golden, (base_out["spikes"], base_out["v_all"]))
         self.baseline = base_out
         self.accuracy0 = base_out["accuracy"]
         self.read_rows = sorted({i for ev in self.events for _, i, _ in ev})
@@ -212,8 +229,24 @@ class SdspDigits:
     def _memories(self) -> list[dict]:
         return memories(self.config)
 
+    def __reduce__(self):
+        # pickled as its recipe (spec and trained images): a spawned or remote worker
+        # rebuilds the same model once instead of receiving its arrays and module refs
+        return _rebuild_model, (asdict(self.spec), self.images)
+
     def copy(self):
         return self.trained.copy()
+
+    def acquire(self):
+        """The fault-free core for one run, to :meth:`release` after it: a copy of the
+        trained core (runs change weights and state), written over the copy an
+        earlier run released (no new N x N arrays per run)."""
+        spare = self.__dict__.pop("_spare", None)
+        return self.trained.copy(into=spare)
+
+    def release(self, g) -> None:
+        """Keep ``g``'s arrays for the next run's copy."""
+        self._spare = g
 
     def outcome(self, g, out) -> str:
         """``detected``, else ``masked`` if every output equals the fault-free run's
@@ -226,10 +259,11 @@ class SdspDigits:
         return "masked" if same else "sdc"
 
     def infer(self, g) -> dict:
-        spikes, v = g.infer(self.events)
+        spikes, v = g.infer(self.encoded, like=self._reference)
         out = self.sd.OUTPUTS
         pred = self.sd.predict_counts(spikes[:, out.start:out.stop], v[:, out.start:out.stop])
-        return {"spikes": spikes, "v": v[:, out.start:out.stop], "predictions": pred,
+        return {"spikes": spikes, "v": v[:, out.start:out.stop], "v_all": v,
+                "predictions": pred,
                 "accuracy": float(np.mean(pred == self.y)) if len(self.y) else 0.0}
 
     def online(self, g, rng, count: int):
@@ -285,6 +319,11 @@ def make_model(spec: CampaignSpec, *, log=print, trained: dict | None = None):
         from sw.core_digits import CoreDigits
         return CoreDigits(spec, log=log)
     return SdspDigits(spec, log=log, trained=trained)
+
+
+def _rebuild_model(spec: dict, images: dict | None):
+    """A model from its pickled recipe (:meth:`SdspDigits.__reduce__`)."""
+    return make_model(CampaignSpec(**spec), log=None, trained=images)
 
 
 def model_memories(model: str, protection: str = "none") -> list[dict]:
@@ -463,8 +502,28 @@ def _outcome(model, g, out) -> str:
     return model.outcome(g, out)
 
 
-def _static_run(model, spec, faults, rng) -> dict:
-    g = model.copy()
+def _acquire(model):
+    return model.acquire() if hasattr(model, "acquire") else model.copy()
+
+
+def _release(model, g) -> None:
+    if hasattr(model, "release"):
+        model.release(g)
+
+
+def _run_one(model, spec, faults, r: int) -> dict:
+    """Run ``r`` of a campaign: its own random stream (seeded by the campaign's seed
+    and the run index, so any worker computes the same record)."""
+    rng = np.random.default_rng([spec.seed, r])
+    g = _acquire(model)
+    try:
+        return (_seu_run if spec.fault_model == "seu" else _static_run)(model, spec, faults,
+                                                                        rng, g)
+    finally:
+        _release(model, g)
+
+
+def _static_run(model, spec, faults, rng, g) -> dict:
     applied = _inject(g, faults)
     out = model.infer(g)
     rec = {"accuracy": out["accuracy"], "outcome": _outcome(model, g, out),
@@ -484,8 +543,7 @@ def _static_run(model, spec, faults, rng) -> dict:
     return rec
 
 
-def _seu_run(model, spec, faults, rng) -> dict:
-    g = model.copy()
+def _seu_run(model, spec, faults, rng, g) -> dict:
     times = np.linspace(0, spec.duration, spec.checkpoints + 1)[1:]
     accs, done = [], 0
     out = None
@@ -516,32 +574,444 @@ def _seu_run(model, spec, faults, rng) -> dict:
 
 
 def run_campaign(spec: CampaignSpec, *, model: SdspDigits | None = None, progress=True,
-                 log=print) -> dict:
-    """Run one campaign on the golden model; returns the results (see :func:`main`)."""
+                 log=print, workers: int = 1, cluster: str | None = None,
+                 journal: "Journal | Path | None" = None, campaign: int = 0,
+                 fresh: bool = False, on_run=None) -> dict:
+    """Run one campaign on the golden model; returns the results (see :func:`main`).
+
+    Parameters
+    ----------
+    workers : int
+        Processes running the runs at once on this machine (1: in this process). Each
+        gets the model once (forked, or rebuilt from its recipe where processes are
+        spawned).
+    cluster : str, optional
+        Run on a Dask cluster instead (:func:`open_cluster`: ``local:N`` or a
+        scheduler address such as ``tcp://host:8786``); needs the ``distributed``
+        extra.
+    journal : Journal or Path, optional
+        Append every finished run to this journal (``runs.jsonl``) as it completes,
+        and take the runs already in it instead of running them again (a killed
+        campaign resumes); ``campaign`` is the campaign's index in it and ``fresh``
+        starts the journal over.
+    on_run : callable, optional
+        ``on_run(run_index, record)`` after each run is journaled (progress hooks,
+        tests).
+
+    Every run draws from its own random stream (the seed and its index) and the fault
+    lists are drawn up front, so the results do not depend on ``workers``,
+    ``cluster`` or the order runs finish in; ``seconds``, ``runs_per_second`` and
+    ``execution`` are the only fields that do.
+    """
     spec.validate()
+    if not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"--workers: must be at least 1, not {workers!r}")
     model = model or make_model(spec, log=log)
     rng = np.random.default_rng(spec.seed)
     lists = _fault_lists(model, spec, rng)
     population = sum(m["words"] * m["width"] for m in _targets(model, spec.targets))
     needed = rel.sample_size(population, spec.margin, spec.confidence)
-    from tqdm import tqdm
-    runs = []
-    t0 = time.perf_counter()
-    for r, faults in enumerate(tqdm(lists, desc=f"{spec.fault_model} learning "
-                                    f"{spec.learning} {spec.protection}", unit="run",
-                                    disable=not progress, leave=False)):
+    for faults in lists:
         for f in faults:
             f["field"] = field_of(model, f["memory"], f["bit"])
-        run_rng = np.random.default_rng([spec.seed, r])
-        rec = (_seu_run if spec.fault_model == "seu" else _static_run)(model, spec, faults,
-                                                                       run_rng)
-        runs.append({"run": r, "faults": faults, **rec})
+    if journal is not None and not isinstance(journal, Journal):
+        journal = Journal(Path(journal))
+        journal.prepare([spec], fresh=fresh)
+    done = journal.runs(campaign, spec, lists) if journal is not None else {}
+    todo = [r for r in range(len(lists)) if r not in done]
+    from tqdm import tqdm
+    bar = tqdm(total=len(lists), initial=len(done), desc=f"{spec.fault_model} learning "
+               f"{spec.learning} {spec.protection}", unit="run", disable=not progress,
+               leave=False)
+    runs = dict(done)
+    engine = "in-process" if cluster is None and workers == 1 else \
+        f"processes:{workers}" if cluster is None else f"dask:{cluster}"
+    t0 = time.perf_counter()
+    try:
+        for batch in _execute(model, spec, lists, todo, workers, cluster):
+            for r, rec in batch:
+                # as JSON reads it back: a resumed campaign equals an uninterrupted one
+                run = json.loads(json.dumps({"run": r, "faults": lists[r], **rec},
+                                            default=_json))
+                runs[r] = run
+                if journal is not None:
+                    journal.append(campaign, run)
+            if journal is not None:
+                journal.flush()
+            bar.update(len(batch))
+            if on_run is not None:
+                for r, _ in batch:
+                    on_run(r, runs[r])
+    finally:
+        bar.close()
     seconds = time.perf_counter() - t0
+    runs = [runs[r] for r in range(len(lists))]
     return {"spec": asdict(spec), "accuracy0": model.accuracy0,
             "baseline_predictions": model.baseline["predictions"].tolist(),
             "population_bits": population, "sample_size": needed, "seconds": seconds,
-            "runs_per_second": len(runs) / seconds if seconds else None,
+            "runs_per_second": len(todo) / seconds if seconds and todo else None,
+            "execution": {"engine": engine, "workers": _engine_workers(workers, cluster),
+                          "ran": len(todo), "resumed": len(done)},
             "summary": summarize(spec, runs, model.accuracy0), "runs": runs}
+
+
+# -- running the runs: in this process, local processes, a cluster --------------------------
+
+#: Fields of a campaign's results that depend on how and when it ran, not on its spec.
+TIMING_FIELDS = ("seconds", "runs_per_second", "execution")
+
+_WORKER: dict = {}          # a worker process's model, set once by _worker_init
+
+
+def limit_blas_threads():
+    """One BLAS thread for this process while the returned context is held (as long as
+    it is not exited). Campaigns spread runs over the cores; the golden models' matrix
+    products are small (1,600 x 128 x 64), and OpenBLAS's own threads on top made
+    core-digits runs 3.5 x slower on 2 busy cores (docs/inject.md). Through
+    ``threadpoolctl`` where it is installed (the ``dev`` and ``distributed`` extras),
+    else through the OpenBLAS that NumPy's wheels bundle; a no-op if neither is
+    found."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return _OpenBlasThreads(1)
+    return threadpool_limits(1, user_api="blas")
+
+
+class _OpenBlasThreads:
+    """Set the thread count of the OpenBLAS libraries loaded in this process (NumPy's
+    bundled ``libscipy_openblas``), restored on exit; does nothing where there is none
+    (no ``/proc/self/maps``, another BLAS)."""
+
+    _SETTERS = ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
+                "openblas_set_num_threads64_", "openblas_set_num_threads")
+
+    def __init__(self, n: int):
+        import ctypes
+        self.saved = []
+        try:
+            maps = Path("/proc/self/maps").read_text()
+        except OSError:
+            return
+        paths = sorted({line.split()[-1] for line in maps.splitlines()
+                        if "openblas" in line.lower() and line.split()[-1].startswith("/")})
+        for path in paths:
+            try:
+                lib = ctypes.CDLL(path)
+            except OSError:
+                continue
+            for name in self._SETTERS:
+                setter = getattr(lib, name, None)
+                getter = getattr(lib, name.replace("set_", "get_"), None)
+                if setter is not None and getter is not None:
+                    self.saved.append((setter, getter()))
+                    setter(n)
+                    break
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for setter, n in self.saved:
+            setter(n)
+        self.saved = []
+
+
+def keep_freed_memory() -> None:
+    """Let this process keep the memory it frees for its next allocations (glibc's
+    ``mallopt``: no trimming, no ``mmap`` below 32 MiB; a no-op elsewhere). A run
+    allocates and frees arrays of a few MiB (spikes of 100 images x 16 steps x 128
+    neurons); glibc otherwise maps each afresh and returns it, and the page faults of
+    touching it again made core-digits runs 2 x slower (docs/inject.md)."""
+    if _WORKER.get("malloc") or not sys.platform.startswith("linux"):
+        return
+    _WORKER["malloc"] = True
+    import ctypes
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        return                  # not glibc
+    m_trim_threshold, m_mmap_threshold = -1, -3
+    mallopt(m_trim_threshold, 512 << 20)
+    mallopt(m_mmap_threshold, 32 << 20)        # glibc's largest on 64-bit machines
+
+
+def _worker_init(model) -> None:
+    _WORKER["model"] = model
+    _WORKER["blas"] = limit_blas_threads()       # held for the process's life
+    keep_freed_memory()
+    # a killed campaign must not leave its workers behind: they share the task pipe,
+    # so none of them ever sees it close
+    import threading
+    parent = os.getppid()
+
+    def orphaned():
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os._exit(1)
+    threading.Thread(target=orphaned, daemon=True, name="campaign-parent-watch").start()
+
+
+def _worker_runs(spec: CampaignSpec, chunk) -> list:
+    model = _WORKER["model"]
+    return [(r, _run_one(model, spec, faults, r)) for r, faults in chunk]
+
+
+def _chunks(todo, lists, workers: int, most: int = 16) -> list:
+    """Runs in chunks of at most ``most``: several per worker, so that neither the
+    messages per task nor a slow last chunk dominate."""
+    size = max(1, min(most, len(todo) // (4 * workers) or 1))
+    return [[(r, lists[r]) for r in todo[i:i + size]] for i in range(0, len(todo), size)]
+
+
+def _engine_workers(workers: int, cluster: str | None) -> int:
+    if cluster is None:
+        return workers
+    return _CLUSTERS[cluster][1] if cluster in _CLUSTERS else 0
+
+
+def _execute(model, spec, lists, todo, workers: int, cluster: str | None):
+    """Yield lists of ``(run index, record)`` as runs finish."""
+    if not todo:
+        return
+    if cluster is not None:
+        yield from _execute_dask(model, spec, lists, todo, cluster)
+        return
+    if workers == 1:
+        keep_freed_memory()
+        with limit_blas_threads():
+            for r in todo:
+                yield [(r, _run_one(model, spec, lists[r], r))]
+        return
+    import multiprocessing as mp
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    # fork hands every worker the built model without pickling it; elsewhere the
+    # model is pickled as its recipe and rebuilt once per worker (__reduce__)
+    ctx = mp.get_context("fork" if "fork" in mp.get_all_start_methods() else "spawn")
+    chunks = _chunks(todo, lists, workers)
+    with ProcessPoolExecutor(max_workers=min(workers, len(chunks)), mp_context=ctx,
+                             initializer=_worker_init, initargs=(model,)) as pool:
+        pending = {pool.submit(_worker_runs, spec, c) for c in chunks}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for fut in finished:
+                    yield fut.result()
+        finally:
+            for fut in pending:
+                fut.cancel()
+
+
+# -- the Dask engine (optional extra "distributed") --------------------------------------
+
+_CLUSTERS: dict = {}        # address given -> (dask Client, workers)
+
+
+def open_cluster(address: str):
+    """A Dask client for ``--cluster``: ``local:N`` starts a cluster of N worker
+    processes on this machine (one thread each), kept for the life of this process;
+    anything else is a scheduler address (``tcp://host:8786``). Returns the client."""
+    if address in _CLUSTERS:
+        return _CLUSTERS[address][0]
+    try:
+        from dask.distributed import Client, LocalCluster
+    except ImportError:
+        raise ValueError(f"--cluster {address}: needs Dask's distributed scheduler; "
+                         "install the extra: pip install -e '.[distributed]'") from None
+    if address.startswith("local:"):
+        try:
+            n = int(address.split(":", 1)[1])
+        except ValueError:
+            n = 0
+        if n < 1:
+            raise ValueError(f"--cluster {address}: local:N needs a worker count N of at "
+                             "least 1, such as local:2")
+        import dask
+        # the workers' statistical profiler samples every task's stack each 10 ms:
+        # it cost a third of the runs/s of sdsp-digits runs (docs/inject.md)
+        with dask.config.set({"distributed.worker.profile.enabled": False}):
+            cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+        client = Client(cluster)
+    elif "://" in address:
+        try:
+            client = Client(address, timeout="10s")
+        except OSError as e:
+            raise ValueError(f"--cluster {address}: cannot reach the Dask scheduler "
+                             f"({e})") from None
+    else:
+        raise ValueError(f"--cluster {address!r}: give local:N (a cluster of N workers on "
+                         "this machine) or a Dask scheduler address such as "
+                         "tcp://host:8786")
+    n = len(client.scheduler_info()["workers"])
+    _CLUSTERS[address] = (client, n)
+    return client
+
+
+def close_clusters() -> None:
+    """Shut down the clients (and local clusters) :func:`open_cluster` started."""
+    while _CLUSTERS:
+        _, (client, _) = _CLUSTERS.popitem()
+        cluster = client.cluster
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+_LOCKS: dict = {}
+
+
+def _cluster_runs(model, spec: CampaignSpec, chunk) -> list:
+    """A task on a Dask worker: ``model`` is the worker's copy (scattered once)."""
+    import threading
+    if "blas" not in _WORKER:
+        _WORKER["blas"] = limit_blas_threads()
+        keep_freed_memory()
+    # a worker with several threads shares its copy of the model: one run at a time
+    lock = _LOCKS.setdefault(id(model), threading.Lock())
+    with lock:
+        return [(r, _run_one(model, spec, faults, r)) for r, faults in chunk]
+
+
+def _execute_dask(model, spec, lists, todo, address: str):
+    from dask.distributed import as_completed
+    client = open_cluster(address)
+    workers = max(1, _CLUSTERS[address][1])
+    shared = client.scatter(model, broadcast=True)
+    # a Dask task costs about a millisecond more than a pool's: larger chunks
+    futures = [client.submit(_cluster_runs, shared, spec, c, pure=False)
+               for c in _chunks(todo, lists, workers, most=64)]
+    try:
+        for fut in as_completed(futures):
+            yield fut.result()
+    finally:
+        client.cancel(futures)
+        client.cancel(shared)
+
+
+# -- the journal: resumable campaigns ------------------------------------------------------
+
+class Journal:
+    """``runs.jsonl`` in a campaign's ``--out`` directory: one JSON line per finished
+    run, written (and flushed) as it finishes, after one header line per campaign with
+    its spec. A campaign started again with the same spec takes the runs it finds there
+    instead of running them; the journal of a campaign that did not finish refuses a
+    different spec (naming the parameter); ``fresh`` starts over. A line cut short by a
+    kill is dropped."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+        self.headers: dict = {}     # campaign -> spec (as JSON reads it)
+        self.lines: dict = {}       # campaign -> {run: record}
+        self.complete = False
+        self._file = None
+
+    def _read(self) -> None:
+        self.headers, self.lines, self.complete = {}, {}, False
+        try:
+            raw = self.path.read_bytes()
+        except FileNotFoundError:
+            return
+        good = 0                    # bytes up to the last whole line
+        for n, line in enumerate(raw.splitlines(keepends=True), 1):
+            if not line.endswith(b"\n"):
+                break               # cut short by a kill: dropped (and truncated below)
+            try:
+                rec = json.loads(line)
+            except json.JSONDecodeError as e:
+                raise ValueError(f"--out {self.path.parent}: line {n} of {self.path.name} "
+                                 f"is not JSON ({e}); start over with --fresh") from None
+            good += len(line)
+            # finished only if the marker is the last line: campaigns may follow it
+            self.complete = "complete" in rec
+            if self.complete:
+                continue
+            if "spec" in rec:
+                self.headers[rec["campaign"]] = rec["spec"]
+                self.lines.setdefault(rec["campaign"], {})
+            else:
+                self.lines.setdefault(rec["campaign"], {})[rec["run"]] = rec["record"]
+        if good < len(raw):
+            with open(self.path, "r+b") as f:
+                f.truncate(good)
+
+    def prepare(self, specs: list, *, fresh: bool = False) -> None:
+        """Open the journal for campaigns ``specs`` (index = campaign): keep it if
+        every campaign it holds has the same spec; start over with ``fresh``, or when
+        its campaigns all finished with other specs; else refuse."""
+        self._read()
+        if not fresh:
+            for c, old in sorted(self.headers.items()):
+                new = _as_json(asdict(specs[c])) if c < len(specs) else None
+                if old == new:
+                    continue
+                if self.complete:
+                    fresh = True    # a finished journal of other campaigns: start anew
+                    break
+                raise ValueError(f"--out {self.path.parent}: {self.path.name} holds the "
+                                 f"unfinished campaign {_spec_difference(old, new)}; run "
+                                 "the same command to resume it, or give --fresh to start "
+                                 "over (or another --out)")
+        if fresh:
+            self.headers, self.lines, self.complete = {}, {}, False
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = open(self.path, "w" if fresh else "a")
+        self.complete = False
+        for c, spec in enumerate(specs):
+            if c not in self.headers:
+                self.headers[c] = _as_json(asdict(spec))
+                self._write({"campaign": c, "spec": self.headers[c]})
+        self.flush()
+
+    def runs(self, campaign: int, spec: CampaignSpec, lists) -> dict:
+        """The journal's records of ``campaign`` (``{run: record}``), checked against
+        the faults the campaign draws now."""
+        if self._file is None:
+            self.prepare([spec])
+        out = self.lines.get(campaign, {})
+        for r, rec in out.items():
+            if r >= len(lists) or rec["faults"] != _as_json(lists[r]):
+                raise ValueError(f"--out {self.path.parent}: run {r} in {self.path.name} "
+                                 "has other faults than this campaign draws (the code or "
+                                 "the model changed?); give --fresh to start over")
+        return dict(out)
+
+    def append(self, campaign: int, record: dict) -> None:
+        self.lines.setdefault(campaign, {})[record["run"]] = record
+        self._write({"campaign": campaign, "run": record["run"], "record": record})
+
+    def _write(self, obj) -> None:
+        self._file.write(json.dumps(obj, default=_json) + "\n")
+
+    def flush(self) -> None:
+        self._file.flush()
+
+    def finish(self) -> None:
+        """Mark every campaign finished (its outputs written) and close."""
+        self._write({"complete": True})
+        self.close()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+def _as_json(obj):
+    return json.loads(json.dumps(obj, default=_json))
+
+
+def _spec_difference(old: dict, new: dict | None) -> str:
+    """The first parameter two specs differ in, as the option and both values."""
+    if new is None:
+        return (f"{old.get('fault_model')} campaign with --protection "
+                f"{old.get('protection')} --learning {old.get('learning')}, which this "
+                "command does not run")
+    for key in list(old) + [k for k in new if k not in old]:
+        if old.get(key) != new.get(key):
+            return (f"with --{key.replace('_', '-')} {old.get(key)!r}, not "
+                    f"{new.get(key)!r}")
+    return "with the same spec"     # pragma: no cover - callers compare first
 
 
 def summarize(spec: CampaignSpec, runs, accuracy0: float) -> dict:
@@ -800,7 +1270,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--runs", type=int, default=d.runs, help="runs per setting")
     p.add_argument("--seed", type=int, default=d.seed)
     p.add_argument("--out", type=Path, default=Path("results/inject"),
-                   help="output directory")
+                   help="output directory (and its journal runs.jsonl, which a campaign "
+                        "started again resumes from)")
     p.add_argument("--protection", default=d.protection,
                    choices=["none", "parity", "secded", "all"],
                    help="FaultSRAM protection of every memory; 'all' runs each")
@@ -850,6 +1321,16 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--replay-runs", type=int, default=20, help="runs to replay")
     p.add_argument("--replay-samples", type=int, default=20,
                    help="test images per replayed run")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="processes running runs at once on this machine (1: in this "
+                        "process); the results do not depend on it")
+    p.add_argument("--cluster", metavar="ADDRESS",
+                   help="run on a Dask cluster instead: local:N (N worker processes "
+                        "started here) or a scheduler address such as tcp://host:8786 "
+                        "(needs the 'distributed' extra)")
+    p.add_argument("--fresh", action="store_true",
+                   help="start over: ignore the journal (runs.jsonl) in --out; without "
+                        "it a campaign started again resumes from its journal")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -886,10 +1367,11 @@ def main(argv=None) -> int:
         if sigma == 0:
             parser().error("the beam test counted no upset: the cross-section is 0; give "
                            "--sigma (e.g. its upper limit)")
+    if args.workers < 1:
+        parser().error(f"--workers: must be at least 1, not {args.workers}")
     prots = ["none", "parity", "secded"] if args.protection == "all" else [args.protection]
     learns = ["off", "on"] if args.learning == "both" else [args.learning]
-    results = []
-    model_cache = {}
+    specs = []
     for prot in prots:
         for learn in learns:
             spec = CampaignSpec(
@@ -906,24 +1388,49 @@ def main(argv=None) -> int:
                 spec.validate()
                 select_targets(model_memories(spec.model, prot), spec.targets,
                                spec.fault_model)
+            except ValueError as e:
+                parser().error(str(e))
+            specs.append(spec)
+    journal = Journal(args.out / "runs.jsonl")
+    try:
+        journal.prepare(specs, fresh=args.fresh)
+        if args.cluster:
+            open_cluster(args.cluster)
+    except ValueError as e:
+        parser().error(str(e))
+    results = []
+    model_cache = {}
+    try:
+        for c, spec in enumerate(specs):
+            prot, learn = spec.protection, spec.learning
+            try:
                 if prot not in model_cache:
                     first = next(iter(model_cache.values()), None)
                     model_cache[prot] = make_model(
-                        spec, trained=first.images if first else None)
+                        spec, trained=getattr(first, "images", None))
                 res = run_campaign(spec, model=model_cache[prot],
-                                   progress=not args.no_progress)
+                                   progress=not args.no_progress, workers=args.workers,
+                                   cluster=args.cluster, journal=journal, campaign=c)
             except ValueError as e:
                 parser().error(str(e))
-            s = res["summary"]
-            print(f"{args.fault_model} protection {prot}, learning {learn}: {s['runs']} runs "
-                  f"in {res['seconds']:.1f} s ({res['runs_per_second']:.1f} runs/s); "
+            s, ex = res["summary"], res["execution"]
+            rate = (f"{ex['ran']} runs in {res['seconds']:.1f} s "
+                    f"({res['runs_per_second'] or 0:.1f} runs/s, {ex['engine']})")
+            if ex["resumed"]:
+                rate += f", {ex['resumed']} from the journal"
+            print(f"{args.fault_model} protection {prot}, learning {learn}: {s['runs']} runs"
+                  f"; {rate}; "
                   f"Leveugle sample size for +-{args.margin} at "
                   f"{int(100 * args.confidence)} %: {res['sample_size']} of "
                   f"{res['population_bits']} bits"
                   + ("" if args.runs >= res["sample_size"] or args.fault_model == "seu"
                      else f" (warning: {args.runs} runs are fewer)"))
             results.append(res)
-    paths = write_outputs(results, args.out)
+        paths = write_outputs(results, args.out)
+        journal.finish()
+    finally:
+        journal.close()
+        close_clusters()
     print(table(results))
     for res in results:
         for why in res["summary"].get("unmodelled_reasons", []):
@@ -964,4 +1471,7 @@ def _main_replay(args) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run as sw.inject, so that worker processes and clusters find its functions and
+    # classes by their module's name
+    from sw.inject import main as _main
+    sys.exit(_main())

@@ -82,7 +82,7 @@ from hw.mem.fault_sram import FaultKind
 from hw.sdsp.format import (EventKind, control_layout, neuron_layout, param_layout,
                             sdsp_memories, synapse_layout, unsigned_fields)
 
-__all__ = ["GoldenSdsp", "pack_words", "unpack_words", "SDSP_COUNTERS"]
+__all__ = ["GoldenSdsp", "EncodedSamples", "pack_words", "unpack_words", "SDSP_COUNTERS"]
 
 SDSP_COUNTERS = ("events_in", "events_out", "synops", "neuron_updates", "ticks",
                  "weight_updates")
@@ -159,6 +159,30 @@ def sdsp_flags(v, ca, p, sel=slice(None)):
     up = band & (v >= p["theta_m"][sel]) & (ca < p["theta_3"][sel])
     down = band & (v < p["theta_m"][sel]) & (ca < p["theta_2"][sel])
     return up, down
+
+
+class EncodedSamples:
+    """Presentations as ``B x T`` arrays of event ``kind`` (-1 pads the shorter ones),
+    ``index`` and ``arg`` (:meth:`GoldenSdsp.encode_samples`), with what
+    :meth:`GoldenSdsp.infer` derives from them once: the rows whose weights and signs
+    the events read, and the neurons with events of their own."""
+
+    def __init__(self, kind, index, arg):
+        self.kind, self.index, self.arg = kind, index, arg
+        self.rows = np.unique(index[(kind == EventKind.SPIKE.value)
+                                    | (kind == EventKind.SYNAPSE.value)])
+        self._targeted = {}
+
+    def targeted(self, neurons: int) -> np.ndarray:
+        """(neurons,) the neurons a VIRTUAL, TIME or SYNAPSE event names."""
+        hit = self._targeted.get(neurons)
+        if hit is None:
+            hit = np.zeros(neurons, bool)
+            own = (self.kind == EventKind.VIRTUAL.value) | (self.kind == EventKind.TIME.value)
+            hit[self.index[own]] = True
+            hit[self.arg[self.kind == EventKind.SYNAPSE.value] % neurons] = True
+            self._targeted[neurons] = hit
+        return hit
 
 
 class GoldenSdsp:
@@ -315,18 +339,36 @@ class GoldenSdsp:
             f"{p}.control": pack_words(unsigned_fields(control_layout()), 1, self._control()),
         }
 
-    def copy(self) -> "GoldenSdsp":
+    _ARRAYS = ("w", "mapped", "inh", "v", "ca", "count", "up", "down")
+
+    def copy(self, into: "GoldenSdsp | None" = None) -> "GoldenSdsp":
         """An independent copy (state, weights, faults, counters; the codecs are shared,
-        they hold no state)."""
+        they hold no state). ``into``: an earlier copy of a core of the same
+        configuration to overwrite instead of allocating a new one (what a campaign
+        does for every run: the weight matrix alone is N x N words)."""
         import copy
-        new = object.__new__(GoldenSdsp)
+        if into is None or into is self or into.config != self.config:
+            new = object.__new__(GoldenSdsp)
+            buffers = None
+        else:
+            new = into
+            state, par = new._seen
+            buffers = ({n: getattr(new, n) for n in self._ARRAYS}, dict(new.params),
+                       dict(state), dict(par))
         new.__dict__.update(self.__dict__)
-        for name in ("w", "mapped", "inh", "v", "ca", "count", "up", "down"):
-            setattr(new, name, getattr(self, name).copy())
-        new.params = {k: a.copy() for k, a in self.params.items()}
+
+        def dup(a, buf):
+            if buf is None or buf.shape != a.shape or buf.dtype != a.dtype:
+                return a.copy()
+            np.copyto(buf, a)
+            return buf
+        arrays, params, seen_state, seen_par = buffers or ({}, {}, {}, {})
+        for name in self._ARRAYS:
+            setattr(new, name, dup(getattr(self, name), arrays.get(name)))
+        new.params = {k: dup(a, params.get(k)) for k, a in self.params.items()}
         state, par = self._seen
-        new._seen = ({n: a.copy() for n, a in state.items()},
-                     {n: a.copy() for n, a in par.items()})
+        new._seen = ({n: dup(a, seen_state.get(n)) for n, a in state.items()},
+                     {n: dup(a, seen_par.get(n)) for n, a in par.items()})
         for name in ("counters", "upsets", "status", "stuck"):
             setattr(new, name, copy.deepcopy(getattr(self, name)))
         return new
@@ -594,7 +636,25 @@ class GoldenSdsp:
         """Process ``(kind, index, arg)`` events in order; the spikes of each."""
         return [self.event(*e) for e in events]
 
-    def infer(self, samples):
+    @staticmethod
+    def encode_samples(samples) -> "EncodedSamples":
+        """Presentations as arrays, to compute once and infer many times (what
+        :meth:`infer` takes in place of the event lists)."""
+        B = len(samples)
+        T = max((len(e) for e in samples), default=0)
+        kind = np.full((B, T), -1, np.int64)
+        index = np.zeros((B, T), np.int64)
+        arg = np.zeros((B, T), np.int64)
+        values = {k: k.value for k in EventKind}
+        for b, events in enumerate(samples):
+            if events:
+                k, i, a = zip(*events)
+                n = len(events)
+                kind[b, :n] = [values[x] if x in values else EventKind(x).value for x in k]
+                index[b, :n], arg[b, :n] = i, a
+        return EncodedSamples(kind, index, arg)
+
+    def infer(self, samples, *, like=None):
         """Many samples at once, for inference: each sample's events from a reset state
         (``v = ca = count = 0``, as :meth:`reset_state`), with learning off, vectorised
         over the samples. It equals ``reset_state(); run(events)`` per sample with
@@ -602,31 +662,72 @@ class GoldenSdsp:
         unchanged and counts nothing. Calcium and flags do not act on spikes or
         membranes, so it does not track the flags.
 
+        Parameters
+        ----------
+        samples : list of event lists, or :meth:`encode_samples` of them
+        like : (GoldenSdsp, (spikes, v)), optional
+            Another core and its ``infer`` result on the same samples (a fault-free
+            reference). Neurons do not interact here, so a neuron whose inputs equal the
+            reference's (its parameters, its column of weights and, with ``gate``,
+            mapping bits, the signs of the rows the samples' events read, ``gate``) has
+            the reference's result, copied instead of computed: the same answer, at the
+            cost of the neurons a change touches only.
+
         Returns ``(spikes, v)``: spike counts per sample and neuron (``B x N``) and the
-        final membranes (``B x N``)."""
-        N, B = self.s.neurons, len(samples)
-        T = max((len(e) for e in samples), default=0)
-        kind = np.full((B, T), -1)
-        index = np.zeros((B, T), np.int64)
-        arg = np.zeros((B, T), np.int64)
-        for b, events in enumerate(samples):
-            for t, (k, i, a) in enumerate(events):
-                kind[b, t], index[b, t], arg[b, t] = EventKind(k).value, i, a
-        w = np.where(self.mapped, self.w, 0) if self.gate else self.w
+        final membranes (``B x N``); with ``like`` and nothing changed, read-only views
+        of the reference's."""
+        N = self.s.neurons
+        enc = samples if isinstance(samples, EncodedSamples) else self.encode_samples(samples)
+        kind, index, arg, rows = enc.kind, enc.index, enc.arg, enc.rows
+        B, T = kind.shape
         # Neurons do not interact inside the core, so only the "live" ones need work: a
-        # neuron with no nonzero input weight, no event of its own and a threshold above 0
-        # stays at v = 0 and never fires (exact, not an approximation).
-        targeted = np.zeros(N, bool)
-        own = (kind == EventKind.VIRTUAL.value) | (kind == EventKind.TIME.value)
-        targeted[index[own]] = True
-        targeted[arg[kind == EventKind.SYNAPSE.value] % N] = True
-        cols = np.flatnonzero((w != 0).any(axis=0) | (self.params["thr"] == 0) | targeted)
+        # neuron with no nonzero input weight in the rows the events read, no event of
+        # its own and a threshold above 0 stays at v = 0 and never fires (exact, not an
+        # approximation).
+        nonzero = self.w != 0
+        if self.gate:
+            nonzero &= self.mapped
+        live = nonzero[rows].any(axis=0) | (self.params["thr"] == 0) | enc.targeted(N)
         self._sync_flags()          # infer() leaves the model as it finds it
-        full_spikes = np.zeros((B, N), np.int64)
-        full_v = np.zeros((B, N), np.int64)
+        if like is not None:
+            ref, (ref_spikes, ref_v) = like
+            if self.gate != ref.gate or not np.array_equal(self.inh[rows], ref.inh[rows]):
+                changed = np.ones(N, bool)
+            else:
+                # a superset of the neurons whose effective weights differ: exact all
+                # the same, as every neuron in it is computed
+                diff = self.w != ref.w
+                if self.gate:
+                    diff |= self.mapped != ref.mapped
+                changed = diff[rows].any(axis=0)
+                for name, a in self.params.items():
+                    changed |= a != ref.params[name]
+            if not changed.any():
+                out = ref_spikes.view(), ref_v.view()
+                for a in out:
+                    a.flags.writeable = False
+                return out
+            full_spikes, full_v = ref_spikes.copy(), ref_v.copy()
+            full_spikes[:, changed] = 0
+            full_v[:, changed] = 0
+            cols = np.flatnonzero(live & changed)
+        else:
+            full_spikes = np.zeros((B, N), np.int64)
+            full_v = np.zeros((B, N), np.int64)
+            cols = np.flatnonzero(live)
         if T == 0 or len(cols) == 0:
             return full_spikes, full_v
-        w = w[:, cols]
+        w = self.w[:, cols]
+        if self.gate:
+            w = np.where(self.mapped[:, cols], w, 0)
+        full_spikes[:, cols], full_v[:, cols] = self._infer_columns(kind, index, arg,
+                                                                    cols, w)
+        return full_spikes, full_v
+
+    def _infer_columns(self, kind, index, arg, cols, w):
+        """The batched inference of neurons ``cols`` (``w``: their effective weights,
+        ``N x len(cols)``): ``(spikes, v)``, each ``B x len(cols)``."""
+        N, B, T = self.s.neurons, kind.shape[0], kind.shape[1]
         p = {name: a[cols] for name, a in self.params.items()}
         on = p["ca_off"] == 0
         emits = p["off"] == 0
@@ -661,6 +762,4 @@ class GoldenSdsp:
             v = np.where(touched, v2, v)
             ca = np.where(touched, ca2, ca)
             spikes += fired & emits
-        full_spikes[:, cols] = spikes
-        full_v[:, cols] = v
-        return full_spikes, full_v
+        return spikes, v
