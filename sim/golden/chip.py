@@ -24,6 +24,16 @@ reach an SDSP tile in the order their single source sent them.
 Memories are :class:`~sim.golden.fault_sram.GoldenFaultSRAM` with the RTL's names, so
 faults act as in the RTL; reads and writes are counted per memory like the RTL's
 access counters. An SDSP core's memories are its images (``GoldenSdsp.images``).
+
+Speed (``GoldenChip(config, fast=True)``, the default; ``fast=False`` is the reference
+interpreter throughout, and the two agree in everything above, tested in
+``tests/sim/golden/test_fast.py``): neurocores run their fast path
+(:mod:`sim.golden.fast`), each core getting all of a timestep's events in one call; a
+spike's route is decoded once from the route and destination tables and reused while
+both tables keep their ``version`` and the words it reads are clean. A route whose
+words are unclean or out of range, or that reaches an SDSP tile (which runs each event
+as it arrives and may refuse it), is read word by word as before (``_expand_interp``).
+Host packets go straight to the neurocores' lists when the chip has no SDSP tile.
 """
 
 from __future__ import annotations

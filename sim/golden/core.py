@@ -31,6 +31,15 @@ accumulator row, the RTL forwards the sum and also re-reads the (stale) stored w
 with a fault injected into that word mid-timestep, the RTL's ECC counters of the
 accumulator bank can count that stale read once more than this model. Results (data)
 are unaffected, and faults injected between timesteps (what campaigns do) behave alike.
+
+Two ways to run (``GoldenCore(config, fast=...)``): the instruction-level interpreter
+(``fast=False``, memories decoded on every read: the reference), and by default the
+fast path of :mod:`sim.golden.fast`, which traces the microcode once per change of the
+control memories and applies a timestep's events and each tick vectorised, falling back
+to the interpreter for exactly the events and ticks its traces cannot stand for (that
+module's docstring lists them). Counters and access tallies are the same either way;
+read them through the attributes (``counters``, ``reads``, ``writes`` are properties
+that bring the fast path's pending counts in).
 """
 
 from __future__ import annotations

@@ -23,22 +23,31 @@ drops every trace of the core (they are rebuilt when next needed).
 
 Running: the events of one :meth:`FastCore.events` call (the chip passes all of a core's
 events of a timestep) are taken in order; consecutive events that may run fast form a run,
-which is applied at once: every MAC contribution ``weight * payload`` added per
-accumulator word (:func:`numpy.bincount`), straight into the accumulator banks' decoded
-mirrors (:mod:`sim.golden.fault_sram`). That equals the interpreter's word-by-word
-accumulation because addition is modular; ``acc_overflows`` depends on issue order, so
-when any word could leave the ``acc_bits`` range (its old value plus the sum of the
-magnitudes added to it) the run takes :func:`~sim.golden.npe.mac_sums_grouped`, which
-counts overflows in issue order. SCDQ pushes of a run go in order through
-``GoldenDelayQueue.push_many``. A tick runs its VEC issues in order, each vectorised over
-all its (lane, row) elements, on the mirrors of the accumulator and state banks.
-Counters (``events_in``, ``synops``, ``neuron_updates``, ``events_out``, ``acc_overflows``,
-delay counters) and the memories' read and write tallies are the trace's, added per run.
-Nothing else differs: reads of clean words flag nothing in any code, so ECC tallies stay.
+applied at once, straight on the decoded mirrors of the lane banks
+(:mod:`sim.golden.fault_sram`; their stored bits are encoded when something looks at
+them). With one accumulator slot (no delay unit, or the SCDQ) and small enough tables
+a run is two matrix products: per axon the summed payloads times its row of summed
+weights per accumulator word (float64, exact below 2**53, checked). Otherwise the run's
+contributions ``weight * payload`` are gathered in issue order and summed per word
+(:func:`numpy.bincount`). Either equals the interpreter's word-by-word accumulation
+because addition is modular, as long as no partial sum leaves the ``acc_bits`` range:
+``acc_overflows`` depends on issue order, so when a word's old value plus the
+magnitudes added to it could leave the range (a bound, checked per run), the run takes
+:func:`~sim.golden.npe.mac_sums_grouped` on the ordered contributions, which counts
+overflows as the interpreter does. SCDQ pushes of a run go in order through
+``GoldenDelayQueue.push_many`` (equal to pushes one by one). A tick runs its VEC issues
+in order, each vectorised over all its (lane, row) elements, with the instruction
+compiled once (``compile_vec(..., ranges=True)``: the wraps its range analysis proves
+idle left out). Counters (``events_in``, ``synops``, ``neuron_updates``, ``events_out``,
+``acc_overflows``) and the memories' read and write tallies are the traces', added per
+run into ``FastCore.pending`` and moved into the core's dicts when those are read.
+Nothing else differs: reads of clean words flag nothing in any code, so ECC tallies
+stay as they are.
 
 When the interpreter runs instead (exactly there, and the results are still equal):
 
-* an event whose axon or payload is out of range (the interpreter raises ValueError);
+* events that are not pairs of integers, and an event whose axon or payload is out of
+  range (the interpreter raises the error);
 * an event whose trace cannot be made: its program issues VEC or SETR (their effect
   depends on the data and the payload), raises :class:`~sim.golden.loopctl.ProgramError`
   (runaway, address outside a bank), issues more than :data:`TRACE_ISSUES` instructions,
@@ -47,7 +56,8 @@ When the interpreter runs instead (exactly there, and the results are still equa
   target table or weights, or has a delay the queue refuses (``delay >= delay.slots``);
 * an event whose MACs touch an unclean accumulator word (checked per event, only when the
   core's accumulator banks hold one);
-* a delayed group drained from the queue, under the same rules as an event;
+* a delayed group drained from the queue whose job cannot be traced (as for an event)
+  or whose MACs touch an unclean accumulator word;
 * a whole tick's layers when their trace cannot be made (as for events, VEC and SETR
   allowed), or when any accumulator or state word they read is unclean;
 * interpreter and fast runs follow each other in event order, so that everything before
