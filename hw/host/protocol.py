@@ -76,6 +76,7 @@ send it again (:class:`sw.driver.Chip`).
 
 from __future__ import annotations
 
+import binascii
 import enum
 import struct
 
@@ -148,12 +149,9 @@ class ProtocolError(RuntimeError):
 
 
 def crc16(data: bytes, crc: int = 0xFFFF) -> int:
-    """CRC-16/CCITT-FALSE (check value of b"123456789": 0x29B1)."""
-    for b in data:
-        crc ^= b << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021 if crc & 0x8000 else crc << 1) & 0xFFFF
-    return crc
+    """CRC-16/CCITT-FALSE (check value of b"123456789": 0x29B1): the standard
+    library's ``binascii.crc_hqx`` (polynomial 0x1021, no reflection) from 0xFFFF."""
+    return binascii.crc_hqx(bytes(data), crc)
 
 
 def body(op: int, payload: bytes = b"") -> bytes:

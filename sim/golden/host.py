@@ -99,20 +99,6 @@ class FastFrameDecoder(FrameDecoder):
             self._buf.append(b)
             self._bad_escape = True
 
-    def _finish(self):
-        b = bytes(self._buf)
-        if len(b) > self.max_payload + OVERHEAD:
-            return None, Error.TOO_LONG
-        if self._bad_escape:
-            return None, Error.BAD_ESCAPE
-        if len(b) < OVERHEAD:
-            return None, Error.SHORT
-        if binascii.crc_hqx(b, 0xFFFF) != 0:
-            return None, Error.BAD_CRC
-        op, length = struct.unpack("<BH", b[:3])
-        if length != len(b) - OVERHEAD:
-            return None, Error.BAD_LENGTH
-        return op, b[3:-2]
 
 
 class Packing:
