@@ -18,7 +18,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hw.config import ChipConfig, CoreConfig
+from hw.spec.config import ChipConfig, CoreConfig
 from hw.core import Neurocore
 from sim.runner import run_cocotb, verilator_build
 

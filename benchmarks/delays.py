@@ -76,7 +76,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import ChipConfig, CoreConfig, DelayConfig
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig
 from sw.delay_task import run_hardware
 
 SLOTS = (8, 16, 64)

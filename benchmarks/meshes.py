@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 from hw.host import HostChip
 from sim.runner import verilator_exe
 from sim.stimulus import random_chip_case

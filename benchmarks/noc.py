@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from hw.chip import Chip
-from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 from hw.noc import Mesh
 from sim.runner import run_cocotb, verilator_build
 

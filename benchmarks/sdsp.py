@@ -19,7 +19,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from hw.config import ChipConfig
+from hw.spec.config import ChipConfig
 from hw.sdsp.core import SdspCore
 from sim.runner import run_cocotb, verilator_build
 

@@ -11,7 +11,7 @@ import importlib
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hw.config import ChipConfig
+from hw.spec.config import ChipConfig
 
 __all__ = ["Board", "BOARDS", "get_board", "board_names"]
 

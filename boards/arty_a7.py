@@ -8,7 +8,7 @@ bitstream. Capacity from the Artix-7 data sheet (DS180): 20,800 LUTs, 41,600 fli
 
 from amaranth_boards.arty_a7 import ArtyA7_35Platform
 
-from hw.config import ChipConfig, CoreConfig, MemoryConfig
+from hw.spec.config import ChipConfig, CoreConfig, MemoryConfig
 
 from . import Board
 

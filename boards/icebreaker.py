@@ -15,7 +15,7 @@ configuration below. Clock: 12 MHz; UART: the FTDI bridge's second channel.
 
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 
-from hw.config import ChipConfig, CoreConfig, HostConfig, MemoryConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, HostConfig, MemoryConfig, NocConfig
 
 from . import Board
 

@@ -10,7 +10,7 @@ ECP5 PLL on the 48 MHz oscillator (the 2-lane chip's post-route Fmax, 40.12 MHz,
 from amaranth.build import Attrs, Pins, PinsN, Resource, Subsignal
 from amaranth_boards.orangecrab_r0_2 import OrangeCrabR0_2_25FPlatform
 
-from hw.config import ChipConfig, CoreConfig
+from hw.spec.config import ChipConfig, CoreConfig
 
 from . import Board
 

@@ -13,7 +13,7 @@ the USB port (``uart`` resource of amaranth-boards).
 
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from hw.config import ChipConfig, CoreConfig
+from hw.spec.config import ChipConfig, CoreConfig
 
 from . import Board
 

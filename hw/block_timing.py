@@ -32,7 +32,7 @@ from amaranth.back import verilog
 
 from boards import get_board
 
-from .config import ChipConfig
+from .spec.config import ChipConfig
 from .npe import NpeLane
 
 __all__ = ["BLOCKS", "block_verilog", "main", "place_and_route"]

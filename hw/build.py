@@ -34,8 +34,8 @@ from amaranth.lib import io
 
 from boards import Board, board_names, get_board
 from .clocks import EcpPll
-from .config import ChipConfig, ConfigError
-from .mem import MemoryDirectory
+from .spec.config import ChipConfig, ConfigError
+from .spec.directory import MemoryDirectory
 from .core import Neurocore
 from .core_demo import CoreDemo
 from .selftest import MemorySelfTest

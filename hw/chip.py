@@ -1,9 +1,9 @@
 """The chip: a W x H mesh of tiles (router + core + route expander) and a host port.
 
 A tile's core is a neurocore, or, for the last ``sdsp.tiles`` tiles
-(:func:`hw.noc.packet.sdsp_tiles`), an SDSP core (:mod:`hw.sdsp`). An SDSP core is
+(:func:`hw.spec.memmap.sdsp_tiles`), an SDSP core (:mod:`hw.sdsp`). An SDSP core is
 event-driven: it processes each event as it arrives (axon ``kind * N + index``,
-:func:`hw.sdsp.format.split_axon`) and takes no part in the tick, so its spikes reach
+:func:`hw.spec.sdsp.split_axon`) and takes no part in the tick, so its spikes reach
 their destinations within the same step, and a neurocore integrates them before its
 next tick. Its input FIFO back-pressures the mesh. Its events must come from one
 source per phase of a step (the host before the step, one core after the tick) for
@@ -26,31 +26,31 @@ whole tick's spikes (``out_fifo_depth >= neurons``, checked here), so every tick
 completes whatever the mesh is doing, and the mesh drains because integration never
 waits on output: the chip cannot deadlock. The host must keep taking ``host_out``.
 
-Memories: every FaultSRAM of every tile, in :func:`hw.noc.packet.chip_memories` order,
+Memories: every FaultSRAM of every tile, in :func:`hw.spec.memmap.chip_memories` order,
 is in the memory directory and on the chip's memory bus (``mem_req``/``mem_resp``,
 index = that order), usable while the chip is idle (faults at any time).
 
 Counters: ``counters`` (chip: cycles busy/idle, steps, host events in/out, misrouted
-flits) and ``core_counters[t]`` (each core's, :data:`hw.core.COUNTERS`).
+flits) and ``core_counters[t]`` (each core's, :data:`hw.spec.counters.CORE_COUNTERS`).
 """
 
 from amaranth import Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import ChipConfig
+from .spec.config import ChipConfig
+from .spec.counters import CHIP_COUNTERS, counter_layout
 from .core import Neurocore
-from .mem import MemoryDirectory
+from .spec.directory import MemoryDirectory
 from .mem.bus import MemoryBus
 from .noc.mesh import Mesh
-from .noc.packet import packet_layout, sdsp_tiles, tile_coords, tile_prefix
+from .spec.packet import packet_layout
+from .spec.memmap import sdsp_tiles, tile_coords, tile_prefix
 from .noc.route_expander import RouteExpander
 from .sdsp.core import SdspCore
 
-__all__ = ["Chip", "CHIP_COUNTERS"]
+__all__ = ["Chip"]
 
-CHIP_COUNTERS = ("cycles_busy", "cycles_idle", "steps", "host_events_in", "host_events_out",
-                 "misrouted")
 
 
 class Chip(wiring.Component):
@@ -79,7 +79,7 @@ class Chip(wiring.Component):
         self.mesh = Mesh(config)
         self.bus = MemoryBus(srams)
         layout = packet_layout(config)
-        self.counter_layout = data.StructLayout({n: c.counter_bits for n in CHIP_COUNTERS})
+        self.counter_layout = counter_layout(CHIP_COUNTERS, c.counter_bits)
         super().__init__({
             "host_in": In(stream.Signature(layout)),
             "host_out": Out(stream.Signature(layout)),

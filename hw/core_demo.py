@@ -23,9 +23,9 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import data, fifo, wiring
 from amaranth.lib.wiring import Out
 
-from .config import ChipConfig
+from .spec.config import ChipConfig
 from .core import Neurocore
-from .isa import Isa
+from .spec.isa import Isa
 
 __all__ = ["CoreDemo", "demo_network", "lfsr_inputs"]
 

@@ -24,8 +24,10 @@ from amaranth import Cat, Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 
-from .config import ChipConfig, Protection
-from .mem import FaultKind, FaultSRAM, MemoryDirectory
+from .spec.config import ChipConfig, Protection
+from .spec.memory import FaultKind
+from .mem import FaultSRAM
+from .spec.directory import MemoryDirectory
 
 __all__ = ["MemorySelfTest"]
 

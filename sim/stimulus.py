@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import ChipConfig
+from hw.spec.config import ChipConfig
 from sw.compiler import CompileError, compile_core
 from sw.network import INPUT, Layer, Network, Neuron, load_network
 
@@ -190,7 +190,7 @@ def random_chip_case(rng: np.random.Generator, config: ChipConfig, steps: int):
     """A random network sized for the whole mesh (so that layers split across tiles),
     mapped with every layer reported to the host: ``(ChipImage, inputs per step)``.
     Networks the mesh cannot hold are drawn again (up to 50 times)."""
-    from hw.noc.packet import core_tiles
+    from hw.spec.memmap import core_tiles
     from sw.mapper import map_network
     c, tiles = config.core, len(core_tiles(config))
     virtual = config.replace(core=c.replace(

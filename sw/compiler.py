@@ -53,8 +53,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.config import ChipConfig, DelayUnit
-from hw.isa import Isa, core_memories
+from hw.spec.config import ChipConfig, DelayUnit
+from hw.spec.isa import Isa
+from hw.spec.memmap import core_memories
 from sw.microcode import AssemblyError, assemble
 from sw.network import INPUT, Network
 from sw import programs

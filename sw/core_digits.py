@@ -39,9 +39,9 @@ import time
 
 import numpy as np
 
-from hw.config import Protection
-from hw.mem.fault_sram import FaultKind
-from hw.mem.protection import code_layout
+from hw.spec.config import Protection
+from hw.spec.memory import FaultKind
+from hw.spec.protection import code_layout
 
 __all__ = ["CoreDigits", "memories", "bit_fields", "replay"]
 
@@ -60,7 +60,7 @@ def config_for(protection: str):
 
 def memories(config) -> list[dict]:
     """Every memory of the chip as campaigns see it (stored width with check bits)."""
-    from hw.noc.packet import chip_memories
+    from hw.spec.memmap import chip_memories
     out = []
     for s in chip_memories(config):
         lay = code_layout(s.width, config.memory.protection.for_role(s.role))
@@ -94,8 +94,8 @@ def _layout_bits(shape, name: str) -> list[str]:
 
 def bit_fields(config) -> dict:
     """``{memory suffix: per data bit field name}`` of a neurocore tile."""
-    from hw.isa import Isa
-    from hw.noc.packet import dest_layout, route_layout
+    from hw.spec.isa import Isa
+    from hw.spec.packet import dest_layout, route_layout
     isa = Isa.of(config)
     c = config.core
     return {

@@ -64,7 +64,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
 from sw.network import INPUT, Layer, Network, Neuron
 
 __all__ = ["Task", "make_task", "draw", "build_network", "leaky_network", "predict",

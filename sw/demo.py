@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 
 __all__ = ["DEMO_CONFIG", "load_model", "prepare", "classify", "run_demo", "main"]
 

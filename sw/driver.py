@@ -1,5 +1,5 @@
 """Driver: one :class:`Chip` API on every backend, speaking the host protocol
-(:mod:`hw.host.protocol`).
+(:mod:`hw.spec.host`).
 
 Backends (the ``backend`` string):
 
@@ -42,16 +42,17 @@ import time
 
 import numpy as np
 
-from hw.chip import CHIP_COUNTERS
-from hw.config import ChipConfig
-from hw.core import COUNTERS
-from hw.host.interface import build_id, host_geometry
-from hw.host.protocol import (IDENTITY, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES, Error,
-                              FrameDecoder, Op, ProtocolError, encode_frame)
-from hw.isa import Isa
-from hw.mem.bus import BusOp
-from hw.mem.fault_sram import FaultKind
-from hw.noc.packet import chip_memories, packet_layout, state_clears, tile_coords
+from hw.spec.config import ChipConfig
+from hw.spec.counters import CHIP_COUNTERS, access_bits, unpack_counters
+from hw.spec.counters import CORE_COUNTERS as COUNTERS
+from hw.spec.memory import unpack_counts, unpack_status
+from hw.spec.host import build_id, host_geometry
+from hw.spec.host import (IDENTITY, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES, Error, FrameDecoder, Op, ProtocolError, encode_frame)
+from hw.spec.isa import Isa
+from hw.spec.memory import BusOp
+from hw.spec.memory import FaultKind
+from hw.spec.memmap import chip_memories, state_clears, tile_coords
+from hw.spec.packet import packet_layout
 
 __all__ = ["Chip", "ProtocolError", "open_transport", "IDEMPOTENT"]
 
@@ -499,16 +500,11 @@ class Chip:
                      + int(mask).to_bytes(self._wb, "little"))
 
     def memory_status(self, name: str) -> dict:
-        cb = self.config.memory.counter_bits
-        w = self._memstat(name, BusOp.STATUS)
-        top = (1 << cb) - 1
-        return {"corrected": w & top, "detected": w >> cb & top, "fault_overflows": w >> 2 * cb & top,
-                "error": bool(w >> 3 * cb & 1), "fault_overflow": bool(w >> 3 * cb + 1 & 1)}
+        st = unpack_status(self.config.memory.counter_bits, self._memstat(name, BusOp.STATUS))
+        return {**st, "error": bool(st["error"]), "fault_overflow": bool(st["fault_overflow"])}
 
     def memory_counts(self, name: str) -> dict:
-        ab = self.config.core.counter_bits
-        w = self._memstat(name, BusOp.COUNTS)
-        return {"reads": w & ((1 << ab) - 1), "writes": w >> ab & ((1 << ab) - 1)}
+        return unpack_counts(access_bits(self.config), self._memstat(name, BusOp.COUNTS))
 
     def clear_memory_status(self, name: str) -> None:
         self._memstat(name, BusOp.CLEAR)
@@ -629,7 +625,7 @@ class Chip:
             idx = self.coords.index(tuple(tile)) if not isinstance(tile, int) else tile
             names = COUNTERS
         w = int.from_bytes(self.command(Op.COUNTERS, struct.pack("<H", idx)), "little")
-        return {n: w >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(names)}
+        return unpack_counters(names, cb, w)
 
     def all_counters(self) -> dict:
         """Chip counters and the sum of every core's counters."""

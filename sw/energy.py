@@ -160,7 +160,8 @@ def digits_activity(samples: int) -> tuple[Activity, dict]:
     equal); router traversals follow from XY routing."""
     import numpy as np
 
-    from hw.noc.packet import chip_memories, packet_layout
+    from hw.spec.memmap import chip_memories
+    from hw.spec.packet import packet_layout
     from sim.golden.chip import GoldenChip
     from sw.demo import DEMO_CONFIG, load_model, prepare, sample_inputs
 

@@ -875,7 +875,7 @@ def quantize(model: FloatModel, config, *, calibration=None, input_scale: float 
     """
     model.validate()
     core = getattr(config, "core", config)
-    from hw.isa import Isa
+    from hw.spec.isa import Isa
     if not (math.isfinite(input_scale) and input_scale > 0):
         raise ModelImportError(f"input_scale must be positive, not {input_scale!r}")
     if not 0 < clip_percentile <= 100:

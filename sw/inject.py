@@ -15,7 +15,7 @@ Model
 
 Targets
     ``--targets`` selects memories of the memory directory by shell pattern (``*`` all;
-    ``*.synapses``, ``*.params`` ...), as :meth:`hw.mem.directory.MemoryDirectory.select`.
+    ``*.synapses``, ``*.params`` ...), as :meth:`hw.spec.directory.MemoryDirectory.select`.
 
 Fault models (``--fault-model``)
     ``seu``     upsets accumulate as a Poisson process: per-bit cross-section
@@ -93,9 +93,9 @@ import numpy as np
 if __package__ in (None, ""):               # python sw/inject.py
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hw.config import Protection  # noqa: E402
-from hw.mem.fault_sram import FaultKind  # noqa: E402
-from hw.mem.protection import code_layout  # noqa: E402
+from hw.spec.config import Protection  # noqa: E402
+from hw.spec.memory import FaultKind  # noqa: E402
+from hw.spec.protection import code_layout  # noqa: E402
 from sw import reliability as rel  # noqa: E402
 
 __all__ = ["CampaignSpec", "SdspDigits", "Journal", "run_campaign", "replay_runs", "field_of",
@@ -299,7 +299,7 @@ class SdspDigits:
 
 def memories(config) -> list[dict]:
     """The SDSP core's memories as campaigns see them (stored width with check bits)."""
-    from hw.sdsp.format import sdsp_memories
+    from hw.spec.memmap import sdsp_memories
     m = config.memory
     out = []
     for s in sdsp_memories(config, "sdsp"):
@@ -369,8 +369,7 @@ def field_of(model: SdspDigits, memory: str, bit: int) -> str:
         return model.field_of(memory, bit)
     table = model.__dict__.setdefault("_bit_fields", {})
     if memory not in table:
-        from hw.sdsp.format import (control_layout, neuron_layout, param_layout,
-                                    synapse_layout, unsigned_fields)
+        from hw.spec.sdsp import (control_layout, neuron_layout, param_layout, synapse_layout, unsigned_fields)
         info = next(m for m in model.memories if m["name"] == memory)
         lay = code_layout(info["data_width"],
                           model.config.memory.protection.for_role(info["role"]))

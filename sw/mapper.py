@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.config import ChipConfig
-from hw.isa import Isa
-from hw.noc.packet import chip_memories, dest_layout, route_layout, sdsp_tiles, tile_prefix
+from hw.spec.config import ChipConfig
+from hw.spec.isa import Isa
+from hw.spec.memmap import chip_memories, sdsp_tiles, tile_prefix
+from hw.spec.packet import dest_layout, route_layout
 from sw.compiler import CompileError, compile_core, refuse_delays
 from sw.network import INPUT, Layer, Network, Neuron
 

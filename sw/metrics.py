@@ -124,16 +124,17 @@ def memory_footprint_bytes(image_or_specs) -> int:
     ``memory.protection`` (parity, SECDED) adds are not included.
 
     ``image_or_specs``: any iterable of objects with ``.width`` (bits) and ``.depth``
-    (words), such as :func:`hw.isa.core_memories` or :func:`hw.noc.packet.chip_memories`;
+    (words), such as :func:`hw.spec.memmap.core_memories` or :func:`hw.spec.memmap.chip_memories`;
     or a compiled image: a :class:`~sw.compiler.CoreImage` (its core's memories) or a
     :class:`~sw.mapper.ChipImage` (every memory of the chip).
     """
     specs = image_or_specs
     if hasattr(specs, "tiles") and hasattr(specs, "config"):          # ChipImage
-        from hw.noc.packet import chip_memories
+        from hw.spec.memmap import chip_memories
         specs = chip_memories(specs.config)
     elif hasattr(specs, "prefix") and hasattr(specs, "config"):       # CoreImage
-        from hw.isa import Isa, core_memories
+        from hw.spec.isa import Isa
+        from hw.spec.memmap import core_memories
         specs = core_memories(Isa.of(specs.config), specs.prefix)
     total = 0
     for spec in specs:

@@ -40,8 +40,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field, replace
 
-from hw.isa import (AGUS, LOOP_LEVELS, AccSel, AluOp, CountSrc, Emit, InstrClass, Isa,
-                    Operand, SetrSrc, StoreSel, Temp, decode)
+from hw.spec.isa import (AGUS, LOOP_LEVELS, AccSel, AluOp, CountSrc, Emit, InstrClass, Isa, Operand, SetrSrc, StoreSel, Temp, decode)
 
 __all__ = ["Slot", "Instr", "Program", "AssemblyError", "assemble", "parse", "disassemble"]
 

@@ -12,7 +12,7 @@ State record per neuron: ``v`` (membrane), ``u`` (second state), ``p0`` (bias) a
 
 from __future__ import annotations
 
-from hw.isa import AccSel, AluOp, Emit, InstrClass, Operand, StoreSel, Temp
+from hw.spec.isa import AccSel, AluOp, Emit, InstrClass, Operand, StoreSel, Temp
 from sw.microcode import Instr, Program, Slot
 
 __all__ = ["integrate", "lif", "if_neuron", "sigma_delta", "MODELS"]

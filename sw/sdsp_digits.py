@@ -104,8 +104,8 @@ import time
 
 import numpy as np
 
-from hw.config import ChipConfig, CoreConfig, MemoryConfig, ProtectionConfig, SdspConfig
-from hw.sdsp.format import EventKind
+from hw.spec.config import ChipConfig, CoreConfig, MemoryConfig, ProtectionConfig, SdspConfig
+from hw.spec.sdsp import EventKind
 from sim.golden.sdsp import GoldenSdsp
 
 __all__ = ["INPUTS", "FIRST_OUTPUT", "CLASSES", "OUTPUTS", "PIXEL_MAX", "NEURON_PARAMS",

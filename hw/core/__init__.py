@@ -1,5 +1,5 @@
 """The neurocore: loop controller, NPE lanes, tables, event generator, counters."""
 
-from .neurocore import COUNTERS, Neurocore
+from .neurocore import Neurocore
 
-__all__ = ["Neurocore", "COUNTERS"]
+__all__ = ["Neurocore"]

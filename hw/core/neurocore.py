@@ -19,7 +19,7 @@ stage register of every lane obeys it): a full output FIFO back-pressures the co
 spike is dropped.
 
 Memories (FaultSRAMs, directory order): microcode, axon table, layer table, target
-table, then per lane weights, acc, state (:func:`hw.isa.core_memories`). The ``mem``
+table, then per lane weights, acc, state (:func:`hw.spec.memmap.core_memories`). The ``mem``
 bus (:class:`hw.mem.bus.MemoryBus`, memory index = that order) loads and reads them
 while the core is idle, and injects faults at any time.
 
@@ -52,9 +52,11 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..config import ChipConfig, DelayUnit
+from ..spec.config import ChipConfig, DelayUnit
+from ..spec.counters import CORE_COUNTERS, counter_layout
 from ..delay.scdq import DelayQueue
-from ..isa import Isa, StoreSel, core_memories
+from ..spec.isa import Isa, StoreSel
+from ..spec.memmap import core_memories
 from ..loopctl import LoopController
 from ..mem import FaultSRAM
 from ..mem.bus import MemoryBus
@@ -63,14 +65,8 @@ from ..npe import NpeLane
 #: Rows of spikes that can wait between the VEC store stage and the event generator.
 ROW_QUEUE = 4
 
-__all__ = ["Neurocore", "COUNTERS"]
+__all__ = ["Neurocore"]
 
-COUNTERS = ("cycles_busy", "cycles_idle", "events_in", "events_out", "synops",
-            "neuron_updates", "ticks", "acc_overflows",
-            # the SCDQ's (zero without it): events stored, refused (full), peak held
-            "delay_pushes", "delay_overflows", "delay_max_occupancy",
-            # the SDSP core's (zero in a neurocore): synapses whose weight changed
-            "weight_updates")
 
 
 class Neurocore(wiring.Component):
@@ -122,7 +118,7 @@ class Neurocore(wiring.Component):
             "mem_req": In(stream.Signature(self.bus.req.payload.shape())),
             "mem_resp": Out(stream.Signature(self.bus.resp.payload.shape())),
         } if own_bus else {}
-        self.counter_layout = data.StructLayout({n: c.counter_bits for n in COUNTERS})
+        self.counter_layout = counter_layout(CORE_COUNTERS, c.counter_bits)
         super().__init__({
             "events": In(stream.Signature(isa.event)),
             "tick": In(stream.Signature(1)),

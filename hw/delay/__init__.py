@@ -2,11 +2,10 @@
 
 The neurocore instantiates it with ``delay.unit = scdq`` (``docs/delay.md``); the
 ring-buffer alternative (``delay.unit = ring``) lives in the lanes' accumulator banks
-(:mod:`hw.npe.lane`) and needs no unit of its own.
+(:mod:`hw.npe.lane`) and needs no unit of its own. The queue's formats are in
+:mod:`hw.spec.delay`.
 """
 
-from .scdq import (DelayQueue, entry_layout, group_bits, item_layout, pointer_bits,
-                   push_layout, queue_memory, slot_bits)
+from .scdq import DelayQueue
 
-__all__ = ["DelayQueue", "push_layout", "item_layout", "entry_layout", "queue_memory",
-           "slot_bits", "group_bits", "pointer_bits"]
+__all__ = ["DelayQueue"]

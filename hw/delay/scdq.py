@@ -71,60 +71,13 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..config import ChipConfig
-from ..isa import MemorySpec
 from ..mem import FaultSRAM
+from ..spec.config import ChipConfig
+from ..spec.delay import (OUT_FIFO_DEPTH, entry_layout, group_bits, item_layout,
+                          pointer_bits, push_layout, slot_bits)
+from ..spec.memmap import queue_memory
 
-__all__ = ["DelayQueue", "slot_bits", "group_bits", "pointer_bits", "push_layout",
-           "item_layout", "entry_layout", "queue_memory", "OUT_FIFO_DEPTH"]
-
-#: Entries of the output FIFO between the queue and ``drain``.
-OUT_FIFO_DEPTH = 2
-
-
-def slot_bits(config: ChipConfig) -> int:
-    """Bits of a delay / slot number: ``log2(slots)`` (``slots`` is a power of two)."""
-    return ceil_log2(config.delay.slots)
-
-
-def group_bits(config: ChipConfig) -> int:
-    """Bits of a delay-group number (at least 1)."""
-    return max(1, ceil_log2(config.delay.groups))
-
-
-def pointer_bits(config: ChipConfig) -> int:
-    """Bits of an entry index of the delay queue (at least 1)."""
-    return max(1, ceil_log2(config.delay.capacity))
-
-
-def item_layout(config: ChipConfig) -> data.StructLayout:
-    """What leaves on ``drain``: ``{axon, group, payload}``."""
-    c = config.core
-    return data.StructLayout({"axon": unsigned(c.axon_bits),
-                              "group": unsigned(group_bits(config)),
-                              "payload": signed(c.payload_bits)})
-
-
-def push_layout(config: ChipConfig) -> data.StructLayout:
-    """What enters on ``push``: ``{axon, group, delay, payload}``; ``delay`` in timesteps."""
-    c = config.core
-    return data.StructLayout({"axon": unsigned(c.axon_bits),
-                              "group": unsigned(group_bits(config)),
-                              "delay": unsigned(slot_bits(config)),
-                              "payload": signed(c.payload_bits)})
-
-
-def entry_layout(config: ChipConfig) -> data.StructLayout:
-    """A memory word: the item's fields (same order and offsets) then ``next``."""
-    return data.StructLayout({**dict(item_layout(config).members),
-                              "next": unsigned(pointer_bits(config))})
-
-
-def queue_memory(config: ChipConfig, prefix: str = "core") -> MemorySpec:
-    """The queue's FaultSRAM: ``{prefix}.delay_queue``, role ``delay``."""
-    return MemorySpec(f"{prefix}.delay_queue", "delay", entry_layout(config).size,
-                      config.delay.capacity)
-
+__all__ = ["DelayQueue"]
 
 def check_args(owner: str, config, prefix) -> None:
     """Constructor checks shared by the delay units; errors name the parameter."""

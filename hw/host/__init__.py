@@ -1,7 +1,6 @@
-"""Host interface: the framed command protocol (:mod:`.protocol`), the chip behind it
+"""Host interface: the chip behind the framed command protocol of :mod:`hw.spec.host`
 (:mod:`.interface`) and the UART PHY (:mod:`.uart`)."""
 
-from .interface import HostChip, SlipFramer, build_id, host_geometry
-from .protocol import Error, Op
+from .interface import HostChip, SlipFramer, build_id
 
-__all__ = ["HostChip", "SlipFramer", "build_id", "host_geometry", "Error", "Op"]
+__all__ = ["HostChip", "SlipFramer", "build_id"]

@@ -2,7 +2,7 @@
 
 :class:`UartHostChip` is the top a board build instantiates: two pins (``rx_pin``,
 ``tx_pin``), a ``busy`` flag for an LED and a count of UART receive errors. Everything
-the host does goes through the framed protocol of :mod:`hw.host.protocol`.
+the host does goes through the framed protocol of :mod:`hw.spec.host`.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from amaranth import Module, Mux, Signal
 from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ChipConfig
+from ..spec.config import ChipConfig
 from .interface import HostChip
 from .uart import Uart
 

@@ -1,5 +1,5 @@
 """Host interface: the chip behind the framed command protocol of
-:mod:`hw.host.protocol`, on a byte stream.
+:mod:`hw.spec.host`, on a byte stream.
 
 :class:`HostChip` holds a :class:`~hw.chip.Chip` and exposes only ``rx``/``tx`` (byte
 streams; a UART on a board, a pipe in Verilator) and ``busy``. Blocks:
@@ -25,50 +25,20 @@ a simulation harness may then block on its input.
 
 from __future__ import annotations
 
-import hashlib
-from pathlib import Path
-
 from amaranth import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from ..chip import CHIP_COUNTERS, Chip
-from ..config import ChipConfig
-from ..core import COUNTERS
-from ..mem.bus import BusOp, bus_widths
-from ..mem.fault_sram import FaultKind
-from ..noc.packet import chip_memories, packet_layout, state_clears
-from .protocol import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES,
-                       Error, Op)
+from ..chip import Chip
+from ..spec.config import ChipConfig
+from ..spec.memory import BusOp, FaultKind, bus_widths
+from ..spec.memmap import chip_memories, state_clears
+from ..spec.packet import packet_layout
+from ..spec.host import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES,
+                         Error, Op, build_id, host_geometry)
 
-__all__ = ["HostChip", "SlipFramer", "build_id", "host_geometry"]
-
-_HW = Path(__file__).resolve().parent.parent
-
-
-def build_id(config: ChipConfig) -> int:
-    """32-bit id of (configuration, ``hw`` source): two builds answer IDENTIFY alike only
-    if they come from the same config and the same RTL generator."""
-    h = hashlib.sha256(config.hash.encode())
-    for path in sorted(_HW.rglob("*.py")):
-        h.update(str(path.relative_to(_HW)).encode())
-        h.update(path.read_bytes())
-    return int.from_bytes(h.digest()[:4], "little")
-
-
-def host_geometry(config: ChipConfig) -> dict:
-    """Byte sizes on the wire, derived from the config alone (the driver and the golden
-    host use them; :class:`HostChip` checks that its chip agrees)."""
-    specs = chip_memories(config)
-    _, data_bits = bus_widths(specs, config)
-    cb = config.core.counter_bits
-    return {"word_bytes": -(-data_bits // 8), "data_bits": data_bits,
-            "packet_bytes": -(-packet_layout(config).size // 8),
-            "memories": len(specs), "depths": [s.depth for s in specs],
-            "chip_counter_bytes": -(-len(CHIP_COUNTERS) * cb // 8),
-            "core_counter_bytes": -(-len(COUNTERS) * cb // 8)}
-
+__all__ = ["HostChip", "SlipFramer"]
 
 def _crc_step(crc: int, byte: int) -> int:
     crc ^= byte << 8

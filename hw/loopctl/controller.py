@@ -40,10 +40,10 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, enum, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ChipConfig, DelayUnit
-from ..delay.scdq import push_layout
-from ..isa import AGUS, LOOP_LEVELS, AccSel, CountSrc, InstrClass, Isa, SetrSrc, StoreSel, \
-    core_memories
+from ..spec.config import ChipConfig, DelayUnit
+from ..spec.delay import push_layout
+from ..spec.isa import AGUS, LOOP_LEVELS, AccSel, CountSrc, InstrClass, Isa, SetrSrc, StoreSel
+from ..spec.memmap import core_memories
 from ..mem import FaultSRAM
 
 __all__ = ["LoopController", "JobKind", "task_layout"]

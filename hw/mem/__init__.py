@@ -1,7 +1,6 @@
-"""Fault-injectable memories and the memory directory."""
+"""Fault-injectable memories (:class:`FaultSRAM`) and their memory bus; their formats
+(fault kinds, bus words, protection codes, the memory directory) are in :mod:`hw.spec`."""
 
-from .directory import MemoryDirectory, MemoryInfo
-from .fault_sram import FaultKind, FaultSRAM
-from .protection import Protection, code_layout
+from .fault_sram import FaultSRAM
 
-__all__ = ["FaultSRAM", "FaultKind", "MemoryDirectory", "MemoryInfo", "Protection", "code_layout"]
+__all__ = ["FaultSRAM"]

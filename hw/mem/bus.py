@@ -34,39 +34,9 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .fault_sram import FaultKind
+from ..spec.memory import BusOp, bus_request_layout, bus_response_layout
 
-__all__ = ["BusOp", "MemoryBus", "bus_request_layout", "bus_response_layout", "bus_widths"]
-
-
-class BusOp(enum.Enum, shape=3):
-    WRITE = 0
-    READ = 1
-    FAULT = 2
-    STATUS = 3
-    COUNTS = 4
-    CLEAR = 5
-
-
-def bus_request_layout(n_mems: int, addr_bits: int, data_bits: int) -> data.StructLayout:
-    return data.StructLayout({"op": BusOp, "mem": max(1, (n_mems - 1).bit_length()),
-                              "addr": addr_bits, "data": data_bits, "kind": FaultKind})
-
-
-def bus_widths(specs, config) -> tuple:
-    """``(addr_bits, data_bits)`` of the bus over memories given as specs (name, role,
-    width, depth) of ``config``: what :class:`MemoryBus` derives from the FaultSRAM
-    instances, for software that has only the config (drivers, testbenches)."""
-    from .protection import code_layout
-    m = config.memory
-    addr_bits = max(max(1, (s.depth - 1).bit_length()) for s in specs)
-    data_bits = max(max(s.width, code_layout(s.width, m.protection.for_role(s.role)).stored_width,
-                        3 * m.counter_bits + 2, 2 * config.core.counter_bits) for s in specs)
-    return addr_bits, data_bits
-
-
-def bus_response_layout(data_bits: int) -> data.StructLayout:
-    return data.StructLayout({"data": data_bits, "corrected": 1, "detected": 1, "error": 1})
+__all__ = ["MemoryBus"]
 
 
 class MemoryBus(wiring.Component):

@@ -6,9 +6,9 @@ FaultSRAM. It wraps :class:`amaranth.lib.memory.Memory` and adds
 * a **fault port** (a :mod:`~amaranth.lib.stream`) that flips stored bits (SEU / MBU),
   forces stuck-at-0/1 bits on read, or clears the stuck-at faults;
 * optional **protection** (none, parity, SECDED Hamming; layouts in
-  :mod:`hw.mem.protection`) with saturating corrected/detected counters and a sticky
+  :mod:`hw.spec.protection`) with saturating corrected/detected counters and a sticky
   error flag;
-* registration in a :class:`~hw.mem.directory.MemoryDirectory`, which is exported as
+* registration in a :class:`~hw.spec.directory.MemoryDirectory`, which is exported as
   JSON with each build and is how software addresses memories.
 
 The golden twin is :class:`sim.golden.fault_sram.GoldenFaultSRAM`; its docstring states
@@ -51,29 +51,12 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
-from ..config import Protection
-from .protection import code_layout, encode_word
+from ..spec.config import Protection
+from ..spec.memory import FaultKind, fault_layout
+from ..spec.protection import code_layout, encode_word
 
 __all__ = ["FaultKind", "FaultSRAM", "WritePortSignature", "ReadPortSignature",
            "HostPortSignature", "fault_layout"]
-
-
-class FaultKind(enum.Enum, shape=2):
-    """What a fault-port transfer does."""
-
-    #: XOR the mask into the stored word (single- or multi-bit upset).
-    FLIP = 0
-    #: Force the masked stored bits to 0 on every read of this address.
-    STUCK_AT_0 = 1
-    #: Force the masked stored bits to 1 on every read of this address.
-    STUCK_AT_1 = 2
-    #: Remove every stuck-at fault (address and mask are ignored).
-    CLEAR = 3
-
-
-def fault_layout(addr_width: int, stored_width: int) -> data.StructLayout:
-    """Payload of the fault port: word address, mask over the stored bits, kind."""
-    return data.StructLayout({"addr": addr_width, "mask": stored_width, "kind": FaultKind})
 
 
 class WritePortSignature(wiring.Signature):
@@ -202,7 +185,7 @@ class FaultSRAM(wiring.Component):
     @classmethod
     def for_chip(cls, spec, config, directory=None, read_ports: int = 1,
                  images=None) -> "FaultSRAM":
-        """The FaultSRAM for a :class:`hw.isa.MemorySpec` of a chip configured by
+        """The FaultSRAM for a :class:`hw.spec.memmap.MemorySpec` of a chip configured by
         ``config`` (protection by role, fault slots, counter widths); ``images``
         (``{name: words}``) gives initial contents."""
         m = config.memory

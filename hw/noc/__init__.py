@@ -1,7 +1,7 @@
-"""Network-on-chip: packets, routers, the mesh, and tiles."""
+"""Network-on-chip: routers, the mesh, and the route expander; packet and route formats
+are in :mod:`hw.spec.packet`."""
 
 from .mesh import Mesh
-from .packet import Port, packet_layout
 from .router import Router
 
-__all__ = ["Mesh", "Router", "Port", "packet_layout"]
+__all__ = ["Mesh", "Router"]

@@ -1,7 +1,7 @@
 """W x H mesh of routers, with the host on the west port of tile (0, 0).
 
 Each tile's local port is exposed (``local_in[t]``/``local_out[t]``, ``t`` in directory
-order, :func:`~hw.noc.packet.tile_coords`) so that the chip attaches cores to them and
+order, :func:`~hw.spec.memmap.tile_coords`) so that the chip attaches cores to them and
 testbenches attach traffic generators. Counters (saturating, ``counter_bits``):
 ``injected`` (flits entering at local and host ports), ``delivered`` (flits leaving at
 local and host ports), ``misrouted`` (flits dropped because their route left the
@@ -13,8 +13,9 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ChipConfig
-from .packet import Port, packet_layout, tile_coords
+from ..spec.config import ChipConfig
+from ..spec.packet import Port, packet_layout
+from ..spec.memmap import tile_coords
 from .router import Router
 
 __all__ = ["Mesh"]

@@ -17,10 +17,11 @@ from amaranth import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ChipConfig
-from ..isa import Isa
+from ..spec.config import ChipConfig
+from ..spec.isa import Isa
 from ..mem import FaultSRAM
-from .packet import dest_layout, packet_layout, route_layout, tile_memories
+from ..spec.packet import dest_layout, packet_layout, route_layout
+from ..spec.memmap import tile_memories
 
 __all__ = ["RouteExpander"]
 

@@ -1,7 +1,7 @@
 """Five-port mesh router: input FIFOs, XY routing, round-robin arbitration per output.
 
-Ports ``i[p]``/``o[p]`` for ``p`` in :class:`~hw.noc.packet.Port` (N, E, S, W, L), all
-:mod:`~amaranth.lib.stream` channels of :func:`~hw.noc.packet.packet_layout`.
+Ports ``i[p]``/``o[p]`` for ``p`` in :class:`~hw.spec.packet.Port` (N, E, S, W, L), all
+:mod:`~amaranth.lib.stream` channels of :func:`~hw.spec.packet.packet_layout`.
 
 Cycle behaviour
 ---------------
@@ -23,8 +23,8 @@ from amaranth import Array, Cat, Module, Mux, Signal
 from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ChipConfig
-from .packet import Port, packet_layout
+from ..spec.config import ChipConfig
+from ..spec.packet import Port, packet_layout
 
 __all__ = ["Router"]
 

@@ -49,8 +49,9 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ChipConfig
-from ..isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel, core_memories
+from ..spec.config import ChipConfig
+from ..spec.isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel
+from ..spec.memmap import core_memories
 from ..mem import FaultSRAM
 
 __all__ = ["NpeLane"]

@@ -1,5 +1,2 @@
-"""ODIN-style plastic crossbar core: spike-driven synaptic plasticity (SDSP)."""
-
-from .format import EventKind, sdsp_memories
-
-__all__ = ["EventKind", "sdsp_memories"]
+"""ODIN-style plastic crossbar core: spike-driven synaptic plasticity (SDSP). Its formats
+(events, memory words) are in :mod:`hw.spec.sdsp`."""

@@ -4,7 +4,7 @@ N neurons, an N x N array of (weight, mapping bit) synapses, per-neuron state
 (membrane, calcium, calcium-leak count, the SDSP flags up/down) and parameters
 (including the calcium-off and neuron-disable bits), a sign per pre-synaptic neuron
 and a control word (learn, gate, syn_learn, learn_unmapped), all in FaultSRAMs
-(:func:`hw.sdsp.format.sdsp_memories`). The rules are those of the golden model
+(:func:`hw.spec.memmap.sdsp_memories`). The rules are those of the golden model
 :class:`sim.golden.sdsp.GoldenSdsp`, which this RTL matches bit for bit.
 
 Data flow and cycle behaviour
@@ -35,7 +35,7 @@ cannot take the next word's spikes the pipeline freezes (read data hold), so a f
 output FIFO stalls the core and no spike is lost. The cycle behaviour does not depend
 on the options: each is a few gates in the one-cycle compute stage.
 
-Counters (:data:`hw.core.COUNTERS` layout, saturating, ``clear_counters``):
+Counters (:data:`hw.spec.counters.CORE_COUNTERS` layout, saturating, ``clear_counters``):
 ``cycles_busy``/``cycles_idle``, ``events_in`` (taken from the FIFO), ``events_out``
 (spikes), ``synops`` (synapses integrated), ``neuron_updates``, ``ticks`` (time
 references), ``weight_updates`` (synapses whose weight changed); the others stay 0.
@@ -45,12 +45,12 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..config import ChipConfig
-from ..core.neurocore import COUNTERS
+from ..spec.config import ChipConfig
+from ..spec.counters import CORE_COUNTERS, counter_layout
 from ..mem import FaultSRAM
 from ..mem.bus import MemoryBus
-from .format import (EventKind, control_layout, event_layout, neuron_layout, param_layout,
-                     sdsp_memories, synapse_layout)
+from ..spec.sdsp import (EventKind, control_layout, event_layout, neuron_layout, param_layout, synapse_layout)
+from ..spec.memmap import sdsp_memories
 
 __all__ = ["SdspCore", "spike_layout"]
 
@@ -104,7 +104,7 @@ class SdspCore(wiring.Component):
             "mem_resp": Out(stream.Signature(self.bus.resp.payload.shape())),
         } if own_bus else {}
         cb = config.core.counter_bits
-        self.counter_layout = data.StructLayout({n: cb for n in COUNTERS})
+        self.counter_layout = counter_layout(CORE_COUNTERS, cb)
         super().__init__({
             "events": In(stream.Signature(event_layout(config))),
             "spikes": Out(stream.Signature(spike_layout(config))),

@@ -53,9 +53,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.config import DelayUnit
-from hw.isa import InstrClass, SetrSrc, decode
-from hw.noc.packet import dest_layout, route_layout, sdsp_tiles, tile_prefix
+from hw.spec.config import DelayUnit
+from hw.spec.isa import InstrClass, SetrSrc, decode
+from hw.spec.packet import dest_layout, route_layout
+from hw.spec.memmap import sdsp_tiles, tile_prefix
 from sim.golden.loopctl import LOOP_LEVELS, Job, ProgramError, _count, run_job
 from sim.golden.npe import vec, wrap
 
@@ -74,7 +75,7 @@ class NotBatchable(Exception):
 
 
 # Decoded words, shared by every compile: campaigns decode the same few thousand
-# instruction, job, layer and route words over and over, and ``hw.isa.decode`` walks
+# instruction, job, layer and route words over and over, and ``hw.spec.isa.decode`` walks
 # the layout field by field. The layouts are kept alive so that their ids stay theirs.
 _DECODED: dict = {}
 _LAYOUTS: dict = {}
@@ -534,8 +535,8 @@ class BatchedChip:
         """Host packets as arrays (compute once, run many): ``packets[b][t]`` is
         presentation ``b``'s packets ``(x, y, axon, payload)`` of step ``t``. Returns
         (payload sums, event counts), each (tiles, B, T, axons), tiles in
-        :func:`~hw.noc.packet.tile_coords` order."""
-        from hw.noc.packet import tile_coords
+        :func:`~hw.spec.memmap.tile_coords` order."""
+        from hw.spec.memmap import tile_coords
         coords = tile_coords(config)
         index = {xy: i for i, xy in enumerate(coords)}
         B = len(packets)

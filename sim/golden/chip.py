@@ -15,7 +15,7 @@ RTL sends them into the mesh before the tick, where their order against other ar
 events depends on the mesh's timing. :class:`sim.golden.batched.BatchedChip` refuses such
 programs, and fault campaigns class such runs ``unmodelled``.
 
-SDSP tiles (:func:`hw.noc.packet.sdsp_tiles`) are :class:`~sim.golden.sdsp.GoldenSdsp`
+SDSP tiles (:func:`hw.spec.memmap.sdsp_tiles`) are :class:`~sim.golden.sdsp.GoldenSdsp`
 and process each event when it arrives, as the RTL's do: host packets before the tick
 (their spikes reach neurocores in time for this tick), the neurocores' spikes after it
 (their spikes reach neurocores for the next tick, and the host in this step). Events
@@ -40,11 +40,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from hw.config import ChipConfig
-from hw.isa import decode
-from hw.noc.packet import (dest_layout, route_layout, sdsp_tiles, tile_coords, tile_memories,
-                           tile_prefix)
-from hw.sdsp.format import split_axon
+from hw.spec.config import ChipConfig
+from hw.spec.isa import decode
+from hw.spec.packet import dest_layout, route_layout
+from hw.spec.memmap import sdsp_tiles, tile_coords, tile_memories, tile_prefix
+from hw.spec.sdsp import split_axon
 from sim.golden.core import GoldenCore
 from sim.golden.fault_sram import GoldenFaultSRAM
 from sim.golden.sdsp import GoldenSdsp

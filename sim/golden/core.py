@@ -48,8 +48,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from hw.config import ChipConfig, DelayUnit
-from hw.isa import InstrClass, Isa, SetrSrc, core_memories, decode
+from hw.spec.config import ChipConfig, DelayUnit
+from hw.spec.counters import NEUROCORE_MODEL_COUNTERS
+from hw.spec.isa import InstrClass, Isa, SetrSrc, decode
+from hw.spec.memmap import core_memories
 from sim.golden.delay import GoldenDelayQueue
 from sim.golden.fault_sram import GoldenFaultSRAM
 from sim.golden.loopctl import Job, ProgramError, run_job
@@ -57,8 +59,8 @@ from sim.golden.npe import mac_sums_grouped, vec, wrap
 
 __all__ = ["GoldenCore", "decode", "ProgramError", "unpack_state", "pack_state"]
 
-COUNTERS = ("events_in", "events_out", "synops", "neuron_updates", "ticks", "acc_overflows",
-            "delay_pushes", "delay_overflows", "delay_max_occupancy")
+#: The counters this model keeps.
+COUNTERS = NEUROCORE_MODEL_COUNTERS
 
 #: Lane banks that a fast core keeps as rows of one block (one mirror array per kind).
 BANKS = ("weights", "acc", "state")

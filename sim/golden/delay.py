@@ -28,9 +28,9 @@ from collections import deque
 
 import numpy as np
 
-from hw.config import ChipConfig
-from hw.delay.scdq import OUT_FIFO_DEPTH, entry_layout, item_layout, pointer_bits
-from hw.mem.protection import code_layout
+from hw.spec.config import ChipConfig
+from hw.spec.delay import OUT_FIFO_DEPTH, entry_layout, item_layout, pointer_bits
+from hw.spec.protection import code_layout
 
 __all__ = ["PushResult", "GoldenDelayQueue", "memory_bits"]
 

@@ -74,7 +74,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from hw.isa import AccSel, InstrClass, SetrSrc, StoreSel, decode
+from hw.spec.isa import AccSel, InstrClass, SetrSrc, StoreSel, decode
 from sim.golden.loopctl import LOOP_LEVELS, Job, ProgramError, _count, run_job
 from sim.golden.core import pack_state, unpack_state
 from sim.golden.npe import compile_vec, mac_sums_grouped, wrap

@@ -3,7 +3,7 @@
 Stored words are kept as a bit matrix (``depth x stored_width`` of 0/1), so that every
 code, any width and every fault act on exactly the bits the RTL stores: "flip stored bit
 ``b`` of word ``a``" has the same effect here and in the RTL. The stored-word layouts
-come from :mod:`hw.mem.protection`; the encoder and decoder below are written
+come from :mod:`hw.spec.protection`; the encoder and decoder below are written
 independently of the RTL's.
 
 Semantics (the RTL matches them; the cross-check test in
@@ -50,9 +50,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.config import Protection
-from hw.mem.fault_sram import FaultKind
-from hw.mem.protection import code_layout
+from hw.spec.config import Protection
+from hw.spec.memory import FaultKind
+from hw.spec.protection import code_layout
 
 __all__ = ["GoldenFaultSRAM", "ReadResult", "FaultKind"]
 
@@ -149,7 +149,7 @@ class GoldenFaultSRAM:
 
     @classmethod
     def from_info(cls, info, **kwargs) -> "GoldenFaultSRAM":
-        """Model of the memory described by a :class:`hw.mem.directory.MemoryInfo`."""
+        """Model of the memory described by a :class:`hw.spec.directory.MemoryInfo`."""
         return cls(info.width, info.depth, info.protection, fault_slots=info.fault_slots,
                    counter_bits=info.counter_bits, name=info.name, **kwargs)
 

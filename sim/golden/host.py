@@ -1,4 +1,4 @@
-"""Golden host: the host protocol (:mod:`hw.host.protocol`) executed on the chip golden
+"""Golden host: the host protocol (:mod:`hw.spec.host`) executed on the chip golden
 model, byte stream in, byte stream out, with the RTL's checks in the RTL's order, so
 that the driver's ``golden`` backend runs the very frames the chip gets.
 
@@ -9,7 +9,7 @@ timestep come sorted (the RTL sends them in mesh order; the driver sorts both).
 
 ``fast`` (default) runs the chip's fast path (:mod:`sim.golden.fast`) and frames with
 :class:`FastFrameDecoder`, :func:`fast_frame` and :class:`Packing`, byte for byte what
-:mod:`hw.host.protocol` and :meth:`hw.isa.Isa.pack` make (tested); ``fast=False`` is
+:mod:`hw.spec.host` and :meth:`hw.spec.isa.Isa.pack` make (tested); ``fast=False`` is
 the interpreter and the protocol module's own functions throughout.
 """
 
@@ -21,16 +21,17 @@ import struct
 import numpy as np
 from amaranth.hdl import Shape
 
-from hw.chip import CHIP_COUNTERS
-from hw.config import ChipConfig
-from hw.core import COUNTERS
-from hw.host.interface import build_id, host_geometry
-from hw.host.protocol import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION,
-                              SYNC_BYTES, Error, FrameDecoder, Op, encode_frame)
-from hw.isa import Isa
-from hw.mem.bus import BusOp
-from hw.mem.fault_sram import FaultKind
-from hw.noc.packet import chip_memories, packet_layout, state_clears, tile_coords
+from hw.spec.config import ChipConfig
+from hw.spec.counters import CHIP_COUNTERS, access_bits, pack_counters
+from hw.spec.counters import CORE_COUNTERS as COUNTERS
+from hw.spec.memory import pack_counts, pack_status
+from hw.spec.host import build_id, host_geometry
+from hw.spec.host import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES, Error, FrameDecoder, Op, encode_frame)
+from hw.spec.isa import Isa
+from hw.spec.memory import BusOp
+from hw.spec.memory import FaultKind
+from hw.spec.memmap import chip_memories, state_clears, tile_coords
+from hw.spec.packet import packet_layout
 from sim.golden.chip import GoldenChip
 
 __all__ = ["GoldenHost", "FastFrameDecoder", "fast_frame", "Packing"]
@@ -44,7 +45,7 @@ def _words(data: list, width: int) -> np.ndarray:
 
 
 def fast_frame(op: int, payload: bytes = b"") -> bytes:
-    """:func:`hw.host.protocol.encode_frame` with the CRC in C (``binascii.crc_hqx`` is
+    """:func:`hw.spec.host.encode_frame` with the CRC in C (``binascii.crc_hqx`` is
     CRC-16/CCITT-FALSE from the initial value 0xFFFF) and the escaping by
     ``bytes.replace`` (ESC first, so that the ESC of an escaped END stays single)."""
     head = struct.pack("<BH", op, len(payload)) + bytes(payload)
@@ -55,7 +56,7 @@ def fast_frame(op: int, payload: bytes = b"") -> bytes:
 
 
 class FastFrameDecoder(FrameDecoder):
-    """:class:`hw.host.protocol.FrameDecoder` taking the bytes between two ``END`` at
+    """:class:`hw.spec.host.FrameDecoder` taking the bytes between two ``END`` at
     once (``bytes.split``/``find``) instead of one at a time, with the CRC in C: the same
     frames and errors for every byte stream, however it is cut into ``feed`` calls."""
 
@@ -278,14 +279,14 @@ class GoldenHost:
                 self._tallies(name, clear=True)
                 word = 0
             elif bop == BusOp.STATUS.value:
-                cb = mem.counter_bits
-                word = (mem.corrected_count | mem.detected_count << cb
-                        | mem.overflow_count << 2 * cb | int(mem.error) << 3 * cb
-                        | int(mem.fault_overflow) << 3 * cb + 1)
+                word = pack_status(mem.counter_bits, {
+                    "corrected": mem.corrected_count, "detected": mem.detected_count,
+                    "fault_overflows": mem.overflow_count, "error": int(mem.error),
+                    "fault_overflow": int(mem.fault_overflow)})
             else:
-                ab = self.config.core.counter_bits
                 reads, writes = self._tallies(name)
-                word = (reads & ((1 << ab) - 1)) | (writes & ((1 << ab) - 1)) << ab
+                # access counters wrap (they are not saturating): pack_counts masks
+                word = pack_counts(access_bits(self.config), {"reads": reads, "writes": writes})
             return self._ok(op, word.to_bytes(WB, "little") + b"\0")
         if op == Op.CLEAR_STATE:
             if n:
@@ -337,9 +338,7 @@ class GoldenHost:
             else:
                 values = self.chip.cores[self.coords[tile]].counters
                 names, size = COUNTERS, "core_counter_bytes"
-            cb = self.config.core.counter_bits
-            top = (1 << cb) - 1
-            word = sum(min(int(values.get(k, 0)), top) << i * cb for i, k in enumerate(names))
+            word = pack_counters(names, self.config.core.counter_bits, values)
             return self._ok(op, word.to_bytes(self.geometry[size], "little"))
         if op == Op.SYNC:
             if n != SYNC_BYTES:

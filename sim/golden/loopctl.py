@@ -35,8 +35,8 @@ from itertools import product
 
 import numpy as np
 
-from hw.config import CoreConfig
-from hw.isa import AGUS, LOOP_LEVELS, CountSrc
+from hw.spec.config import CoreConfig
+from hw.spec.isa import AGUS, LOOP_LEVELS, CountSrc
 from sim.golden.npe import wrap
 
 __all__ = ["Job", "Issue", "run_job", "ProgramError"]

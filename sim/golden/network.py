@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.config import CoreConfig
+from hw.spec.config import CoreConfig
 from sim.golden.npe import clamp, wrap
 from sw.network import INPUT, Network
 

@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.config import CoreConfig
-from hw.isa import AccSel, AluOp, Emit, Operand, StoreSel, Temp
+from hw.spec.config import CoreConfig
+from hw.spec.isa import AccSel, AluOp, Emit, Operand, StoreSel, Temp
 
 __all__ = ["wrap", "clamp", "alu", "vec", "compile_vec", "VecProgram", "mac_sums",
            "mac_sums_grouped"]
@@ -308,7 +308,7 @@ class VecProgram:
 
 
 def compile_vec(ins, core: CoreConfig, shift_bits: int, *, ranges: bool = False) -> VecProgram:
-    """A VEC instruction (decoded, :func:`hw.isa.decode`) as a callable taking the
+    """A VEC instruction (decoded, :func:`hw.spec.isa.decode`) as a callable taking the
     keyword arguments of :func:`vec` but ``ins``: decode the slots once, run many rows.
     ``ranges``: see :class:`VecProgram`."""
     return VecProgram(ins, core, shift_bits, ranges=ranges)

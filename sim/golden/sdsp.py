@@ -53,12 +53,12 @@ model keeps a snapshot); :meth:`event` does the same first. Flags the core latch
 loaded from an image, are kept as they are.
 
 Spikes of one event are emitted in ascending neuron order. Counters (as the RTL's
-:data:`hw.core.COUNTERS` where they apply): ``events_in``, ``events_out`` (spikes),
+:data:`hw.spec.counters.CORE_COUNTERS` where they apply): ``events_in``, ``events_out`` (spikes),
 ``synops`` (synapses integrated: N per SPIKE, 1 per SYNAPSE), ``neuron_updates``,
 ``ticks`` (time-reference events), ``weight_updates`` (synapses whose weight changed).
 
 The model keeps the architectural state as arrays; :meth:`GoldenSdsp.load` reads it
-from memory images (``{name: words}``, :func:`hw.sdsp.format.sdsp_memories`) and
+from memory images (``{name: words}``, :func:`hw.spec.memmap.sdsp_memories`) and
 :meth:`GoldenSdsp.images` writes it back, so the RTL's memories are compared word for
 word.
 
@@ -77,15 +77,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from hw.config import ChipConfig
-from hw.mem.fault_sram import FaultKind
-from hw.sdsp.format import (EventKind, control_layout, neuron_layout, param_layout,
-                            sdsp_memories, synapse_layout, unsigned_fields)
+from hw.spec.config import ChipConfig
+from hw.spec.counters import SDSP_MODEL_COUNTERS
+from hw.spec.memory import FaultKind
+from hw.spec.sdsp import (EventKind, control_layout, neuron_layout, param_layout, synapse_layout, unsigned_fields)
+from hw.spec.memmap import sdsp_memories
 
 __all__ = ["GoldenSdsp", "EncodedSamples", "pack_words", "unpack_words", "SDSP_COUNTERS"]
 
-SDSP_COUNTERS = ("events_in", "events_out", "synops", "neuron_updates", "ticks",
-                 "weight_updates")
+#: The counters this model keeps.
+SDSP_COUNTERS = SDSP_MODEL_COUNTERS
 
 
 def pack_words(fields, lanes: int, values: dict) -> list[int]:
@@ -206,7 +207,7 @@ class GoldenSdsp:
         self.down = np.zeros(N, bool)
         self.params = {name: np.zeros(N, np.int64)
                        for name, _ in unsigned_fields(param_layout(s))}
-        #: control bits (:func:`hw.sdsp.format.control_layout`)
+        #: control bits (:func:`hw.spec.sdsp.control_layout`)
         self.learn = False
         self.gate = False
         self.syn_learn = False

@@ -3,8 +3,8 @@ through a design's ``mem_req``/``mem_resp`` ports (a core's or the chip's)."""
 
 from __future__ import annotations
 
-from hw.isa import Isa
-from hw.mem.bus import BusOp, bus_request_layout, bus_widths
+from hw.spec.isa import Isa
+from hw.spec.memory import BusOp, bus_request_layout, bus_widths
 from sim.tb import Divergence, SignalAccess
 
 __all__ = ["BusDriver"]
@@ -28,8 +28,8 @@ class BusDriver:
 
     def counters(self, path: str = "counters", names=None) -> dict:
         """A packed counter port as ``{name: value}`` (``names`` default: a core's
-        :data:`hw.core.COUNTERS`)."""
-        from hw.core import COUNTERS
+        :data:`hw.spec.counters.CORE_COUNTERS`)."""
+        from hw.spec.counters import CORE_COUNTERS as COUNTERS
         raw = self.dut.get(path)
         cb = self.config.core.counter_bits
         return {n: raw >> (k * cb) & ((1 << cb) - 1) for k, n in enumerate(names or COUNTERS)}

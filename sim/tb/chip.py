@@ -14,9 +14,10 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from hw.chip import CHIP_COUNTERS
-from hw.isa import Isa
-from hw.noc.packet import chip_memories, packet_layout, sdsp_tiles, tile_coords
+from hw.spec.counters import CHIP_COUNTERS
+from hw.spec.isa import Isa
+from hw.spec.memmap import chip_memories, sdsp_tiles, tile_coords
+from hw.spec.packet import packet_layout
 from sim.golden.chip import GoldenChip
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 from sim.tb.bus import BusDriver
@@ -141,9 +142,10 @@ def sdsp_chip_case(rng, config, steps: int):
     random (learning on), every SDSP neuron routed to the host; and per step, host
     events to the SDSP tile before the tick: a time reference for all neurons and a few
     virtual (teacher) events. Returns ``(images, host packets per step)``."""
-    from hw.isa import decode
-    from hw.noc.packet import core_tiles, dest_layout, route_layout, tile_prefix
-    from hw.sdsp.format import EventKind, axon_of
+    from hw.spec.isa import decode
+    from hw.spec.memmap import core_tiles, tile_prefix
+    from hw.spec.packet import dest_layout, route_layout
+    from hw.spec.sdsp import EventKind, axon_of
     from sim.stimulus import random_chip_case
     from sim.tb.sdsp import random_case
     s = config.sdsp
@@ -180,7 +182,7 @@ def sdsp_chip_case(rng, config, steps: int):
 
 @cocotb.test()
 async def test_chip_random(dut):
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     from sim.stimulus import random_chip_case
     p = params()
     config = ChipConfig.from_dict(p["config"])
@@ -207,7 +209,7 @@ async def test_chip_bench(dut):
     """Whole-chip throughput for ``python -m benchmarks noc``: a layered network, one
     layer per tile; writes synaptic ops (all cores) and chip cycles to params()["out"]."""
     import json
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     from sim.stimulus import bench_chip_network, random_inputs
     from sw.mapper import map_network
     p = params()

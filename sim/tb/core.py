@@ -17,8 +17,9 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from hw.isa import Isa, core_memories
-from hw.mem.bus import BusOp
+from hw.spec.isa import Isa
+from hw.spec.memmap import core_memories
+from hw.spec.memory import BusOp
 from sim.golden.core import GoldenCore
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 from sim.tb.bus import BusDriver
@@ -178,7 +179,7 @@ async def crosscheck(dut: SignalAccess, config, image, steps, *, label: str,
 @cocotb.test()
 async def test_core_random(dut):
     """Seeded random networks on the core under test (parameters from the runner)."""
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     from sim.stimulus import random_case
     p = params()
     config = ChipConfig.from_dict(p["config"])
@@ -207,7 +208,7 @@ async def test_core_random(dut):
 async def test_core_fixtures(dut):
     """The fixed networks of fixtures/core: RTL == golden == stored expected spikes."""
     from fixtures.make_core_fixtures import CONFIG
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     from sim.stimulus import fixture_names, load_fixture
     from sw.compiler import compile_core
     config = ChipConfig.from_dict(params()["config"])
@@ -234,7 +235,7 @@ async def test_core_bench(dut):
     """Throughput measurement for ``python -m benchmarks core``: writes JSON results to
     ``params()["out"]``. Cycle figures come from the core's own counters."""
     import json
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     from sim.stimulus import bench_network
     from sw.compiler import compile_core
     p = params()

@@ -26,8 +26,8 @@ import cocotb
 import numpy as np
 from amaranth import Shape
 
-from hw.config import ChipConfig
-from hw.delay import item_layout, push_layout
+from hw.spec.config import ChipConfig
+from hw.spec.delay import item_layout, push_layout
 from sim.golden.delay import GoldenDelayQueue, PushResult
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 

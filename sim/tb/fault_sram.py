@@ -21,9 +21,9 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from hw.config import Protection
-from hw.mem.fault_sram import FaultKind, fault_layout
-from hw.mem.protection import code_layout
+from hw.spec.config import Protection
+from hw.spec.memory import FaultKind, fault_layout
+from hw.spec.protection import code_layout
 from sim.golden.fault_sram import GoldenFaultSRAM
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 

@@ -18,8 +18,9 @@ import cocotb
 import numpy as np
 from amaranth import Shape
 
-from hw.isa import Isa
-from hw.noc.packet import packet_layout, tile_coords
+from hw.spec.isa import Isa
+from hw.spec.packet import packet_layout
+from hw.spec.memmap import tile_coords
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 
 __all__ = ["traffic"]
@@ -180,7 +181,7 @@ async def traffic(dut: SignalAccess, config, *, pattern: str, packets: int, rate
 async def test_mesh_traffic(dut):
     """Runs the patterns listed in the runner's parameters; writes results if asked."""
     import json
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     p = params()
     config = ChipConfig.from_dict(p["config"])
     access = await start_cocotb(dut)

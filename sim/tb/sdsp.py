@@ -18,11 +18,11 @@ from __future__ import annotations
 import cocotb
 import numpy as np
 
-from hw.isa import Isa
-from hw.mem.bus import BusOp
-from hw.mem.fault_sram import FaultKind
-from hw.sdsp.format import (EventKind, event_layout, neuron_layout, sdsp_memories,
-                            unsigned_fields)
+from hw.spec.isa import Isa
+from hw.spec.memory import BusOp
+from hw.spec.memory import FaultKind
+from hw.spec.sdsp import EventKind, event_layout, neuron_layout, unsigned_fields
+from hw.spec.memmap import sdsp_memories
 from sim.golden.sdsp import SDSP_COUNTERS, GoldenSdsp, unpack_words
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
 from sim.tb.bus import BusDriver
@@ -169,7 +169,7 @@ async def _compare_memories(drv, gold, tag: str) -> None:
 def random_faults(config, rng, n_events: int, count: int, prefix: str = "sdsp"):
     """``count`` random flips (single bits, some double bits in one word) among
     ``n_events`` events, over every memory of the core."""
-    from hw.mem.protection import code_layout
+    from hw.spec.protection import code_layout
     m = config.memory
     specs = sdsp_memories(config, prefix)
     sizes = np.array([s.depth for s in specs], float)
@@ -247,7 +247,7 @@ def random_case(config, rng, n_events: int, *, learn=None, kinds=None, control=N
 async def test_sdsp_random(dut):
     """Seeded random cases (parameters from the runner): every event kind, learning on
     and off, spikes, counters and every memory word compared."""
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     p = params()
     config = ChipConfig.from_dict(p["config"])
     access = await start_cocotb(dut)
@@ -297,7 +297,7 @@ async def test_sdsp_bench(dut):
     back-to-back event stream and after one isolated event (checked against the golden
     model on the way); written as JSON to ``params()["out"]``."""
     import json
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     p = params()
     config = ChipConfig.from_dict(p["config"])
     access = await start_cocotb(dut)
@@ -347,7 +347,7 @@ async def test_sdsp_digits_replay(dut):
     """Training samples of the digits demo (``sw.sdsp_digits.replay_case``: learning
     on, teacher events) replayed on the RTL: identical spikes and learnt weights."""
     import json
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     from sw.sdsp_digits import replay_case
     p = params()
     config = ChipConfig.from_dict(p["config"])
@@ -371,7 +371,7 @@ async def test_sdsp_inject_replay(dut):
     from the RTL's outputs is compared with the campaign's record. Writes
     ``{"replayed", "matches", "runs": [...]}`` to ``params()["out"]``."""
     import json
-    from hw.config import ChipConfig
+    from hw.spec.config import ChipConfig
     from sw.sdsp_digits import predict
     p = params()
     config = ChipConfig.from_dict(p["config"])

@@ -8,8 +8,8 @@ import pytest
 
 import boards
 from hw.build import main
-from hw.config import ChipConfig
-from hw.mem import MemoryDirectory
+from hw.spec.config import ChipConfig
+from hw.spec.directory import MemoryDirectory
 
 
 def test_list_boards(capsys):

@@ -10,7 +10,7 @@ import os
 import pytest
 
 from hw.chip import Chip
-from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig, SdspConfig
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig, NocConfig, SdspConfig
 from sim.runner import run_cocotb, verilator_build
 
 pytestmark = pytest.mark.verilator

@@ -1,7 +1,7 @@
 """Memory self-test: what each protection mode buys, shown on a tiny configuration."""
 
 
-from hw.config import ChipConfig, CoreConfig
+from hw.spec.config import ChipConfig, CoreConfig
 from hw.selftest import MemorySelfTest
 from sim.tb import run_amaranth
 

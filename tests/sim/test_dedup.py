@@ -7,7 +7,7 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 from hw.host import HostChip
 from sim.dedup import dedup_modules
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig
+from hw.spec.config import ChipConfig, CoreConfig
 from sw.compiler import CompileError, compile_core
 from sw.network import Layer, Network, Neuron
 
@@ -32,7 +32,7 @@ def test_sparse_projection_stores_only_used_rows():
     w = np.zeros((2, 16), np.int64)
     w[0, 13] = 5              # one synapse: one row
     img = compile_core(Network(2, [Layer("a", 16, Neuron("if"), {"input": w})]), CFG)
-    from hw.isa import Isa, decode
+    from hw.spec.isa import Isa, decode
     isa = Isa(CFG.core)
     d0 = decode(isa.job, img.images["core.axon_table"][0])
     d1 = decode(isa.job, img.images["core.axon_table"][1])
@@ -104,7 +104,7 @@ def test_microcode_overflow_is_a_compile_error():
 # -- delay groups and the delay-queue capacity ---------------------------------------------
 
 def delay_cfg(unit="scdq", **kw):
-    from hw.config import DelayConfig
+    from hw.spec.config import DelayConfig
     return CFG.replace(delay=DelayConfig(unit=unit, **{"slots": 8, "groups": 4,
                                                        "capacity": 256, **kw}))
 
@@ -112,7 +112,7 @@ def delay_cfg(unit="scdq", **kw):
 def test_delay_groups_in_the_axon_table():
     """Input 0 reaches neurons 0-5 with delays 3, 0, 3, 5, 0, 0: three groups in delay
     order, each with its own rows; input 1 has no synapses: one empty group."""
-    from hw.isa import Isa, decode
+    from hw.spec.isa import Isa, decode
     w = np.zeros((2, 6), np.int64)
     w[0] = [1, 2, 3, 4, 5, 6]
     d = np.zeros((2, 6), np.int64)

@@ -7,9 +7,9 @@ import json
 import numpy as np
 import pytest
 
-from hw.isa import Isa
-from hw.mem.fault_sram import FaultKind
-from hw.mem.protection import code_layout
+from hw.spec.isa import Isa
+from hw.spec.memory import FaultKind
+from hw.spec.protection import code_layout
 from sw import inject
 from sw.core_digits import CoreDigits, FaultyChip
 from sw.inject import CampaignSpec, run_campaign

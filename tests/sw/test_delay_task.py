@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, DelayConfig
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig
 from sw.compiler import CompileError, compile_core
 from sw.delay_task import build_network, draw, evaluate, make_task, run_hardware
 

@@ -6,11 +6,11 @@ verilator and serial backends, tests/hw/host/test_host_verilator.py)."""
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, NocConfig
-from hw.mem.fault_sram import FaultKind
+from hw.spec.config import ChipConfig, CoreConfig, NocConfig
+from hw.spec.memory import FaultKind
 from sim.golden.network import NetworkModel
 from sim.stimulus import random_chip_case
-from hw.host.protocol import END, ESC, Op, body, encode_frame
+from hw.spec.host import END, ESC, Op, body, encode_frame
 from sw.driver import Chip, ProtocolError, _GoldenTransport
 
 CONFIG = ChipConfig(core=CoreConfig(lanes=2, neurons=32, axons=64, synapses=512,
@@ -70,7 +70,7 @@ def test_bad_calls_say_what_is_wrong():
             chip.fill("tile0_0.lane0.weights", 0, 0)
         with pytest.raises(ProtocolError, match="the chip refused READ: BAD_ADDRESS"):
             import struct
-            from hw.host.protocol import Op
+            from hw.spec.host import Op
             chip.command(Op.READ, struct.pack("<HIH", 0, 1 << 20, 1))
 
 
@@ -130,7 +130,7 @@ def garbage(config) -> dict:
     crc[-2] ^= 0x10                                 # a CRC byte flipped
     wrong_len = bytearray(body(Op.CLEAR, b"\0"))    # length says 1, CRC recomputed below
     wrong_len[1] = 3
-    from hw.host.protocol import crc16
+    from hw.spec.host import crc16
     head = bytes(wrong_len[:-2])
     wrong_len = head + crc16(head).to_bytes(2, "big")
     return {

@@ -6,7 +6,7 @@ import nir
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig
+from hw.spec.config import ChipConfig, CoreConfig
 from sim.golden.network import NetworkModel
 from sw.compiler import compile_core
 from sw.importer import (FloatLayer, FloatModel, ModelImportError, from_nir, load_float_model,

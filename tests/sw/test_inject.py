@@ -78,7 +78,7 @@ def test_cli_runs_a_campaign_and_prints_the_table(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Leveugle sample size" in out and "masked" in out
     res = json.loads((tmp_path / "campaign.json").read_text())
-    from hw.sdsp.format import control_layout, unsigned_fields
+    from hw.spec.sdsp import control_layout, unsigned_fields
     fields = [name for name, _ in unsigned_fields(control_layout())]
     assert len(res[0]["runs"]) == min(4, len(fields))  # one run per control-word bit
     assert res[0]["runs"][0]["faults"][0]["field"] in fields

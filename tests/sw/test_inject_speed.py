@@ -10,9 +10,9 @@ import re
 import numpy as np
 import pytest
 
-from hw.isa import Isa
-from hw.mem.fault_sram import FaultKind
-from hw.noc.packet import dest_layout
+from hw.spec.isa import Isa
+from hw.spec.memory import FaultKind
+from hw.spec.packet import dest_layout
 from sim.golden.batched import BatchedChip, NotBatchable
 from sim.golden.loopctl import ProgramError
 from sw import core_digits

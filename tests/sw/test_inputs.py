@@ -6,7 +6,7 @@ import re
 import numpy as np
 import pytest
 
-from hw.config import CoreConfig
+from hw.spec.config import CoreConfig
 from sim.golden.network import NetworkModel
 from sw.inputs import Binned, bin_events, latency_code, rate_code
 from sw.network import Layer, Network, Neuron

@@ -4,9 +4,9 @@ that needs a spike, and refusals name the layer and the resource that ran out.""
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, NocConfig
-from hw.isa import decode
-from hw.noc.packet import dest_layout, route_layout
+from hw.spec.config import ChipConfig, CoreConfig, NocConfig
+from hw.spec.isa import decode
+from hw.spec.packet import dest_layout, route_layout
 from sw.compiler import CompileError
 from sw.mapper import map_network, snake_order
 from sw.network import INPUT, Layer, Network, Neuron

@@ -8,8 +8,9 @@ import re
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig
-from hw.isa import Isa, MemorySpec, core_memories
+from hw.spec.config import ChipConfig, CoreConfig
+from hw.spec.isa import Isa
+from hw.spec.memmap import MemorySpec, core_memories
 from sim.golden.network import NetworkModel
 from sim.stimulus import random_case
 from sw.compiler import compile_core

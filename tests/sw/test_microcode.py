@@ -3,8 +3,8 @@ refusal names the program line and the limit."""
 
 import pytest
 
-from hw.config import CoreConfig
-from hw.isa import Isa
+from hw.spec.config import CoreConfig
+from hw.spec.isa import Isa
 from sw import programs
 from sw.microcode import AssemblyError, assemble, disassemble, parse
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig
+from hw.spec.config import ChipConfig, CoreConfig
 from sim.golden.network import NetworkModel
 from sim.golden.npe import clamp, wrap
 from sim.stimulus import random_case, random_inputs, random_network

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, SdspConfig
-from hw.sdsp.format import EventKind
+from hw.spec.config import ChipConfig, SdspConfig
+from hw.spec.sdsp import EventKind
 from sim.golden.sdsp import GoldenSdsp
 from sw import sdsp_digits as sd
 

@@ -4,11 +4,12 @@ back-pressure, the memory bus, tick ordering and the accumulator overflow flag."
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, MemoryConfig, ProtectionConfig, Protection
+from hw.spec.config import ChipConfig, CoreConfig, MemoryConfig, ProtectionConfig, Protection
 from hw.core import Neurocore
-from hw.isa import Isa, core_memories
-from hw.mem import FaultKind
-from hw.mem.bus import BusOp
+from hw.spec.isa import Isa
+from hw.spec.memmap import core_memories
+from hw.spec.memory import FaultKind
+from hw.spec.memory import BusOp
 from sim.golden.core import GoldenCore
 from sim.stimulus import random_case
 from sim.tb import AmaranthAccess, run_amaranth

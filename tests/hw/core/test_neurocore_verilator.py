@@ -12,7 +12,7 @@ import os
 
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, DelayConfig
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig
 from hw.core import Neurocore
 from sim.runner import run_cocotb, verilator_build
 

@@ -10,7 +10,7 @@ import os
 
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, DelayConfig, MemoryConfig, ProtectionConfig
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig, MemoryConfig, ProtectionConfig
 from hw.delay import DelayQueue
 from sim.runner import run_cocotb, verilator_build
 

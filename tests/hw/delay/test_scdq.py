@@ -6,9 +6,10 @@ model, and the golden model's own vectorised path."""
 import numpy as np
 import pytest
 
-from hw.config import (ChipConfig, CoreConfig, DelayConfig, MemoryConfig, ProtectionConfig)
-from hw.delay import DelayQueue, entry_layout
-from hw.mem import MemoryDirectory
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig, MemoryConfig, ProtectionConfig
+from hw.delay import DelayQueue
+from hw.spec.delay import entry_layout
+from hw.spec.directory import MemoryDirectory
 from sim.golden.delay import GoldenDelayQueue, PushResult, memory_bits
 from sim.tb import AmaranthAccess, run_amaranth
 from sim.tb.delay import scdq_crosscheck

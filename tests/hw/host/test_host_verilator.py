@@ -19,12 +19,12 @@ import subprocess
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
 from hw.host import HostChip
-from hw.host.interface import host_geometry
-from hw.host.protocol import END, ESC, Error, FrameDecoder, Op, body, encode_frame
-from hw.mem.fault_sram import FaultKind
-from hw.noc.packet import chip_memories
+from hw.spec.host import host_geometry
+from hw.spec.host import END, ESC, Error, FrameDecoder, Op, body, encode_frame
+from hw.spec.memory import FaultKind
+from hw.spec.memmap import chip_memories
 from sim.golden.host import GoldenHost
 from sim.pty_bridge import pty_bridge
 from sim.runner import verilator_exe

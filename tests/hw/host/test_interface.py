@@ -15,13 +15,12 @@ import struct
 
 from amaranth.sim import Simulator
 
-from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 from hw.host import SlipFramer
 from hw.host.board import UartHostChip
-from hw.host.interface import build_id, host_geometry
-from hw.host.protocol import (END, ESC, ESC_END, ESC_ESC, Error, FrameDecoder, Op, crc16,
-                              encode_frame)
-from hw.noc.packet import chip_memories
+from hw.spec.host import build_id, host_geometry
+from hw.spec.host import (END, ESC, ESC_END, ESC_ESC, Error, FrameDecoder, Op, crc16, encode_frame)
+from hw.spec.memmap import chip_memories
 from sim.golden.host import GoldenHost
 from sim.tb import run_amaranth
 

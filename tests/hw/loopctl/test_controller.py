@@ -7,8 +7,8 @@ import itertools
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig
-from hw.isa import InstrClass, Isa, decode
+from hw.spec.config import ChipConfig, CoreConfig
+from hw.spec.isa import InstrClass, Isa, decode
 from hw.loopctl import LoopController
 from hw.loopctl.controller import task_layout
 from sim.golden.loopctl import Job, run_job

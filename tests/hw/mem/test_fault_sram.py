@@ -3,9 +3,11 @@ cycle rules of the fault port that a transaction-level model cannot show."""
 
 import pytest
 
-from hw.config import Protection
-from hw.mem import FaultKind, FaultSRAM, MemoryDirectory
-from hw.mem.fault_sram import fault_layout
+from hw.spec.config import Protection
+from hw.spec.memory import FaultKind
+from hw.mem import FaultSRAM
+from hw.spec.directory import MemoryDirectory
+from hw.spec.memory import fault_layout
 from sim.tb import AmaranthAccess, run_amaranth
 from sim.tb.fault_sram import crosscheck, random_ops
 

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from hw.config import Protection
+from hw.spec.config import Protection
 from hw.mem import FaultSRAM
 from sim.runner import run_cocotb, verilator_build
 

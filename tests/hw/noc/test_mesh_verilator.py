@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from hw.config import ChipConfig, NocConfig
+from hw.spec.config import ChipConfig, NocConfig
 from hw.noc import Mesh
 from sim.runner import run_cocotb, verilator_build
 

@@ -3,9 +3,10 @@ its port; hop latency; round-robin fairness; bad destinations are counted, not s
 
 import pytest
 
-from hw.config import ChipConfig, NocConfig
-from hw.isa import Isa
-from hw.noc import Mesh, Port, Router, packet_layout
+from hw.spec.config import ChipConfig, NocConfig
+from hw.spec.isa import Isa
+from hw.noc import Mesh, Router
+from hw.spec.packet import Port, packet_layout
 from sim.tb import AmaranthAccess, run_amaranth
 from sim.tb.mesh import traffic
 

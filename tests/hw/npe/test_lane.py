@@ -4,10 +4,10 @@ against the golden datapath (sim.golden.npe)."""
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig
-from hw.isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel
+from hw.spec.config import ChipConfig, CoreConfig
+from hw.spec.isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel
 from hw.npe import NpeLane
-from hw.isa import decode
+from hw.spec.isa import decode
 from sim.golden.npe import vec, wrap
 from sim.tb import run_amaranth
 

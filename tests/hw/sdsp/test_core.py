@@ -4,9 +4,9 @@ the long Verilator runs are in ``test_core_verilator.py``)."""
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, SdspConfig
+from hw.spec.config import ChipConfig, CoreConfig, SdspConfig
 from hw.sdsp.core import SdspCore
-from hw.sdsp.format import EventKind
+from hw.spec.sdsp import EventKind
 from sim.tb import AmaranthAccess, run_amaranth
 from sim.tb.sdsp import SdspDriver, crosscheck, random_case
 
@@ -113,8 +113,8 @@ def test_core_refuses_a_payload_too_narrow_for_a_neuron_index():
 def test_injected_flips_match_golden(protection):
     # flips in every memory between events: spikes, learnt weights, decoded memories and
     # each memory's corrected/detected counts equal the golden model's
-    from hw.config import MemoryConfig, ProtectionConfig
-    from hw.mem.fault_sram import FaultKind
+    from hw.spec.config import MemoryConfig, ProtectionConfig
+    from hw.spec.memory import FaultKind
     from sim.tb.sdsp import random_faults
     prot = ProtectionConfig(weights=protection, state="parity" if protection != "none"
                             else "none", tables=protection)

@@ -6,12 +6,12 @@ and what it refuses."""
 import numpy as np
 import pytest
 
-from hw.config import Protection
-from hw.isa import InstrClass, Isa
-from hw.mem.fault_sram import FaultKind
+from hw.spec.config import Protection
+from hw.spec.isa import InstrClass, Isa
+from hw.spec.memory import FaultKind
 from sim.golden.batched import BatchedChip, NotBatchable
 from sim.golden.loopctl import ProgramError
-from hw.mem.protection import code_layout
+from hw.spec.protection import code_layout
 from sw import core_digits
 from sw.inject import CampaignSpec
 

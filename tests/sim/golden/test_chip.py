@@ -5,7 +5,7 @@ routing tables it is given (a fault in a table changes what it does)."""
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 from sim.golden.chip import GoldenChip
 from sim.golden.network import NetworkModel
 from sim.stimulus import random_chip_case

@@ -4,7 +4,7 @@ images equals the network-level model, on random networks and on the fixtures.""
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig
+from hw.spec.config import ChipConfig, CoreConfig
 from sim.golden.core import GoldenCore
 from sim.golden.network import NetworkModel
 from sim.stimulus import fixture_names, load_fixture, random_case

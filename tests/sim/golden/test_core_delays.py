@@ -5,7 +5,7 @@ the same spikes per timestep as the network-level model; queue overflow is count
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
+from hw.spec.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
 from sim.golden.chip import GoldenChip
 from sim.golden.network import NetworkModel
 from sim.stimulus import random_case, random_chip_case, random_inputs

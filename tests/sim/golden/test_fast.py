@@ -10,10 +10,9 @@ interpreter."""
 import numpy as np
 import pytest
 
-from hw.config import (ChipConfig, CoreConfig, DelayConfig, MemoryConfig, NocConfig,
-                       ProtectionConfig, SdspConfig)
-from hw.isa import Isa, decode
-from hw.mem.fault_sram import FaultKind
+from hw.spec.config import (ChipConfig, CoreConfig, DelayConfig, MemoryConfig, NocConfig, ProtectionConfig, SdspConfig)
+from hw.spec.isa import Isa, decode
+from hw.spec.memory import FaultKind
 from sim.golden import loopctl
 from sim.golden.chip import GoldenChip
 from sim.golden.core import GoldenCore

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from hw.config import Protection
-from hw.mem.protection import code_layout, encode_word
+from hw.spec.config import Protection
+from hw.spec.protection import code_layout, encode_word
 from sim.golden.fault_sram import FaultKind, GoldenFaultSRAM
 
 

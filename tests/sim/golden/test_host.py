@@ -1,5 +1,5 @@
 """The golden host (:mod:`sim.golden.host`): every command kind on a small 2 x 1 chip
-answered as :mod:`hw.host.protocol` specifies (IDENTIFY fields, WRITE/READ, FAULT
+answered as :mod:`hw.spec.host` specifies (IDENTIFY fields, WRITE/READ, FAULT
 flips and stuck-at faults, MEMSTAT on a SECDED memory, EVENTS/RUN/COUNTERS,
 CLEAR/RESET) and every error code with the op it names; a refused command changes
 nothing."""
@@ -8,16 +8,15 @@ import struct
 
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, HostConfig, NocConfig, ProtectionConfig
-from hw.chip import CHIP_COUNTERS
-from hw.core import COUNTERS
-from hw.host.interface import build_id, host_geometry
-from hw.host.protocol import (END, ESC, IDENTITY, PROTOCOL_VERSION, Error, FrameDecoder, Op,
-                              body, crc16, encode_frame)
-from hw.isa import InstrClass, Isa
-from hw.mem.bus import BusOp
-from hw.mem.fault_sram import FaultKind
-from hw.noc.packet import chip_memories, packet_layout
+from hw.spec.config import ChipConfig, CoreConfig, HostConfig, NocConfig, ProtectionConfig
+from hw.spec.counters import CHIP_COUNTERS, CORE_COUNTERS as COUNTERS
+from hw.spec.host import build_id, host_geometry
+from hw.spec.host import (END, ESC, IDENTITY, PROTOCOL_VERSION, Error, FrameDecoder, Op, body, crc16, encode_frame)
+from hw.spec.isa import InstrClass, Isa
+from hw.spec.memory import BusOp
+from hw.spec.memory import FaultKind
+from hw.spec.memmap import chip_memories
+from hw.spec.packet import packet_layout
 from sim.golden.host import GoldenHost
 
 # 2 x 1 mesh; weights SECDED, everything else unprotected; one stuck-at slot per memory;

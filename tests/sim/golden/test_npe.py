@@ -56,8 +56,8 @@ def test_compiled_vec_with_ranges_equals_vec(core):
     """compile_vec(ranges=True) leaves out the wraps its range analysis proves idle:
     on operands within their widths every result equals vec's, random instructions and
     extreme operands."""
-    from hw.config import CoreConfig
-    from hw.isa import Isa, decode
+    from hw.spec.config import CoreConfig
+    from hw.spec.isa import Isa, decode
     from sim.golden.npe import compile_vec, vec
     from tests.hw.npe.test_lane import random_vec_instruction
     c = CoreConfig(**core)

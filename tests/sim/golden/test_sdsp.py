@@ -5,8 +5,8 @@ the event, the threshold test runs on time references too."""
 import numpy as np
 import pytest
 
-from hw.config import ChipConfig, CoreConfig, SdspConfig
-from hw.sdsp.format import EventKind
+from hw.spec.config import ChipConfig, CoreConfig, SdspConfig
+from hw.spec.sdsp import EventKind
 from sim.golden.sdsp import GoldenSdsp, pack_words, unpack_words
 
 SPIKE, SYNAPSE, VIRTUAL, TIME = EventKind
@@ -303,7 +303,7 @@ def test_pack_words_refuses_values_that_do_not_fit():
 
 
 def test_config_requires_a_payload_wide_enough_for_a_neuron_index():
-    from hw.config import ConfigError
+    from hw.spec.config import ConfigError
     with pytest.raises(ConfigError, match="core.payload_bits: 4 is below sdsp's neuron index"):
         ChipConfig(core=CoreConfig(payload_bits=4), sdsp=SdspConfig(tiles=1, neurons=256))
 
@@ -331,7 +331,7 @@ def test_batched_inference_equals_the_event_by_event_model():
 
 
 def test_stuck_at_in_a_word_the_core_rewrites_is_refused_with_the_reason():
-    from hw.mem.fault_sram import FaultKind
+    from hw.spec.memory import FaultKind
     g = core()
     assert g.inject("sdsp.neurons", 0, 0b1, FaultKind.STUCK_AT_1)
     with pytest.raises(ValueError, match="sdsp.neurons word 0 has a stuck-at fault and the "

@@ -50,7 +50,7 @@ from amaranth.lib import data
 from .config import CoreConfig, DelayConfig, DelayUnit
 
 __all__ = ["InstrClass", "CountSrc", "AluOp", "Temp", "Operand", "StoreSel", "AccSel",
-           "Emit", "SetrSrc", "Isa", "LOOP_LEVELS", "AGUS", "MemorySpec", "core_memories", "decode"]
+           "Emit", "SetrSrc", "Isa", "LOOP_LEVELS", "AGUS", "decode"]
 
 #: Levels of a loop nest (level 0 is the innermost).
 LOOP_LEVELS = 3
@@ -174,7 +174,7 @@ class Isa:
 
     @classmethod
     def of(cls, config) -> "Isa":
-        """The ISA of a :class:`~hw.config.ChipConfig`'s cores."""
+        """The ISA of a :class:`~hw.spec.config.ChipConfig`'s cores."""
         return cls(config.core, config.delay)
 
     @property
@@ -325,43 +325,3 @@ def decode(layout: data.Layout, word: int):
             return types.SimpleNamespace(**{name: conv(v[name]) for name, _ in lay})
         return int(v)
     return conv(layout.from_bits(int(word)))
-
-
-class MemorySpec:
-    """One memory of a core: hierarchical name, role, data width and depth."""
-
-    __slots__ = ("name", "role", "width", "depth")
-
-    def __init__(self, name, role, width, depth):
-        self.name, self.role, self.width, self.depth = name, role, width, depth
-
-    def __repr__(self):
-        return f"MemorySpec({self.name!r}, {self.role!r}, {self.width}, {self.depth})"
-
-
-def core_memories(isa: Isa, prefix: str) -> list[MemorySpec]:
-    """The memories of one neurocore, in directory order.
-
-    ``{prefix}.microcode``, ``.axon_table``, ``.layer_table``, ``.target_table``, then
-    per lane ``l``: ``.lane{l}.weights``, ``.lane{l}.acc``, ``.lane{l}.state``, then with
-    the SCDQ ``.delay_queue``.
-    """
-    c = isa.core
-    specs = [
-        MemorySpec(f"{prefix}.microcode", "microcode", isa.instruction.size, c.microcode_depth),
-        MemorySpec(f"{prefix}.axon_table", "tables", isa.job.size, c.axons * isa.groups),
-        MemorySpec(f"{prefix}.layer_table", "tables", isa.layer.size, c.layers),
-        MemorySpec(f"{prefix}.target_table", "tables", isa.target_bits, c.synapse_rows),
-    ]
-    for lane in range(c.lanes):
-        specs += [
-            MemorySpec(f"{prefix}.lane{lane}.weights", "weights", c.weight_bits, c.synapse_rows),
-            MemorySpec(f"{prefix}.lane{lane}.acc", "state", c.acc_bits,
-                       c.neuron_rows * isa.acc_slots),
-            MemorySpec(f"{prefix}.lane{lane}.state", "state", isa.state.size, c.neuron_rows),
-        ]
-    if isa.unit is DelayUnit.SCDQ:
-        from .config import ChipConfig
-        from .delay.scdq import queue_memory
-        specs.append(queue_memory(ChipConfig(core=c, delay=isa.delay), prefix))
-    return specs

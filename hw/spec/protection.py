@@ -41,7 +41,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from ..config import Protection
+from .config import Protection
 
 __all__ = ["Protection", "CodeLayout", "code_layout", "encode_word"]
 

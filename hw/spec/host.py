@@ -22,7 +22,7 @@ Commands (host -> chip) and replies (chip -> host): a good command gets one repl
 ``op | 0x80``; a bad one gets one :data:`Op.ERROR` reply (code, offending op) and
 changes nothing. ``RUN`` also sends frames while it runs (:data:`Op.OUTPUT`,
 :data:`Op.STEP_DONE`). Memory words travel as ``word_bytes`` bytes each and packets as
-``packet_bytes`` bytes (the packed :func:`hw.noc.packet.packet_layout`), both reported by
+``packet_bytes`` bytes (the packed :func:`hw.spec.packet.packet_layout`), both reported by
 ``IDENTIFY``.
 
 =============  ===========================================  ===================================
@@ -53,7 +53,7 @@ and frame for frame.
 
 ``CLEAR_STATE`` starts the next input from rest in one frame: every neurocore
 accumulator word becomes 0, and every neuron record keeps its bias and threshold with
-``v`` and ``u`` 0 (:func:`hw.noc.packet.state_clears`; a record is read through the
+``v`` and ``u`` 0 (:func:`hw.spec.memmap.state_clears`; a record is read through the
 memory bus, as ``READ`` reads it, and written back, one memory after the other). SDSP
 tiles and delay queues are left as they are.
 
@@ -76,11 +76,21 @@ send it again (:class:`sw.driver.Chip`).
 
 from __future__ import annotations
 
+import ast
 import binascii
 import enum
+import hashlib
 import struct
+from functools import lru_cache
+from pathlib import Path
 
-__all__ = ["Op", "Error", "END", "ESC", "ESC_END", "ESC_ESC", "PROTOCOL_VERSION",
+from .config import ChipConfig
+from .counters import CHIP_COUNTERS, CORE_COUNTERS, counter_bytes
+from .memmap import chip_memories
+from .memory import bus_widths
+from .packet import packet_layout
+
+__all__ = ["host_geometry", "build_id", "generator_sources", "Op", "Error", "END", "ESC", "ESC_END", "ESC_ESC", "PROTOCOL_VERSION",
            "IDENTITY", "FRAMING_ERRORS", "SYNC_BYTES", "crc16", "encode_frame", "FrameDecoder", "body", "ProtocolError"]
 
 #: 2: ``SYNC`` added (version 1 had no way to pair replies again after line noise) and
@@ -223,3 +233,74 @@ class FrameDecoder:
         if length != len(b) - OVERHEAD:
             return None, Error.BAD_LENGTH
         return op, b[3:-2]
+
+
+def host_geometry(config: ChipConfig) -> dict:
+    """Byte sizes on the wire, derived from the config alone (the driver and the golden
+    host use them; :class:`hw.host.HostChip` checks that its chip agrees):
+    ``word_bytes`` (a memory word, from the memory bus's data width ``data_bits``),
+    ``packet_bytes``, ``memories`` and their ``depths`` (directory order), and the
+    counter words' ``chip_counter_bytes`` and ``core_counter_bytes``."""
+    specs = chip_memories(config)
+    _, data_bits = bus_widths(specs, config)
+    cb = config.core.counter_bits
+    return {"word_bytes": -(-data_bits // 8), "data_bits": data_bits,
+            "packet_bytes": -(-packet_layout(config).size // 8),
+            "memories": len(specs), "depths": [s.depth for s in specs],
+            "chip_counter_bytes": counter_bytes(CHIP_COUNTERS, cb),
+            "core_counter_bytes": counter_bytes(CORE_COUNTERS, cb)}
+
+
+_HW = Path(__file__).resolve().parent.parent
+
+
+@lru_cache(maxsize=1)
+def generator_sources() -> tuple[Path, ...]:
+    """The ``hw`` source files the chip behind the host interface is generated from: the
+    import closure of :mod:`hw.host.interface` within ``hw`` (read, not imported), sorted.
+    Build and board scripts (``hw/build.py``, ``hw/pnr.py``, ``hw/synth.py``, ``boards/``)
+    are not in it, so changing one changes no :func:`build_id`."""
+    seen, todo = set(), [_HW / "host" / "interface.py", _HW / "host" / "__init__.py"]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.exists():
+            continue
+        seen.add(path)
+        pkg = path.parent if path.name != "__init__.py" else path.parent
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                if node.level:
+                    base = pkg
+                    for _ in range(node.level - 1):
+                        base = base.parent
+                elif node.module and node.module.split(".")[0] == "hw":
+                    base = _HW.parent
+                else:
+                    continue
+                mods = [node.module] if node.module else []
+                targets = [mods] + [mods + [a.name] for a in node.names]
+            elif isinstance(node, ast.Import):
+                base = _HW.parent
+                targets = [[a.name] for a in node.names if a.name.split(".")[0] == "hw"]
+            else:
+                continue
+            for parts in targets:
+                where = base.joinpath(*".".join(parts).split(".")) if parts else base
+                # a package's __init__ runs before any of its modules
+                for up in [where, *where.parents]:
+                    if up == _HW.parent or _HW not in [up, *up.parents]:
+                        break
+                    todo.append(up / "__init__.py")
+                todo.append(where.with_suffix(".py"))
+    return tuple(sorted(seen))
+
+
+def build_id(config: ChipConfig) -> int:
+    """32-bit id of (configuration, RTL generator source, :func:`generator_sources`): two
+    builds answer IDENTIFY alike only if they come from the same config and the same
+    generator."""
+    h = hashlib.sha256(config.hash.encode())
+    for path in generator_sources():
+        h.update(str(path.relative_to(_HW)).encode())
+        h.update(path.read_bytes())
+    return int.from_bytes(h.digest()[:4], "little")

@@ -6,7 +6,7 @@ import json
 import pytest
 from hypothesis import given, strategies as st
 
-from hw.config import ChipConfig, ConfigError, CoreConfig, MemoryConfig, NocConfig, Protection
+from hw.spec.config import (ChipConfig, ConfigError, CoreConfig, MemoryConfig, NocConfig, Protection)
 
 
 @pytest.mark.parametrize("make,message", [

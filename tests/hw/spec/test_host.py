@@ -1,4 +1,4 @@
-"""The framed host protocol in pure Python (:mod:`hw.host.protocol`): the CRC, SLIP
+"""The framed host protocol in pure Python (:mod:`hw.spec.host`): the CRC, SLIP
 framing round trips (property-based), the decoder's error classification in the
 RTL's order, split feeding and ignored empty frames."""
 
@@ -7,8 +7,7 @@ import struct
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hw.host.protocol import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, Error, FrameDecoder, Op,
-                              body, crc16, encode_frame)
+from hw.spec.host import (END, ESC, ESC_END, ESC_ESC, OVERHEAD, Error, FrameDecoder, Op, body, crc16, encode_frame)
 
 # Payloads rich in the two bytes SLIP must escape, so that escaping is always exercised.
 payload_bytes = st.lists(st.one_of(st.sampled_from([END, ESC, ESC_END, ESC_ESC]),
@@ -208,8 +207,21 @@ def test_errors_do_not_affect_the_next_frame():
 def test_esc_right_before_end_is_a_bad_escape():
     """An ESC that escapes nothing costs one error reply, as every bad frame does (the
     RTL decodes the same way; the Verilator fuzz compares the two)."""
-    from hw.host.protocol import END, ESC, Error, FrameDecoder, encode_frame
+    from hw.spec.host import END, ESC, Error, FrameDecoder, encode_frame
     d = FrameDecoder()
     assert d.feed(bytes([END, ESC, END])) == [(None, Error.BAD_ESCAPE)]
     assert d.feed(encode_frame(1)[:-1] + bytes([ESC, END])) == [(None, Error.BAD_ESCAPE)]
     assert d.feed(encode_frame(1)) == [(1, b"")]
+
+
+def test_build_id_ignores_build_scripts():
+    """build_id hashes the chip generator's sources only: the build and board scripts
+    are not among them, the generator's modules and every format are."""
+    from pathlib import Path
+
+    from hw.spec.host import generator_sources
+    hw = Path(__file__).resolve().parents[3] / "hw"
+    rel = {str(p.relative_to(hw)) for p in generator_sources()}
+    assert not rel & {"build.py", "pnr.py", "synth.py", "block_timing.py", "clocks.py"}
+    assert {"chip.py", "host/interface.py", "host/__init__.py", "core/neurocore.py",
+            "npe/lane.py", "spec/isa.py", "spec/config.py"} <= rel

@@ -2,7 +2,7 @@
 
 One source of truth for the RTL (:mod:`hw.sdsp.core`), the golden model
 (:mod:`sim.golden.sdsp`) and software (:mod:`sw.sdsp`): every width comes from
-:class:`hw.config.SdspConfig`.
+:class:`hw.spec.config.SdspConfig`.
 
 Events (``event_layout``): ``kind`` (:class:`EventKind`), ``index`` (a neuron,
 ``index_bits`` wide) and ``arg`` (the packet payload, ``core.payload_bits`` wide). On
@@ -38,8 +38,7 @@ from __future__ import annotations
 from amaranth import Shape
 from amaranth.lib import data, enum
 
-from ..config import ChipConfig, SdspConfig
-from ..isa import MemorySpec
+from .config import ChipConfig, SdspConfig
 
 __all__ = ["EventKind", "event_layout", "synapse_layout", "neuron_layout", "param_layout",
            "control_layout", "sdsp_memories", "split_axon", "axon_of", "event_axon_bits",
@@ -132,20 +131,6 @@ def control_layout() -> data.StructLayout:
     * ``learn_unmapped``: learning steps unmapped synapses too (ODIN
       ``SPI_UPDATE_UNMAPPED_SYN``)."""
     return data.StructLayout({"learn": 1, "gate": 1, "syn_learn": 1, "learn_unmapped": 1})
-
-
-def sdsp_memories(config: ChipConfig, prefix: str) -> list[MemorySpec]:
-    """The memories of one SDSP core, in directory order (see the module docstring)."""
-    s = config.sdsp
-    L, K = s.lanes, s.words
-    return [
-        MemorySpec(f"{prefix}.synapses", "weights", L * synapse_layout(s).size,
-                   s.neurons * K),
-        MemorySpec(f"{prefix}.neurons", "state", L * neuron_layout(s).size, K),
-        MemorySpec(f"{prefix}.params", "state", L * param_layout(s).size, K),
-        MemorySpec(f"{prefix}.signs", "tables", L, K),
-        MemorySpec(f"{prefix}.control", "tables", control_layout().size, 1),
-    ]
 
 
 def unsigned_fields(layout: data.StructLayout) -> list[tuple[str, int]]:

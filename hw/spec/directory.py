@@ -22,7 +22,7 @@ import json
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ..config import Protection
+from .config import Protection
 
 __all__ = ["MemoryInfo", "MemoryDirectory"]
 
