@@ -275,3 +275,18 @@ def test_clear_state_keeps_bias_and_threshold_as_stored():
         assert word == (int(image.images[name][0]) ^ bit) & ~((1 << 2 * CONFIG.core.state_bits) - 1)
         chip.restore_state(image)
         assert chip.read(name)[0][0] == int(image.images[name][0])
+
+
+def test_memory_counts_and_clear_memory_status():
+    """Chip.memory_counts reads a memory's access counters (wrapping at the core's
+    counter width) and clear_memory_status zeroes them and the status word."""
+    with Chip("golden", CONFIG) as chip:
+        name = "tile0_0.lane1.weights"
+        chip.fault(name, 0, FaultKind.STUCK_AT_1, 0b1)
+        chip.clear_memory_status(name)
+        assert chip.memory_counts(name) == {"reads": 0, "writes": 0}
+        st = chip.memory_status(name)
+        assert st == {"corrected": 0, "detected": 0, "fault_overflows": 0,
+                      "error": False, "fault_overflow": False}
+        with pytest.raises(Exception, match="tile9_9"):
+            chip.memory_counts("tile9_9.lane0.weights")
