@@ -34,7 +34,7 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..spec.memory import BusOp, bus_request_layout, bus_response_layout
+from ..spec.memory import BusOp, bus_request_layout, bus_response_layout, word_bits
 
 __all__ = ["MemoryBus"]
 
@@ -54,8 +54,8 @@ class MemoryBus(wiring.Component):
         if not self.srams:
             raise ValueError("MemoryBus needs at least one memory")
         self.addr_bits = max(s.addr_width for s in self.srams)
-        self.data_bits = max(max(s.width, s.stored_width, 3 * s.counter_bits + 2,
-                                 2 * s.access_bits) for s in self.srams)
+        self.data_bits = max(max(s.width, s.stored_width, word_bits(s.counter_bits, s.access_bits))
+                             for s in self.srams)
         super().__init__({
             "req": In(stream.Signature(bus_request_layout(len(self.srams), self.addr_bits,
                                                           self.data_bits))),

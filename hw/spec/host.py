@@ -266,7 +266,7 @@ def generator_sources() -> tuple[Path, ...]:
         if path in seen or not path.exists():
             continue
         seen.add(path)
-        pkg = path.parent if path.name != "__init__.py" else path.parent
+        pkg = path.parent
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom):
                 if node.level:

@@ -19,7 +19,8 @@ from .protection import code_layout
 
 __all__ = ["FaultKind", "fault_layout", "BusOp", "bus_request_layout", "bus_response_layout",
            "bus_widths", "status_layout", "counts_layout", "STATUS_FIELDS", "COUNTS_FIELDS",
-           "unpack_status", "unpack_counts", "pack_status", "pack_counts"]
+           "unpack_status", "unpack_counts", "pack_status", "pack_counts", "word_bits"]
+
 
 class FaultKind(enum.Enum, shape=2):
     """What a fault-port transfer does."""
@@ -59,8 +60,9 @@ def bus_widths(specs, config) -> tuple:
     instances, for software that has only the config (drivers, testbenches)."""
     m = config.memory
     addr_bits = max(max(1, (s.depth - 1).bit_length()) for s in specs)
+    status_counts = word_bits(m.counter_bits, config.core.counter_bits)
     data_bits = max(max(s.width, code_layout(s.width, m.protection.for_role(s.role)).stored_width,
-                        3 * m.counter_bits + 2, 2 * config.core.counter_bits) for s in specs)
+                        status_counts) for s in specs)
     return addr_bits, data_bits
 
 
@@ -86,11 +88,16 @@ def counts_layout(counter_bits: int) -> data.StructLayout:
     return data.StructLayout({"reads": counter_bits, "writes": counter_bits})
 
 
+def word_bits(counter_bits: int, access_bits: int) -> int:
+    """Bits the memory bus's data must hold for the status and counts words of a memory
+    with ``counter_bits`` event counters and ``access_bits`` access counters."""
+    return max(status_layout(counter_bits).size, counts_layout(access_bits).size)
+
+
 def _pack(layout: data.StructLayout, values: dict) -> int:
     word = 0
     for name, field in layout:
-        width = field.width
-        word |= (int(values.get(name, 0)) & ((1 << width) - 1)) << field.offset
+        word |= (int(values.get(name, 0)) & ((1 << field.width) - 1)) << field.offset
     return word
 
 
