@@ -33,11 +33,11 @@ Logic (``kind: "synth"`` rows)
     JSON's ``config.synthesis`` says so).
 
 Task (``kind: "task"`` row)
-    :func:`sw.delay_task.evaluate` (seed 0): ``accuracy_with_delays``,
+    :func:`sw.apps.delay_task.evaluate` (seed 0): ``accuracy_with_delays``,
     ``accuracy_without_delays`` (same network, every delay 0) and
     ``accuracy_without_delays_leaky`` (the leaky rank-order baseline), on 400 held-out
     samples (``--quick``: 100). The tuned delay network is compiled for the task's own
-    chip with the SCDQ (:func:`sw.delay_task.task_config`: one 2-lane core of 16
+    chip with the SCDQ (:func:`sw.apps.delay_task.task_config`: one 2-lane core of 16
     neurons and 16 axons, D = 16, 4 groups, capacity 32, so the queue is sized by the
     activity of the samples run) and every test sample runs through
     :class:`sim.golden.core.GoldenCore`, a fresh core per sample (each sample is one
@@ -45,14 +45,14 @@ Task (``kind: "task"`` row)
     queue is empty at its end and a continuous run would peak the same).
     ``scdq_peak_occupancy_golden`` is the largest ``delay_max_occupancy`` counter over
     the samples, ``scdq_peak_occupancy_compiler`` the compiler's exact activity-based
-    peak (:func:`sw.compiler.activity_from_run` over the same samples),
+    peak (:func:`sw.toolchain.compiler.activity_from_run` over the same samples),
     ``scdq_worst_case_bound`` the compiler's guarantee (``CoreImage.queue``).
     ``accuracy_with_delays_golden_core`` is the delay network's accuracy read from the
     core model's spikes (it must equal ``accuracy_with_delays``).
     ``scdq_bits`` and ``ringbuffer_bits`` are ``memory_bits`` of that core for the
     network's neurons with the measured peak as the queue's capacity, and
     ``memory_ratio_ringbuffer_over_scdq`` their quotient. On the RTL
-    (:func:`sw.delay_task.run_hardware`, Verilator through the host link, chip reset per
+    (:func:`sw.apps.delay_task.run_hardware`, Verilator through the host link, chip reset per
     sample; the SCDQ there sized by the training split's activity): the first 40 test
     samples (``--quick``: 4) give ``accuracy_with_delays_rtl``,
     ``rtl_model_agreement`` and ``scdq_peak_occupancy_rtl`` (the chip's own counter).
@@ -77,7 +77,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.spec.config import ChipConfig, CoreConfig, DelayConfig
-from sw.delay_task import run_hardware
+from sw.apps.delay_task import run_hardware
 
 SLOTS = (8, 16, 64)
 NEURONS = (256, 1024)
@@ -200,23 +200,23 @@ def synth_slots() -> tuple:
 # -- the temporal task ----------------------------------------------------------------------
 
 def task_config() -> ChipConfig:
-    """The chip the delay task runs on (:mod:`sw.delay_task`), with the SCDQ."""
-    from sw import delay_task
+    """The chip the delay task runs on (:mod:`sw.apps.delay_task`), with the SCDQ."""
+    from sw.apps import delay_task
     return delay_task.task_config("scdq")
 
 
 def run_task(n_test: int, seed: int = 0) -> dict:
-    """Accuracies (sw.delay_task) and the SCDQ's occupancy on the golden core model."""
+    """Accuracies (sw.apps.delay_task) and the SCDQ's occupancy on the golden core model."""
     from sim.golden.core import GoldenCore
     from sim.golden.delay import memory_bits
-    from sw.compiler import activity_from_run, compile_core
-    from sw.delay_task import build_network, draw, evaluate, make_task, predict
+    from sw.toolchain.compiler import activity_from_run, compile_core
+    from sw.apps.delay_task import build_network, draw, evaluate, make_task, predict
 
     r = evaluate(seed, n_test=n_test)
     # evaluate's held-out split: its own task and sample seeds (checked on the offsets)
     task = make_task(seed=seed)
     if task.offsets.tolist() != r["task"]["offsets"]:
-        raise RuntimeError("delays benchmark: the task differs from sw.delay_task.evaluate's")
+        raise RuntimeError("delays benchmark: the task differs from sw.apps.delay_task.evaluate's")
     samples, labels = draw(task, n_test, seed * 2 + 2)
     net = build_network(task, r["params"]["delay"]["threshold"], delays=True)
     cfg = task_config()

@@ -1,4 +1,4 @@
-"""The end-to-end digits demo as a benchmark (:mod:`sw.demo`).
+"""The end-to-end digits demo as a benchmark (:mod:`sw.apps.demo`).
 
 Figures: ``accuracy_float`` (float SNN, all 360 test images), ``accuracy_golden``
 (quantized network, network-level golden model, all 360), ``accuracy_rtl`` (RTL in
@@ -17,7 +17,7 @@ this machine: compare them only with each other; cycles and bytes are exact.
 
 from __future__ import annotations
 
-from sw.demo import DEMO_CONFIG, run_demo
+from sw.apps.demo import DEMO_CONFIG, run_demo
 
 FIGURES = ("accuracy_float", "accuracy_golden", "accuracy_rtl", "rtl_golden_agreement",
            "synops_per_inference", "cycles_per_inference", "golden_synops_per_second",

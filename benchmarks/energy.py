@@ -1,4 +1,4 @@
-"""Energy model of the digits demo (:mod:`sw.energy`): pJ per synaptic operation and per
+"""Energy model of the digits demo (:mod:`sw.runtime.energy`): pJ per synaptic operation and per
 inference. A model, not a measurement: exact access counts times published per-access
 energies (45 nm, Horowitz ISSCC 2014 by default; dynamic energy only).
 
@@ -12,14 +12,14 @@ energy breakdown and the published anchors (other nodes: compare orders of magni
 
 from __future__ import annotations
 
-from sw.energy import ANCHORS, HOROWITZ_45NM, digits_activity, estimate
+from sw.runtime.energy import ANCHORS, HOROWITZ_45NM, digits_activity, estimate
 
 SAMPLES = 100
 QUICK_SAMPLES = 5
 
 
 def run(quick: bool = False, params=HOROWITZ_45NM, samples: int | None = None) -> dict:
-    from sw.demo import DEMO_CONFIG
+    from sw.apps.demo import DEMO_CONFIG
     n = samples or (QUICK_SAMPLES if quick else SAMPLES)
     act, info = digits_activity(n)
     e = estimate(act, params)

@@ -35,8 +35,8 @@ THRESHOLD = 0.5
 
 
 def run(quick: bool = False) -> dict:
-    from sw.core_digits import CoreDigits, replay
-    from sw.inject import CampaignSpec, SdspDigits, replay_runs, run_campaign
+    from sw.apps.core_digits import CoreDigits, replay
+    from sw.campaign.inject import CampaignSpec, SdspDigits, replay_runs, run_campaign
     figures, rows = {}, []
     workers = os.cpu_count() or 1         # the campaigns' default (python sw/inject.py)
     base = SdspDigits(CampaignSpec(), log=None)

@@ -29,8 +29,8 @@ from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 from hw.host import HostChip
 from sim.runner import verilator_exe
 from sim.stimulus import random_chip_case
-from sw.driver import VERILATOR_OPT as OPT
-from sw.driver import Chip, _GoldenTransport, _PipeTransport
+from sw.runtime.driver import VERILATOR_OPT as OPT
+from sw.runtime.driver import Chip, _GoldenTransport, _PipeTransport
 
 
 def mesh_config(width: int, height: int, quick: bool) -> ChipConfig:

@@ -9,7 +9,7 @@
   N = 256). Scenario ``quiet``: no neuron fires (the pipeline's rate); ``spiking``:
   output spikes compete for the pipeline. ``isolated`` rows: one event alone, until
   the core is idle again (FIFO, read, compute, write-back).
-* Accuracy: :mod:`sw.sdsp_digits` trains on-chip (golden model) on the digits training
+* Accuracy: :mod:`sw.apps.sdsp_digits` trains on-chip (golden model) on the digits training
   split and tests on the held-out split; ``--quick`` uses a subset and one epoch.
 """
 
@@ -30,9 +30,9 @@ ODIN_CYCLES_PER_EVENT = 512     # ODIN at N = 256: two cycles per post-synaptic 
 def bench_config(lanes: int = 8) -> ChipConfig:
     """ODIN's sizes (N = 256, 3-bit weights, 8-bit membranes, 3-bit calcium) with
     ``lanes`` synapses per word and a SECDED synapse memory: the digits demo's chip
-    (:func:`sw.sdsp_digits.demo_config`), so that the demo's RTL replay, the Verilator
+    (:func:`sw.apps.sdsp_digits.demo_config`), so that the demo's RTL replay, the Verilator
     tests and this benchmark share one build at 8 lanes."""
-    from sw.sdsp_digits import demo_config
+    from sw.apps.sdsp_digits import demo_config
     return demo_config(lanes=lanes)
 
 
@@ -47,7 +47,7 @@ def measure(lanes: int, events: int) -> list:
 
 
 def run(quick: bool = False) -> dict:
-    from sw import sdsp_digits
+    from sw.apps import sdsp_digits
     lanes_list = (8,) if quick else LANES
     events = 64 if quick else 512
     figures, rows = {}, []

@@ -55,7 +55,7 @@ def _uart_chip(cfg, d, board):
 #: what the board's plan gets, summary); both are factory(config, directory, board).
 DESIGNS = {
     "chip": (_uart_chip, _uart_chip,
-             "the chip behind the host protocol on the board's UART (python -m sw.demo "
+             "the chip behind the host protocol on the board's UART (python -m sw.apps.demo "
              "--backend serial:PORT talks to it); LEDs: busy, UART errors"),
     "core": (lambda cfg, d, b: Neurocore(cfg, directory=d),
              lambda cfg, d, b: CoreDemo(cfg, d),

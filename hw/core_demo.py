@@ -35,7 +35,7 @@ LFSR_SEED = 0xACE1
 
 def demo_network(config: ChipConfig):
     """16 inputs -> 32 LIF -> 4 LIF, fixed seed, sized to fit any default-sized core."""
-    from sw.network import Layer, Network, Neuron
+    from sw.toolchain.network import Layer, Network, Neuron
     rng = np.random.default_rng(2026)
     return Network(16, [
         Layer("hidden", 32, Neuron("lif", threshold=60, leak_mult=230, leak_shift=8),
@@ -61,7 +61,7 @@ class CoreDemo(wiring.Component):
     leds: Out(4)
 
     def __init__(self, config: ChipConfig, directory=None, *, period: int = 1 << 20):
-        from sw.compiler import compile_core
+        from sw.toolchain.compiler import compile_core
         self.config, self.period = config, period
         self.image = compile_core(demo_network(config), config)
         self.core = Neurocore(config, directory=directory, images=self.image.images)

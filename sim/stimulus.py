@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from hw.spec.config import ChipConfig
-from sw.compiler import CompileError, compile_core
-from sw.network import INPUT, Layer, Network, Neuron, load_network
+from sw.toolchain.compiler import CompileError, compile_core
+from sw.toolchain.network import INPUT, Layer, Network, Neuron, load_network
 
 __all__ = ["random_network", "random_inputs", "random_case", "add_random_delays", "load_fixture", "fixture_names",
            "bench_network", "random_chip_case", "bench_chip_network"]
@@ -191,7 +191,7 @@ def random_chip_case(rng: np.random.Generator, config: ChipConfig, steps: int):
     mapped with every layer reported to the host: ``(ChipImage, inputs per step)``.
     Networks the mesh cannot hold are drawn again (up to 50 times)."""
     from hw.spec.memmap import core_tiles
-    from sw.mapper import map_network
+    from sw.toolchain.mapper import map_network
     c, tiles = config.core, len(core_tiles(config))
     virtual = config.replace(core=c.replace(
         neurons=c.neurons * tiles, axons=min(c.axons * tiles, 65536),

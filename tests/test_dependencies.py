@@ -21,19 +21,17 @@ PACKAGES = ("hw", "sim", "sw", "boards", "benchmarks", "fixtures")
 
 #: (importer, imported) edges that break a rule today.
 KNOWN = {
-    # the demo image a board's --design core bakes in is compiled by sw.compiler
-    ("hw.core_demo", "sw.compiler"), ("hw.core_demo", "sw.network"),
-    # the network-level golden model runs sw.network's description
-    ("sim.golden.network", "sw.network"),
+    # the demo image a board's --design core bakes in is compiled by sw.toolchain.compiler
+    ("hw.core_demo", "sw.toolchain.compiler"), ("hw.core_demo", "sw.toolchain.network"),
     # the driver's verilator backend builds the HostChip itself
-    ("sw.driver", "hw.host"),
+    ("sw.runtime.driver", "hw.host"),
     # RTL replay of SDSP campaigns / digits builds the SDSP core
-    ("sw.inject", "hw.sdsp.core"), ("sw.sdsp_digits", "hw.sdsp.core"),
+    ("sw.campaign.inject", "hw.sdsp.core"), ("sw.apps.sdsp_digits", "hw.sdsp.core"),
 }
 #: Import circles (as sorted module tuples) still there.
 KNOWN_CYCLES = {
-    ("sw.core_digits", "sw.inject"),
-    ("benchmarks.energy", "sw.energy"),
+    ("sw.apps.core_digits", "sw.campaign.inject"),
+    ("benchmarks.energy", "sw.runtime.energy"),
     # GoldenCore builds its fast path lazily; the fast path subclasses the core
     ("sim.golden.core", "sim.golden.fast"),
 }

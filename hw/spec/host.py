@@ -1,6 +1,6 @@
 """The host protocol: framed commands over a byte stream (UART on a board, a pipe in
 simulation). One definition for the RTL (:mod:`hw.host.interface`), the driver
-(:mod:`sw.driver`) and the golden host (:mod:`sim.golden.host`).
+(:mod:`sw.runtime.driver`) and the golden host (:mod:`sim.golden.host`).
 
 Framing
 -------
@@ -71,7 +71,7 @@ command by itself. ``SYNC`` is the marker that pairs them again: it changes noth
 and echoes its nonce, so once the echo of the latest nonce arrives every reply before
 it has been seen. A command whose reply did not come before the echo never reached
 the chip (and, since a rejected frame changes nothing, did nothing): the driver may
-send it again (:class:`sw.driver.Chip`).
+send it again (:class:`sw.runtime.driver.Chip`).
 """
 
 from __future__ import annotations

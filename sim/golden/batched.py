@@ -26,7 +26,7 @@ outside its memory, raises :class:`~sim.golden.loopctl.ProgramError` at compile 
 as the event-by-event model would on the first event that runs it.
 
 Each presentation starts from ``state`` images (the driver's ``restore_state``: every
-accumulator and neuron-state word rewritten), as :func:`sw.demo.classify` does; a flip in
+accumulator and neuron-state word rewritten), as :func:`sw.apps.demo.classify` does; a flip in
 those words before a presentation is therefore overwritten, a stuck-at bit in a
 neuron-state word is not (it is applied to every write, as the FaultSRAM does on reads).
 

@@ -80,7 +80,7 @@ class GoldenChip:
         self.counters = {"steps": 0, "host_events_in": 0, "host_events_out": 0}
         self.reads = defaultdict(int)
         #: Routers passed by packets, summed (XY routing; the host is west of (0, 0)):
-        #: the NoC activity of the energy model (:mod:`sw.energy`). Not an RTL counter.
+        #: the NoC activity of the energy model (:mod:`sw.runtime.energy`). Not an RTL counter.
         self.router_hops = 0
         self._rlay, self._dlay = route_layout(config), dest_layout(config)
         #: per tile: ((route, dest table versions), {neuron: decoded route or None})

@@ -211,7 +211,7 @@ async def test_chip_bench(dut):
     import json
     from hw.spec.config import ChipConfig
     from sim.stimulus import bench_chip_network, random_inputs
-    from sw.mapper import map_network
+    from sw.toolchain.mapper import map_network
     p = params()
     config = ChipConfig.from_dict(p["config"])
     net = bench_chip_network(config)

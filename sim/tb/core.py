@@ -210,7 +210,7 @@ async def test_core_fixtures(dut):
     from fixtures.make_core_fixtures import CONFIG
     from hw.spec.config import ChipConfig
     from sim.stimulus import fixture_names, load_fixture
-    from sw.compiler import compile_core
+    from sw.toolchain.compiler import compile_core
     config = ChipConfig.from_dict(params()["config"])
     if config != CONFIG:
         raise AssertionError("the fixtures are sized for fixtures.make_core_fixtures.CONFIG")
@@ -237,7 +237,7 @@ async def test_core_bench(dut):
     import json
     from hw.spec.config import ChipConfig
     from sim.stimulus import bench_network
-    from sw.compiler import compile_core
+    from sw.toolchain.compiler import compile_core
     p = params()
     config = ChipConfig.from_dict(p["config"])
     net, axon_of_fanout = bench_network(config, p["fanouts"])

@@ -344,11 +344,11 @@ async def replay(dut: SignalAccess, config, images: dict, samples, *, label: str
 
 @cocotb.test()
 async def test_sdsp_digits_replay(dut):
-    """Training samples of the digits demo (``sw.sdsp_digits.replay_case``: learning
+    """Training samples of the digits demo (``sw.apps.sdsp_digits.replay_case``: learning
     on, teacher events) replayed on the RTL: identical spikes and learnt weights."""
     import json
     from hw.spec.config import ChipConfig
-    from sw.sdsp_digits import replay_case
+    from sw.apps.sdsp_digits import replay_case
     p = params()
     config = ChipConfig.from_dict(p["config"])
     images, samples = replay_case(config, p["samples"], seed=p["seed"])
@@ -364,7 +364,7 @@ async def test_sdsp_digits_replay(dut):
 
 @cocotb.test()
 async def test_sdsp_inject_replay(dut):
-    """Runs of a fault campaign (``sw/inject.py --replay``) on the RTL: per run, the
+    """Runs of a fault campaign (``sw/campaign/inject.py --replay``) on the RTL: per run, the
     trained images, the run's faults through the memory bus, then the test
     presentations (state reset before each). Each presentation's spikes and final
     membranes must equal the golden model's with the same faults; the prediction made
@@ -372,7 +372,7 @@ async def test_sdsp_inject_replay(dut):
     ``{"replayed", "matches", "runs": [...]}`` to ``params()["out"]``."""
     import json
     from hw.spec.config import ChipConfig
-    from sw.sdsp_digits import predict
+    from sw.apps.sdsp_digits import predict
     p = params()
     config = ChipConfig.from_dict(p["config"])
     case = json.loads(open(p["case"]).read())

@@ -4,7 +4,7 @@ says: same output spikes over 12 timesteps."""
 
 from hw.spec.config import ChipConfig, CoreConfig
 from hw.core_demo import CoreDemo, demo_network, lfsr_inputs
-from sim.golden.network import NetworkModel
+from sw.toolchain.network_model import NetworkModel
 from sim.tb import run_amaranth
 
 

@@ -14,8 +14,8 @@ from sim.golden.core import GoldenCore
 from sim.stimulus import random_case
 from sim.tb import AmaranthAccess, run_amaranth
 from sim.tb.core import CoreDriver, crosscheck
-from sw.compiler import compile_core
-from sw.network import Layer, Network, Neuron
+from sw.toolchain.compiler import compile_core
+from sw.toolchain.network import Layer, Network, Neuron
 
 SMALL = ChipConfig(core=CoreConfig(lanes=4, neurons=32, axons=64, synapses=512,
                                    microcode_depth=16, layers=4, out_fifo_depth=4))

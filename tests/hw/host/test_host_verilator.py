@@ -29,8 +29,8 @@ from sim.golden.host import GoldenHost
 from sim.pty_bridge import pty_bridge
 from sim.runner import verilator_exe
 from sim.stimulus import random_chip_case
-from sw.driver import Chip, _GoldenTransport, _PipeTransport
-from tests.sw.test_driver import check_garbage_then_commands
+from sw.runtime.driver import Chip, _GoldenTransport, _PipeTransport
+from tests.sw.runtime.test_driver import check_garbage_then_commands
 
 pytestmark = pytest.mark.verilator
 

@@ -12,7 +12,7 @@ from hw.spec.isa import InstrClass, Isa, decode
 from hw.loopctl import LoopController
 from hw.loopctl.controller import task_layout
 from sim.golden.loopctl import Job, run_job
-from sw.microcode import Instr, Program, assemble
+from sw.toolchain.microcode import Instr, Program, assemble
 from sim.tb import run_amaranth
 
 CFG = ChipConfig(core=CoreConfig(lanes=4, neurons=64, axons=8, synapses=256,

@@ -7,10 +7,10 @@ import pytest
 
 from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 from sim.golden.chip import GoldenChip
-from sim.golden.network import NetworkModel
+from sw.toolchain.network_model import NetworkModel
 from sim.stimulus import random_chip_case
-from sw.mapper import map_network
-from sw.network import INPUT, Layer, Network, Neuron
+from sw.toolchain.mapper import map_network
+from sw.toolchain.network import INPUT, Layer, Network, Neuron
 
 
 def chip_config(w, h, lanes=2):

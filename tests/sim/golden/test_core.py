@@ -6,9 +6,9 @@ import pytest
 
 from hw.spec.config import ChipConfig, CoreConfig
 from sim.golden.core import GoldenCore
-from sim.golden.network import NetworkModel
+from sw.toolchain.network_model import NetworkModel
 from sim.stimulus import fixture_names, load_fixture, random_case
-from sw.compiler import compile_core
+from sw.toolchain.compiler import compile_core
 
 
 def run_core(image, steps, config):
@@ -47,7 +47,7 @@ def test_fixtures(name):
 def test_lif_arithmetic_by_hand():
     """One LIF neuron, values worked out on paper: leak 200/256, bias 3, threshold 100,
     reset by subtraction."""
-    from sw.network import Layer, Network, Neuron
+    from sw.toolchain.network import Layer, Network, Neuron
     cfg = ChipConfig(core=CoreConfig(lanes=1, neurons=4, axons=4, synapses=8))
     net = Network(1, [Layer("a", 1, Neuron("lif", threshold=100, bias=3, leak_mult=200,
                                            leak_shift=8, reset="subtract"),

@@ -7,11 +7,11 @@ import pytest
 
 from hw.spec.config import ChipConfig, CoreConfig, DelayConfig, NocConfig
 from sim.golden.chip import GoldenChip
-from sim.golden.network import NetworkModel
+from sw.toolchain.network_model import NetworkModel
 from sim.stimulus import random_case, random_chip_case, random_inputs
-from sw.driver import Chip
-from sw.mapper import map_network
-from sw.network import INPUT, Layer, Network, Neuron
+from sw.runtime.driver import Chip
+from sw.toolchain.mapper import map_network
+from sw.toolchain.network import INPUT, Layer, Network, Neuron
 from tests.sim.golden.test_core import run_core
 
 CORE = CoreConfig(lanes=4, neurons=64, axons=64, synapses=4096)

@@ -20,8 +20,8 @@ from sim.golden.fault_sram import GoldenFaultSRAM
 from sim.golden.loopctl import LOOP_LEVELS, ProgramError, _count
 from sim.golden.sdsp import GoldenSdsp
 from sim.stimulus import random_chip_case
-from sw.compiler import compile_core
-from sw.network import INPUT, Layer, Network, Neuron
+from sw.toolchain.compiler import compile_core
+from sw.toolchain.network import INPUT, Layer, Network, Neuron
 
 STEPS = 8
 

@@ -428,7 +428,7 @@ def test_golden_interp_backend_equals_golden():
     with a fault injected on the way."""
     import numpy as np
     from sim.stimulus import random_chip_case
-    from sw.driver import Chip
+    from sw.runtime.driver import Chip
     cfg = ChipConfig(core=CoreConfig(lanes=2, neurons=32, axons=64, synapses=512,
                                      microcode_depth=16, layers=2, out_fifo_depth=32),
                      noc=NocConfig(width=2, height=1, routes=256))

@@ -1,0 +1,397 @@
+"""Single-core compiler: a :class:`~sw.toolchain.network.Network` -> one neurocore's memory images.
+
+Placement
+    Layer ``k`` takes whole neuron rows, consecutively in layer order: its neuron ``j``
+    is core neuron ``row_base_k * lanes + j`` (lane ``j % lanes``, row
+    ``row_base_k + j // lanes``).
+
+Axons
+    Network input ``i`` is axon ``i``. Then every layer that feeds a projection gets
+    one axon per neuron, in layer order. ``routes`` maps each such neuron back to its
+    axon: on a single core the driver (or testbench) feeds a spike of neuron ``n`` at
+    ``t`` to axon ``routes[n]`` at ``t + 1``.
+
+Synapse rows
+    An axon's synapses into one target layer are grouped by target row: one synapse row
+    holds, in lane ``l``, the weight to the target neuron in lane ``l`` of that row (0 if
+    none), and the target table holds the accumulator row. Only rows with a non-zero
+    weight are stored, so sparse projections cost what they use and dense ones have
+    ``ceil(size / lanes)`` rows per axon. An axon's rows are consecutive: its
+    axon-table entry is (integrate program, first row, row count, all lanes).
+
+Proofs and refusals (:class:`CompileError`, naming the layer and the limit)
+    weights, thresholds, biases and leak parameters must fit their widths; the layers
+    must fit the neuron rows, the axons, the synapse rows, the layer table and the
+    microcode; and no accumulator may overflow: for each neuron, the sum over its
+    synapses of ``|w| * max |payload of the source|`` must fit ``acc_bits`` (this is an
+    exact bound, sharper than ``weight_bits + payload_bits + log2(fan-in)``; it assumes
+    at most one event per axon per timestep, which spikes obey and inputs must; with
+    delays each synapse still contributes at most once per timestep, so it holds).
+
+Delay groups (``config.delay.unit`` ``scdq`` or ``ring``)
+    An axon's synapses are grouped by delay: one group per distinct delay (ascending;
+    an axon without synapses has one empty group), each with its own consecutive
+    synapse rows and axon-table word ``axon * delay.groups + g`` = (integrate program,
+    first row, row count, all lanes, delay, ``more``). Refused: a delay ``>=
+    delay.slots``, more distinct delays on one axon than ``delay.groups``, any nonzero
+    delay with ``delay.unit = none`` (:func:`refuse_delays`).
+
+Delay-queue capacity (SCDQ)
+    Guaranteed worst case: every axon fires every timestep, and an event of timestep
+    ``t`` for a group of delay ``d`` is held from ``t`` until the drain at tick
+    ``t + d``, so just before a drain ``d + 1`` of them are in flight: the bound is the
+    sum of ``d + 1`` over every (axon, group of delay ``d > 0``) whose axon can fire.
+    A bound above ``delay.capacity`` is refused, unless the caller opts into
+    activity-based sizing (``activity=``, e.g. from :func:`activity_from_run` on a
+    representative run): then the exact peak occupancy of that activity, times
+    ``activity_margin``, must fit. ``CoreImage.queue`` records the figures.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hw.spec.config import ChipConfig, DelayUnit
+from hw.spec.isa import Isa
+from hw.spec.memmap import core_memories
+from sw.toolchain.microcode import AssemblyError, assemble
+from sw.toolchain.network import INPUT, Network
+from sw.toolchain import programs
+
+__all__ = ["CompileError", "CoreImage", "compile_core", "refuse_delays", "activity_from_run",
+           "queue_peak"]
+
+
+class CompileError(ValueError):
+    """The network does not fit the core; the message names the layer and the limit."""
+
+
+@dataclass
+class CoreImage:
+    """Everything needed to run a compiled network on one core."""
+
+    config: ChipConfig
+    network: Network
+    prefix: str
+    images: dict                    # memory name -> data words (unsigned)
+    input_axons: np.ndarray         # network input i -> axon
+    neurons: dict                   # layer -> core neuron ids (np.ndarray)
+    routes: dict                    # core neuron -> axon it feeds on this core
+    layer_of: dict                  # core neuron -> (layer, index)
+    entry: dict                     # program name -> pc
+    programs: list
+    report: list = field(default_factory=list)   # per-layer placement facts
+    #: axon -> nonzero delays of its groups (delay unit only)
+    delay_groups: dict = field(default_factory=dict)
+    #: SCDQ sizing: capacity, worst_case, and with activity: measured_peak, margin
+    queue: dict = field(default_factory=dict)
+
+    def input_events(self, events):
+        """Network input events (index, payload) -> core events (axon, payload)."""
+        return [(int(self.input_axons[i]), int(p)) for i, p in events]
+
+    def feedback(self, spikes):
+        """Core spikes (neuron, payload) of step t -> core events for step t + 1."""
+        return [(self.routes[n], p) for n, p in spikes if n in self.routes]
+
+    def by_layer(self, spikes) -> dict:
+        """Core spikes -> ``{layer: [(index, payload)]}`` (all layers present)."""
+        out = {l.name: [] for l in self.network.layers}
+        for n, p in spikes:
+            layer, idx = self.layer_of[n]
+            out[layer].append((idx, p))
+        return out
+
+
+def refuse_delays(network: Network, config: ChipConfig) -> None:
+    """CompileError for the first layer whose synapses the config's delay unit cannot
+    hold, naming the layer, the source and the delay (``network`` validated)."""
+    d = config.delay
+    for layer in network.layers:
+        delay, source = layer.max_delay()
+        if delay and not d.enabled:
+            raise CompileError(
+                f"layer {layer.name!r}: synapses with delays up to {delay} timesteps (from "
+                f"{source!r}) but the cores have no delay unit (delay.unit = 'none'); set "
+                "delay.unit to 'scdq' or 'ring'")
+        if delay >= d.slots:
+            dm = layer.synapse_delays(source)
+            i, j = np.argwhere(dm >= d.slots)[0]
+            raise CompileError(
+                f"layer {layer.name!r}: the synapse from {source!r} neuron {i} to neuron {j} "
+                f"has delay {dm[i, j]}; delays must be below delay.slots = {d.slots}")
+
+
+def activity_from_run(inputs, outputs) -> list:
+    """Per timestep, the events a network's synapses integrate, as ``{source: indices}``:
+    the inputs of step ``t`` and the spikes layers emitted at step ``t - 1``
+    (``outputs`` as :meth:`sw.toolchain.network_model.NetworkModel.run` returns them)."""
+    act = []
+    prev = {}
+    for t, events in enumerate(inputs):
+        step = {INPUT: [int(i) for i, _ in events]}
+        for name, spikes in prev.items():
+            step[name] = [int(i) for i, _ in spikes]
+        act.append(step)
+        prev = outputs[t] if t < len(outputs) else {}
+    return act
+
+
+def queue_peak(delay_groups: dict, axon_steps) -> int:
+    """Exact peak SCDQ occupancy (just before a drain) when the axons of
+    ``axon_steps[t]`` fire at timestep ``t``; ``delay_groups``: axon -> nonzero delays."""
+    leave = {}                           # timestep -> entries drained at its tick
+    held = peak = 0
+    for t, axons in enumerate(axon_steps):
+        for a in axons:
+            for d in delay_groups.get(a, ()):
+                held += 1
+                leave[t + d] = leave.get(t + d, 0) + 1
+        peak = max(peak, held)
+        held -= leave.pop(t, 0)
+    return peak
+
+
+def _signed_range(bits):
+    return -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+
+
+def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
+                 input_payload_max=None, *, activity=None,
+                 activity_margin: float = 1.25) -> CoreImage:
+    """Map ``network`` onto one core of ``config``; see the module docstring.
+
+    ``input_payload_max`` (one value per network input) bounds the payloads each input
+    carries, for the accumulator proof; by default any payload of ``payload_bits``.
+    ``activity`` (per timestep ``{source: indices}``, see :func:`activity_from_run`)
+    opts into sizing the delay queue by that activity times ``activity_margin`` instead
+    of by the guaranteed worst case.
+    """
+    try:
+        network.validate()
+    except ValueError as e:
+        raise CompileError(str(e)) from None
+    refuse_delays(network, config)
+    c = config.core
+    isa = Isa.of(config)
+    N = c.lanes
+    layers = network.layers
+    if len(layers) > c.layers:
+        raise CompileError(f"the network has {len(layers)} layers; a core runs at most "
+                           f"{c.layers} (core.layers)")
+
+    # -- parameters -------------------------------------------------------------------
+    slo, shi = _signed_range(c.state_bits)
+    wlo, whi = _signed_range(c.weight_bits)
+    plo, phi = _signed_range(c.payload_bits)
+    for layer in layers:
+        where = f"layer {layer.name!r}"
+        for pname in ("threshold", "bias"):
+            vals = layer.param(pname)
+            bad = np.nonzero((vals < slo) | (vals > shi))[0]
+            if len(bad):
+                raise CompileError(f"{where}: {pname} of neuron {bad[0]} is {vals[bad[0]]}, "
+                                   f"outside the {c.state_bits}-bit state range {slo}..{shi}")
+        n = layer.neuron
+        if n.model == "lif":
+            if not slo <= n.leak_mult <= shi:
+                raise CompileError(f"{where}: leak_mult {n.leak_mult} is outside {slo}..{shi} "
+                                   f"(core.state_bits = {c.state_bits})")
+            if not 0 <= n.leak_shift < 1 << isa.shift_bits:
+                raise CompileError(f"{where}: leak_shift {n.leak_shift} is outside "
+                                   f"0..{(1 << isa.shift_bits) - 1}")
+        for source, w in layer.inputs.items():
+            w = np.asarray(w)
+            bad = np.argwhere((w < wlo) | (w > whi))
+            if len(bad):
+                i, j = bad[0]
+                raise CompileError(f"{where}: weight from {source!r} neuron {i} to neuron {j} "
+                                   f"is {w[i, j]}, outside the {c.weight_bits}-bit range "
+                                   f"{wlo}..{whi} (core.weight_bits)")
+
+    # -- accumulator headroom ----------------------------------------------------------
+    amax = (1 << (c.acc_bits - 1)) - 1
+    pmax = {INPUT: np.full(network.inputs, max(-plo, phi), np.int64)
+            if input_payload_max is None else np.asarray(input_payload_max, np.int64)}
+    for layer in layers:
+        pmax[layer.name] = np.full(layer.size, max(-plo, phi) if layer.neuron.graded else 1,
+                                   np.int64)
+    report = []
+    for layer in layers:
+        bound = np.zeros(layer.size, np.int64)
+        fan_in = np.zeros(layer.size, np.int64)
+        for source, w in layer.inputs.items():
+            w = np.asarray(w, np.int64)
+            bound += (np.abs(w) * pmax[source][:, None]).sum(axis=0)
+            fan_in += (w != 0).sum(axis=0)
+        worst = int(np.argmax(bound)) if layer.size else 0
+        if bound[worst] > amax:
+            raise CompileError(
+                f"layer {layer.name!r}: neuron {worst} could accumulate {bound[worst]} in one "
+                f"timestep ({fan_in[worst]} synapses, sum of |weight| x max |payload|), beyond "
+                f"the {c.acc_bits}-bit accumulator (max {amax}); lower the weights or raise "
+                "core.acc_bits")
+        report.append({"layer": layer.name, "neurons": layer.size,
+                       "max_fan_in": int(fan_in.max()) if layer.size else 0,
+                       "max_accumulation": int(bound.max()) if layer.size else 0})
+
+    # -- neuron placement ---------------------------------------------------------------
+    row_base, rows = {}, 0
+    for layer, rep in zip(layers, report):
+        need = -(-layer.size // N)
+        if rows + need > c.neuron_rows:
+            raise CompileError(f"layer {layer.name!r} needs {need} neuron rows ({layer.size} "
+                               f"neurons / {N} lanes, rounded up) but only "
+                               f"{c.neuron_rows - rows} of {c.neuron_rows} rows are left "
+                               f"(core.neurons = {c.neurons})")
+        row_base[layer.name] = rows
+        rep.update(row_base=rows, rows=need)
+        rows += need
+    neurons = {l.name: row_base[l.name] * N + np.arange(l.size) for l in layers}
+    layer_of = {int(n): (l.name, j) for l in layers for j, n in enumerate(neurons[l.name])}
+
+    # -- axons ----------------------------------------------------------------------------
+    feeding = [l.name for l in layers if any(l.name in t.inputs for t in layers)]
+    axon_of = {(INPUT, i): i for i in range(network.inputs)}
+    nxt = network.inputs
+    for name in feeding:
+        for j in range(network.layer(name).size):
+            axon_of[(name, j)] = nxt
+            nxt += 1
+    if nxt > c.axons:
+        raise CompileError(f"the network needs {nxt} axons ({network.inputs} inputs + neurons "
+                           f"of the layers that feed others: {', '.join(feeding) or 'none'}); "
+                           f"the core has {c.axons} (core.axons)")
+    routes = {int(neurons[name][j]): axon_of[(name, j)] for name in feeding
+              for j in range(network.layer(name).size)}
+
+    # -- synapse rows, grouped by delay ----------------------------------------------------
+    weights = np.zeros((N, c.synapse_rows), np.int64)
+    target = np.zeros(c.synapse_rows, np.int64)
+    desc = {}                               # axon -> [(first row, rows, delay)]
+    srow = 0
+    sources = [(INPUT, i) for i in range(network.inputs)] + \
+        [(name, j) for name in feeding for j in range(network.layer(name).size)]
+    dmat = {(l.name, s): l.synapse_delays(s) for l in layers for s in l.inputs}
+    for source, i in sources:
+        by_delay = {}                       # delay -> [(layer, target neurons)]
+        for layer in layers:
+            if source not in layer.inputs:
+                continue
+            wrow = np.asarray(layer.inputs[source], np.int64)[i]
+            targets = np.nonzero(wrow)[0]
+            dm = dmat[(layer.name, source)]
+            drow = dm[i][targets] if dm is not None else np.zeros(len(targets), np.int64)
+            for d in np.unique(drow):
+                by_delay.setdefault(int(d), []).append((layer, wrow, targets[drow == d]))
+        if len(by_delay) > isa.groups:
+            layer = by_delay[max(by_delay)][0][0]
+            raise CompileError(
+                f"layer {layer.name!r}: {source!r} neuron {i} has synapses with "
+                f"{len(by_delay)} distinct delays ({', '.join(map(str, sorted(by_delay)))}) but "
+                f"an axon holds at most {isa.groups} delay groups (delay.groups)")
+        groups = []
+        for d in sorted(by_delay) or [0]:
+            first = srow
+            for layer, wrow, js_all in by_delay.get(d, []):
+                for trow in np.unique(js_all // N):
+                    if srow >= c.synapse_rows:
+                        raise CompileError(
+                            f"layer {layer.name!r}: synapse rows run out at the projection "
+                            f"from {source!r} neuron {i}; the core has {c.synapse_rows} rows "
+                            f"({c.synapses} synapses / {N} lanes, core.synapses)")
+                    js = js_all[js_all // N == trow]
+                    weights[js % N, srow] = wrow[js]
+                    target[srow] = row_base[layer.name] + trow
+                    srow += 1
+            groups.append((first, srow - first, d))
+        desc[axon_of[(source, i)]] = groups
+
+    # -- delay-queue capacity ---------------------------------------------------------------
+    delay_groups = {a: [d for _, _, d in g if d] for a, g in desc.items()
+                    if any(d for _, _, d in g)}
+    queue = {}
+    if config.delay.unit is DelayUnit.SCDQ and delay_groups:
+        cap = config.delay.capacity
+        worst = sum(d + 1 for ds in delay_groups.values() for d in ds)
+        queue = {"capacity": cap, "worst_case": worst}
+        if activity is not None:
+            steps = [[axon_of[(src, int(k))] for src, idx in step.items()
+                      for k in idx if (src, int(k)) in axon_of] for step in activity]
+            peak = queue_peak(delay_groups, steps)
+            need = int(np.ceil(peak * activity_margin))
+            queue.update(measured_peak=peak, margin=activity_margin, needed=need)
+            if need > cap:
+                raise CompileError(
+                    f"the delay queue needs {need} entries for the given activity (peak "
+                    f"{peak} x margin {activity_margin}) but delay.capacity = {cap}")
+        elif worst > cap:
+            raise CompileError(
+                f"the delay queue could need {worst} entries (every axon firing every "
+                f"timestep, each delayed group held delay + 1 timesteps) but delay.capacity "
+                f"= {cap}; raise delay.capacity, or pass activity= to size it by measured "
+                "activity")
+
+    # -- programs -------------------------------------------------------------------------
+    progs = [programs.integrate()]
+    layer_prog = {}
+    seen = {}
+    for layer in layers:
+        n = layer.neuron
+        key = (n.model, n.leak_mult, n.leak_shift, n.reset)
+        if key not in seen:
+            name = f"{n.model}_{len(seen)}"
+            if n.model == "lif":
+                p = programs.lif(n.leak_mult, n.leak_shift, n.reset, name=name)
+            elif n.model == "if":
+                p = programs.if_neuron(n.reset, name=name)
+            else:
+                p = programs.sigma_delta(name=name, slots=c.slots)
+            seen[key] = name
+            progs.append(p)
+        layer_prog[layer.name] = seen[key]
+    try:
+        words, entry = assemble(progs, isa)
+    except AssemblyError as e:
+        raise CompileError(f"the neuron programs do not fit this core: {e}") from None
+
+    # -- images ---------------------------------------------------------------------------
+    all_lanes = (1 << N) - 1
+    axon_words = np.zeros(c.axons * isa.groups, dtype=object)
+    for axon in range(c.axons):
+        groups = desc.get(axon, [(0, 0, 0)])
+        for g, (first, count, d) in enumerate(groups):
+            extra = {"delay": d, "more": int(g + 1 < len(groups))} if isa.delay.enabled else {}
+            axon_words[isa.axon_word(axon, g)] = Isa.pack(
+                isa.job, {"pc": entry["integrate"], "base": first, "count": count,
+                          "mask": all_lanes, **extra})
+    layer_words = np.zeros(c.layers, dtype=object)
+    for k, layer in enumerate(layers):
+        rem = layer.size % N
+        layer_words[k] = Isa.pack(isa.layer, {
+            "valid": 1, "pc": entry[layer_prog[layer.name]], "base": row_base[layer.name],
+            "count": -(-layer.size // N), "mask": (1 << rem) - 1 if rem else all_lanes})
+    sb = c.state_bits
+    m = (1 << sb) - 1
+    state = np.zeros((N, c.neuron_rows), dtype=object)
+    for layer in layers:
+        bias, thr = layer.param("bias"), layer.param("threshold")
+        for j, n in enumerate(neurons[layer.name]):
+            state[n % N, n // N] = (int(bias[j]) & m) << 2 * sb | (int(thr[j]) & m) << 3 * sb
+    images = {f"{prefix}.microcode": np.array(words + [0] * (c.microcode_depth - len(words)),
+                                              dtype=object),
+              f"{prefix}.axon_table": axon_words,
+              f"{prefix}.layer_table": layer_words,
+              f"{prefix}.target_table": target.astype(np.uint64)}
+    for lane in range(N):
+        images[f"{prefix}.lane{lane}.weights"] = \
+            (weights[lane] & ((1 << c.weight_bits) - 1)).astype(np.uint64)
+        images[f"{prefix}.lane{lane}.acc"] = np.zeros(c.neuron_rows * isa.acc_slots, np.uint64)
+        images[f"{prefix}.lane{lane}.state"] = state[lane]
+    # The delay queue's memory is the queue's own (a linked list built at reset): no image.
+    assert set(images) == {s.name for s in core_memories(isa, prefix) if s.role != "delay"}
+    input_axons = np.array([axon_of[(INPUT, i)] for i in range(network.inputs)], np.int64)
+    return CoreImage(config, network, prefix, images, input_axons, neurons, routes, layer_of,
+                     entry, progs, report, delay_groups, queue)
