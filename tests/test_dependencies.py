@@ -23,10 +23,6 @@ PACKAGES = ("hw", "sim", "sw", "boards", "benchmarks", "fixtures")
 KNOWN = {
     # the demo image a board's --design core bakes in is compiled by sw.toolchain.compiler
     ("hw.core_demo", "sw.toolchain.compiler"), ("hw.core_demo", "sw.toolchain.network"),
-    # the driver's verilator backend builds the HostChip itself
-    ("sw.runtime.driver", "hw.host"),
-    # RTL replay of SDSP campaigns / digits builds the SDSP core
-    ("sw.campaign.inject", "hw.sdsp.core"), ("sw.apps.sdsp_digits", "hw.sdsp.core"),
 }
 #: Import circles (as sorted module tuples) still there.
 KNOWN_CYCLES = {

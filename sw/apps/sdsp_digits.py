@@ -658,9 +658,9 @@ def rtl_replay(config: ChipConfig, samples: int, seed: int = 0) -> dict:
     import tempfile
     from pathlib import Path
 
-    from hw.sdsp.core import SdspCore
-    from sim.runner import run_cocotb, verilator_build
-    build = verilator_build("sdsp_core", lambda: SdspCore(config), key=config.to_dict())
+    from sim.rtl import sdsp_core_build
+    from sim.runner import run_cocotb
+    build = sdsp_core_build(config)
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "replay.json"
         run_cocotb(build, "sim.tb.sdsp", testcase="test_sdsp_digits_replay",

@@ -1195,8 +1195,8 @@ def replay_runs(results: dict, runs, *, samples: int = 20, backend: str = "veril
                          "in the golden host model yet)")
     import tempfile
 
-    from hw.sdsp.core import SdspCore
-    from sim.runner import run_cocotb, verilator_build
+    from sim.rtl import sdsp_core_build
+    from sim.runner import run_cocotb
     spec = CampaignSpec(**results["spec"])
     if spec.fault_model == "seu" or spec.learning == "on":
         raise ValueError("replay takes static campaigns with learning off (flips, stuck, "
@@ -1215,7 +1215,7 @@ def replay_runs(results: dict, runs, *, samples: int = 20, backend: str = "veril
                       "predictions": r["predictions"][:samples]} for r in chosen]}))
         out = Path(tmp) / "out.json"
         config = model.config
-        build = verilator_build("sdsp_core", lambda: SdspCore(config), key=config.to_dict())
+        build = sdsp_core_build(config)
         run_cocotb(build, "sim.tb.sdsp", testcase="test_sdsp_inject_replay",
                    params={"config": config.to_dict(), "case": str(case), "out": str(out)})
         return json.loads(out.read_text())

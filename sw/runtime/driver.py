@@ -155,10 +155,8 @@ def open_transport(backend: str, config: ChipConfig, *, opt: str = VERILATOR_OPT
     if backend in ("golden", "golden:interp"):
         return _GoldenTransport(config, fast=backend == "golden")
     if backend == "verilator":
-        from hw.host import HostChip
-        from sim.runner import verilator_exe
-        exe = verilator_exe("hostchip", lambda: HostChip(config), key=config.to_dict(),
-                            opt=opt)
+        from sim.rtl import hostchip_exe
+        exe = hostchip_exe(config, opt=opt)
         return _PipeTransport([str(exe)])
     if backend.startswith("serial:"):
         port, _, baud = backend[len("serial:"):].partition("@")
