@@ -29,8 +29,9 @@ from hw.spec.config import ChipConfig, CoreConfig, NocConfig
 from hw.host import HostChip
 from sim.runner import verilator_exe
 from sim.stimulus import random_chip_case
-from sw.runtime.driver import VERILATOR_OPT as OPT
-from sw.runtime.driver import Chip, _GoldenTransport, _PipeTransport
+from sw.runtime.transports import VERILATOR_OPT as OPT
+from sw.runtime.driver import Chip
+from sw.runtime.transports import GoldenTransport, PipeTransport
 
 
 def mesh_config(width: int, height: int, quick: bool) -> ChipConfig:
@@ -40,7 +41,7 @@ def mesh_config(width: int, height: int, quick: bool) -> ChipConfig:
                                                routes=256 if quick else 4096))
 
 
-class _Counting(_GoldenTransport):
+class _Counting(GoldenTransport):
     def __init__(self, config):
         super().__init__(config)
         self.sent = 0
@@ -64,7 +65,7 @@ def measure(cfg: ChipConfig, steps: int = 16, seed: int = 1) -> dict:
         gold.load(image)
         load_bytes = link.sent
         want = gold.run_network(image, inputs)
-    with Chip("verilator", cfg, transport=_PipeTransport([str(exe)])) as rtl:
+    with Chip("verilator", cfg, transport=PipeTransport([str(exe)])) as rtl:
         t0 = time.monotonic()
         rtl.load(image)
         load_s = time.monotonic() - t0

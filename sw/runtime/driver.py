@@ -14,11 +14,14 @@ Backends (the ``backend`` string):
     against, about 100 times slower).
 ``verilator``
     the RTL (:class:`hw.host.HostChip`) as a stand-alone Verilator executable
-    (:func:`sim.runner.verilator_exe`, built once per config and cached), talking over
+    (:func:`sim.rtl.hostchip_exe`, built once per config and cached), talking over
     pipes. The clock runs in C++; Python only sees bytes.
 ``serial:PORT[@BAUD]``
     a board's UART through pyserial; ``PORT`` is a device (``/dev/ttyUSB1``) or any
     pyserial URL (``socket://host:port``). BAUD defaults to ``config.host.baud``.
+
+Each backend is a :class:`~sw.runtime.transports.Transport` (:mod:`sw.runtime.transports`;
+a new backend is one subclass there); ``Chip(..., transport=t)`` takes one already open.
 
 On connect the driver sends IDENTIFY and refuses (:class:`ProtocolError`) a chip built
 from another configuration, another RTL generator (build id; ``check_build=False``
@@ -35,9 +38,7 @@ Example::
 from __future__ import annotations
 
 import os
-import select
 import struct
-import subprocess
 import time
 
 import numpy as np
@@ -51,8 +52,9 @@ from hw.spec.host import (IDENTITY, OVERHEAD, PROTOCOL_VERSION, SYNC_BYTES, Erro
 from hw.spec.isa import Isa
 from hw.spec.memory import BusOp
 from hw.spec.memory import FaultKind
-from hw.spec.memmap import chip_memories, state_clears, tile_coords
+from hw.spec.memmap import MemoryName, chip_memories, state_clears, tile_coords, tile_prefix
 from hw.spec.packet import packet_layout
+from sw.runtime.transports import VERILATOR_OPT, Transport, open_transport  # noqa: F401
 
 __all__ = ["Chip", "ProtocolError", "open_transport", "IDEMPOTENT"]
 
@@ -65,107 +67,6 @@ IDEMPOTENT = frozenset({Op.IDENTIFY, Op.WRITE, Op.FILL, Op.READ, Op.MEMSTAT,
 
 class _NoReply(ProtocolError):
     """Nothing arrived in time (internal: turned into a message naming the command)."""
-
-
-# -- transports ----------------------------------------------------------------------------
-
-class _GoldenTransport:
-    """The golden host in this process; ``fast=False``: its interpreter alone."""
-
-    def __init__(self, config, fast: bool = True):
-        from sim.golden.host import GoldenHost
-        self.host = GoldenHost(config, fast=fast)
-        self._out = bytearray()
-
-    def write(self, data: bytes):
-        self._out += self.host.feed(data)
-
-    def read(self, timeout: float) -> bytes:
-        data, self._out = bytes(self._out), bytearray()
-        return data
-
-    def close(self):
-        pass
-
-
-class _PipeTransport:
-    """A process that speaks the protocol on stdin/stdout (the Verilator harness)."""
-
-    def __init__(self, argv, env=None):
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, bufsize=0, env=env)
-
-    def write(self, data: bytes):
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def read(self, timeout: float) -> bytes:
-        fd = self.proc.stdout.fileno()
-        r, _, _ = select.select([fd], [], [], timeout)
-        if not r:
-            return b""
-        data = os.read(fd, 1 << 16)
-        if not data:
-            err = self.proc.stderr.read().decode(errors="replace")
-            raise ProtocolError(f"the simulator exited ({self.proc.poll()}): {err.strip()}")
-        return data
-
-    def close(self):
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-        self.stderr = self.proc.stderr.read().decode(errors="replace")
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-
-class _SerialTransport:
-    def __init__(self, port: str, baud: int):
-        import serial
-        self.port = serial.serial_for_url(port, baudrate=baud, timeout=0)
-
-    def write(self, data: bytes):
-        self.port.write(data)
-        self.port.flush()
-
-    def read(self, timeout: float) -> bytes:
-        end = time.monotonic() + timeout
-        while True:
-            n = self.port.in_waiting
-            if n:
-                return self.port.read(n)
-            if time.monotonic() >= end:
-                return b""
-            time.sleep(0.0005)
-
-    def close(self):
-        self.port.close()
-
-
-#: C++ optimisation of the ``verilator`` backend's model (``benchmarks meshes`` reports
-#: what building and checking a mesh at this level costs).
-VERILATOR_OPT = "-O2"
-
-
-def open_transport(backend: str, config: ChipConfig, *, opt: str = VERILATOR_OPT):
-    """The byte transport of a backend string (see the module docstring)."""
-    if backend in ("golden", "golden:interp"):
-        return _GoldenTransport(config, fast=backend == "golden")
-    if backend == "verilator":
-        from sim.rtl import hostchip_exe
-        exe = hostchip_exe(config, opt=opt)
-        return _PipeTransport([str(exe)])
-    if backend.startswith("serial:"):
-        port, _, baud = backend[len("serial:"):].partition("@")
-        if not port:
-            raise ValueError("serial backend needs a port: 'serial:/dev/ttyUSB1' or "
-                             "'serial:socket://host:port'")
-        return _SerialTransport(port, int(baud) if baud else config.host.baud)
-    raise ValueError(f"unknown backend {backend!r}: use 'golden', 'golden:interp', "
-                     "'verilator' or 'serial:PORT[@BAUD]'")
 
 
 # -- the chip ------------------------------------------------------------------------------
@@ -593,9 +494,8 @@ class Chip:
     def layer_states(self, image, field: str = "v") -> dict:
         """Neuron state ``field`` (``v``, ``u``, ``p0`` bias, ``p1`` threshold) of every
         layer of a ChipImage, as signed ints per neuron, read from the chip."""
-        isa = Isa.of(self.config)
+        state = Isa.of(self.config).state
         lanes = self.config.core.lanes
-        bits = isa.state.size // 4
         cache = {}
         out = {}
         for layer in image.network.layers:
@@ -603,12 +503,12 @@ class Chip:
             for (x, y), a, b in image.placement[layer.name]:
                 ids = image.tiles[(x, y)].neurons[f"{layer.name}[{a}:{b}]"]
                 for j, n in zip(range(a, b), ids):
-                    name = f"tile{x}_{y}.lane{int(n) % lanes}.state"
+                    # core neuron n is row n // lanes of lane n % lanes (sw.toolchain.compiler)
+                    name = MemoryName.lane_bank(tile_prefix(x, y), int(n) % lanes, "state")
                     if name not in cache:
                         cache[name] = self.read(name)[0]
-                    rec = Isa.unpack(isa.state, cache[name][int(n) // lanes])
-                    v = int(getattr(rec, field)) & ((1 << bits) - 1)
-                    values[j] = v - (1 << bits) if v >> (bits - 1) else v
+                    # the record's fields are signed: the layout sign-extends them
+                    values[j] = int(getattr(Isa.unpack(state, cache[name][int(n) // lanes]), field))
             out[layer.name] = values
         return out
 

@@ -29,7 +29,8 @@ from sim.golden.host import GoldenHost
 from sim.pty_bridge import pty_bridge
 from sim.runner import verilator_exe
 from sim.stimulus import random_chip_case
-from sw.runtime.driver import Chip, _GoldenTransport, _PipeTransport
+from sw.runtime.driver import Chip
+from sw.runtime.transports import GoldenTransport, PipeTransport
 from tests.sw.runtime.test_driver import check_garbage_then_commands
 
 pytestmark = pytest.mark.verilator
@@ -176,7 +177,7 @@ def _architectural(frame):
     return op, p
 
 
-class _Recording(_GoldenTransport):
+class _Recording(GoldenTransport):
     def __init__(self, config):
         super().__init__(config)
         self.sent = []
@@ -249,7 +250,7 @@ def test_backends_agree_on_random_networks(networks):
         image, inputs = random_chip_case(np.random.default_rng(seed), CONFIG, 8)
         results = {}
         for backend in ("golden", "verilator"):
-            transport = _PipeTransport([str(exe())]) if backend == "verilator" else None
+            transport = PipeTransport([str(exe())]) if backend == "verilator" else None
             with Chip(backend, CONFIG, transport=transport) as chip:
                 chip.load(image, skip_zero=True)
                 chip.clear_counters()
@@ -286,7 +287,7 @@ def test_step_frames_equal_events_then_run():
         want_state = {s.name: ref.read(s.name)[0] for s in ref.specs if s.role == "state"}
         want_ctr = ref.all_counters()
     for backend in ("golden", "verilator"):
-        transport = _PipeTransport([str(exe())]) if backend == "verilator" else None
+        transport = PipeTransport([str(exe())]) if backend == "verilator" else None
         with Chip(backend, CONFIG, transport=transport) as chip:
             chip.load(image, skip_zero=True)
             got = chip.run(steps, packets)
@@ -342,7 +343,7 @@ def test_clear_state_rtl_equals_golden_with_faults():
                        1 << int(rng.integers(spec.width))))
     results = {}
     for backend in ("golden", "verilator"):
-        transport = _PipeTransport([str(exe())]) if backend == "verilator" else None
+        transport = PipeTransport([str(exe())]) if backend == "verilator" else None
         with Chip(backend, CONFIG, transport=transport) as chip:
             chip.load(image, skip_zero=True)
             chip.run_network(image, inputs)
@@ -378,7 +379,7 @@ def test_garbage_then_commands_on_the_rtl():
     """Issue 19: after line noise of every kind, the next commands all succeed (the
     driver pairs replies again with SYNC), on the RTL through pipes and through a
     pseudo-terminal (pyserial, as on a board)."""
-    with Chip("verilator", CONFIG, transport=_PipeTransport([str(exe())])) as chip:
+    with Chip("verilator", CONFIG, transport=PipeTransport([str(exe())])) as chip:
         check_garbage_then_commands(chip)
     with pty_bridge([exe()]) as port:
         with Chip(f"serial:{port}", CONFIG) as chip:
@@ -395,7 +396,7 @@ SCDQ_3X1 = CONFIG.replace(noc=NocConfig(width=3, height=1, routes=512),
 def test_scdq_mesh_step_done_counts_every_output_event():
     exe3 = verilator_exe("hostchip", lambda: HostChip(SCDQ_3X1), key=SCDQ_3X1.to_dict(),
                          opt="-O1")
-    with Chip("verilator", SCDQ_3X1, transport=_PipeTransport([str(exe3)])) as rtl:
+    with Chip("verilator", SCDQ_3X1, transport=PipeTransport([str(exe3)])) as rtl:
         for seed in range(4):                # seed 2 failed before the fix
             image, inputs = random_chip_case(np.random.default_rng(seed), SCDQ_3X1, 12)
             with Chip("golden", SCDQ_3X1) as gold:
@@ -412,11 +413,11 @@ def test_driver_refuses_a_chip_of_another_config():
     other = CONFIG.replace(host=CONFIG.host.replace(baud=9600))
     with pytest.raises(Exception, match=r"chip was built from configuration "
                                         rf"{CONFIG.hash}, the driver has {other.hash}"):
-        Chip("verilator", other, transport=_PipeTransport([str(exe())]))
+        Chip("verilator", other, transport=PipeTransport([str(exe())]))
 
 
 def test_error_replies_name_the_command():
-    with Chip("verilator", CONFIG, transport=_PipeTransport([str(exe())])) as chip:
+    with Chip("verilator", CONFIG, transport=PipeTransport([str(exe())])) as chip:
         with pytest.raises(Exception, match="the chip refused READ: BAD_ADDRESS"):
             chip.command(Op.READ, struct.pack("<HIH", 0, 1 << 30, 1))
         assert chip.identify()["config_hash"] == CONFIG.hash

@@ -11,7 +11,8 @@ from hw.spec.memory import FaultKind
 from sw.toolchain.network_model import NetworkModel
 from sim.stimulus import random_chip_case
 from hw.spec.host import END, ESC, Op, body, encode_frame
-from sw.runtime.driver import Chip, ProtocolError, _GoldenTransport
+from sw.runtime.driver import Chip, ProtocolError
+from sw.runtime.transports import GoldenTransport
 
 CONFIG = ChipConfig(core=CoreConfig(lanes=2, neurons=32, axons=64, synapses=512,
                                     microcode_depth=16, layers=2, out_fifo_depth=32),
@@ -74,7 +75,7 @@ def test_bad_calls_say_what_is_wrong():
             chip.command(Op.READ, struct.pack("<HIH", 0, 1 << 20, 1))
 
 
-class _Counting(_GoldenTransport):
+class _Counting(GoldenTransport):
     def __init__(self, config):
         super().__init__(config)
         self.sent, self.ops = 0, []
@@ -118,9 +119,8 @@ def test_load_sends_long_runs_as_fill_and_sets_every_word(skip_zero):
 
 def test_a_chip_of_another_config_is_refused():
     other = CONFIG.replace(core=CONFIG.core.replace(lanes=4))
-    from sw.runtime.driver import _GoldenTransport
     with pytest.raises(ProtocolError, match="chip was built from configuration"):
-        Chip("golden", other, transport=_GoldenTransport(CONFIG))
+        Chip("golden", other, transport=GoldenTransport(CONFIG))
 
 
 def garbage(config) -> dict:
@@ -176,7 +176,7 @@ def test_garbage_then_commands_golden():
         assert chip.dropped >= len(garbage(CONFIG)) - 3
 
 
-class _Noisy(_GoldenTransport):
+class _Noisy(GoldenTransport):
     """The golden chip behind a link that damages chosen writes or replies."""
 
     def __init__(self, config):
