@@ -9,7 +9,7 @@ protection mode (``sw/inject.py`` on the SDSP digits model).
 * ``replay_matches``: runs of a 300-flip campaign (synapses, parameters, signs) replayed
   on the SDSP core in Verilator that match the golden model exactly (spikes, membranes,
   predictions on 5 test images each): of 20 (of 2 with ``--quick``; CI replays 20 in
-  ``tests/sw/test_inject_rtl.py``).
+  ``tests/sw/campaign/test_replay_rtl.py``).
 * ``mean_time_to_failure_s_<protection>``: upsets accumulating at the stated flux and
   cross-section (every memory, learning off) until the accuracy falls below 0.5,
   measured at 12 checkpoints over two hours; runs that never fail count as two hours
@@ -35,8 +35,11 @@ THRESHOLD = 0.5
 
 
 def run(quick: bool = False) -> dict:
-    from sw.apps.core_digits import CoreDigits, replay
-    from sw.campaign.inject import CampaignSpec, SdspDigits, replay_runs, run_campaign
+    from sw.campaign.core_digits import CoreDigits, replay
+    from sw.campaign.engine import run_campaign
+    from sw.campaign.replay import replay_runs
+    from sw.campaign.sdsp_digits import SdspDigits
+    from sw.campaign.spec import CampaignSpec
     figures, rows = {}, []
     workers = os.cpu_count() or 1         # the campaigns' default (python sw/inject.py)
     base = SdspDigits(CampaignSpec(), log=None)

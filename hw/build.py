@@ -37,7 +37,6 @@ from .clocks import EcpPll
 from .spec.config import ChipConfig, ConfigError
 from .spec.directory import MemoryDirectory
 from .core import Neurocore
-from .core_demo import CoreDemo
 from .selftest import MemorySelfTest
 from .pnr import (OPEN_FLOW_TOOLS, PlaceRouteError, open_flow_env, run_open_flow,
                   summarize_utilization, timing_failures)
@@ -51,6 +50,13 @@ def _uart_chip(cfg, d, board):
     return UartHostChip(cfg, uart_divisor(int(board.clock_hz), cfg.host.baud), directory=d)
 
 
+def _core_demo(cfg, d):
+    # the demo network is compiled by the toolchain, which the board layer may import
+    # (hw does not): boards.core_demo hands back the CoreDemo with its image
+    from boards.core_demo import design
+    return design(cfg, d)
+
+
 #: Designs that can be put on a board: name -> (what the resource estimate synthesizes,
 #: what the board's plan gets, summary); both are factory(config, directory, board).
 DESIGNS = {
@@ -58,7 +64,7 @@ DESIGNS = {
              "the chip behind the host protocol on the board's UART (python -m sw.apps.demo "
              "--backend serial:PORT talks to it); LEDs: busy, UART errors"),
     "core": (lambda cfg, d, b: Neurocore(cfg, directory=d),
-             lambda cfg, d, b: CoreDemo(cfg, d),
+             lambda cfg, d, b: _core_demo(cfg, d),
              "one neurocore (estimate: the core with its host-side ports; board: the core "
              "running a baked demo network, spikes on the LEDs)"),
     "selftest": (lambda cfg, d, b: MemorySelfTest(cfg, d), lambda cfg, d, b: MemorySelfTest(cfg, d),

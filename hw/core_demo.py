@@ -6,7 +6,9 @@ check that needs no host; the default design is the chip behind its UART host li
 host-facing ports kept as module ports, so nothing is optimised away), while the
 board's bitstream plan gets this wrapper, which needs no host:
 
-* :func:`demo_network` is compiled for the core and loaded as memory initial contents;
+* a compiled core image (``image``: :func:`boards.core_demo.demo_image` compiles the
+  demo network; any :class:`sw.toolchain.compiler.CoreImage` with 16 inputs and at most
+  4 output neurons will do) is loaded as memory initial contents;
 * every ``period`` cycles one timestep runs: the inputs whose bit is set in a 16-bit
   LFSR (stepped once per timestep) send an event with payload 1, then a tick. Input
   events pass through a two-entry FIFO with registered outputs, so the core's event
@@ -27,23 +29,10 @@ from .spec.config import ChipConfig
 from .core import Neurocore
 from .spec.isa import Isa
 
-__all__ = ["CoreDemo", "demo_network", "lfsr_inputs"]
+__all__ = ["CoreDemo", "lfsr_inputs"]
 
 LFSR_TAPS = 0xB400   # x^16 + x^14 + x^13 + x^11 + 1 (maximal length, Galois form)
 LFSR_SEED = 0xACE1
-
-
-def demo_network(config: ChipConfig):
-    """16 inputs -> 32 LIF -> 4 LIF, fixed seed, sized to fit any default-sized core."""
-    from sw.toolchain.network import Layer, Network, Neuron
-    rng = np.random.default_rng(2026)
-    return Network(16, [
-        Layer("hidden", 32, Neuron("lif", threshold=60, leak_mult=230, leak_shift=8),
-              {"input": rng.integers(-10, 40, (16, 32))}),
-        Layer("out", 4, Neuron("lif", threshold=50, leak_mult=220, leak_shift=8,
-                               reset="subtract"),
-              {"hidden": rng.integers(-8, 20, (32, 4))}),
-    ])
 
 
 def lfsr_inputs(steps: int):
@@ -56,14 +45,20 @@ def lfsr_inputs(steps: int):
 
 
 class CoreDemo(wiring.Component):
-    """See the module docstring. ``out_spikes`` counts output-layer spikes."""
+    """See the module docstring. ``image``: the compiled core image to bake in (its
+    ``images``, ``neurons["out"]``, ``routes`` and ``input_axons``); ``out_spikes`` counts
+    output-layer spikes."""
 
     leds: Out(4)
 
-    def __init__(self, config: ChipConfig, directory=None, *, period: int = 1 << 20):
-        from sw.toolchain.compiler import compile_core
+    def __init__(self, config: ChipConfig, image, directory=None, *, period: int = 1 << 20):
+        if len(image.input_axons) < 16 or len(image.neurons["out"]) > 4:
+            raise ValueError(f"CoreDemo: the image needs 16 inputs and an 'out' layer of at "
+                             f"most 4 neurons (the LFSR bits and LEDs), not "
+                             f"{len(image.input_axons)} inputs and "
+                             f"{len(image.neurons['out'])} outputs")
         self.config, self.period = config, period
-        self.image = compile_core(demo_network(config), config)
+        self.image = image
         self.core = Neurocore(config, directory=directory, images=self.image.images)
         self.out_spikes = Signal(32)
         self.steps = Signal(32)

@@ -25,9 +25,9 @@ MOVED = {
     "sw.mapper": "sw.toolchain.mapper",
     "sw.driver": "sw.runtime.driver", "sw.inputs": "sw.runtime.inputs",
     "sw.metrics": "sw.runtime.metrics", "sw.energy": "sw.runtime.energy",
-    "sw.importer": "sw.frontend.importer", "sw.reliability": "sw.campaign.reliability",
+    "sw.importer": "sw.frontend", "sw.reliability": "sw.campaign.reliability",
     "sw.demo": "sw.apps.demo", "sw.delay_task": "sw.apps.delay_task",
-    "sw.core_digits": "sw.apps.core_digits", "sw.sdsp_digits": "sw.apps.sdsp_digits",
+    "sw.core_digits": "sw.campaign.core_digits", "sw.sdsp_digits": "sw.apps.sdsp_digits",
 }
 
 

@@ -11,5 +11,5 @@ if __package__ in (None, ""):               # python sw/inject.py: the repositor
 if __name__ == "__main__":
     # the campaign's functions and classes must be found by their modules' names in
     # worker processes and clusters, so the command runs them from sw.campaign, not here
-    from sw.campaign.inject import main
+    from sw.campaign.cli import main
     sys.exit(main())

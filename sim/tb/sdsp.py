@@ -364,7 +364,7 @@ async def test_sdsp_digits_replay(dut):
 
 @cocotb.test()
 async def test_sdsp_inject_replay(dut):
-    """Runs of a fault campaign (``sw/campaign/inject.py --replay``) on the RTL: per run, the
+    """Runs of a fault campaign (``python sw/inject.py --replay``) on the RTL: per run, the
     trained images, the run's faults through the memory bus, then the test
     presentations (state reset before each). Each presentation's spikes and final
     membranes must equal the golden model's with the same faults; the prediction made

@@ -1,3 +1,3 @@
-"""Applications built on the kit: the digits demo (:mod:`.demo`), the delay task
-(:mod:`.delay_task`), SDSP online learning (:mod:`.sdsp_digits`) and the neurocore digits
-network as a campaign model (:mod:`.core_digits`)."""
+"""Applications built on the kit: the digits demo (:mod:`.demo`) and its energy estimate
+(:mod:`.demo_energy`), the delay task (:mod:`.delay_task`) and SDSP online learning
+(:mod:`.sdsp_digits`). Their fault-injection models are in :mod:`sw.campaign`."""

@@ -53,7 +53,8 @@ ARCHITECTURAL = ("steps", "host_events_in", "host_events_out", "events_in", "eve
 
 def load_model(kind: str = "nir"):
     """The trained float model (``"nir"`` or ``"npz"``) and the test set."""
-    from sw.frontend.importer import from_nir, load_float_model
+    from sw.frontend.float_model import load_float_model
+    from sw.frontend.nir import from_nir
     if kind == "nir":
         import nir
         graph = nir.read(str(FIXTURE / "model.nir"))
@@ -71,7 +72,7 @@ def load_model(kind: str = "nir"):
 
 def prepare(model, config: ChipConfig = DEMO_CONFIG):
     """Quantize and map: ``(network, quantization report, ChipImage)``."""
-    from sw.frontend.importer import quantize
+    from sw.frontend.quantize import quantize
     from sw.toolchain.mapper import map_network
     network, report = quantize(model, config)
     image = map_network(network, config, outputs=[network.layers[-1].name])
@@ -159,7 +160,7 @@ def run_demo(*, samples: int | None = None, rtl_samples: int = 20, golden_sample
     """Everything ``python -m sw.apps.demo`` prints, as a dict (see :func:`main`)."""
     from sw.toolchain.network_model import NetworkModel
     from sw.runtime.driver import Chip
-    from sw.frontend.importer import simulate_float
+    from sw.frontend.float_model import simulate_float
     from sw.runtime.metrics import memory_footprint_bytes, run_metrics
 
     def say(*a):

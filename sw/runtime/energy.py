@@ -37,7 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 __all__ = ["EnergyParams", "HOROWITZ_45NM", "ANCHORS", "Activity", "estimate",
-           "load_params", "sram_pj_per_bit", "digits_activity"]
+           "load_params", "sram_pj_per_bit"]
 
 
 @dataclass(frozen=True)
@@ -151,81 +151,3 @@ def estimate(activity: Activity, params: EnergyParams = HOROWITZ_45NM) -> dict:
     return {"total_pj": total,
             "pj_per_sop": total / activity.synops if activity.synops else None,
             "breakdown_pj": breakdown, "memories_pj": mem_pj, "params": params.name}
-
-
-def digits_activity(samples: int) -> tuple[Activity, dict]:
-    """Run the first ``samples`` test images of the digits demo (:mod:`sw.apps.demo`) on the
-    image-level golden chip: the activity summed over them, and ``{"samples",
-    "accuracy"}``. Its counts are the RTL counters' (the chip cross-checks prove them
-    equal); router traversals follow from XY routing."""
-    import numpy as np
-
-    from hw.spec.memmap import chip_memories
-    from hw.spec.packet import packet_layout
-    from sim.golden.chip import GoldenChip
-    from sw.apps.demo import DEMO_CONFIG, load_model, prepare, sample_inputs
-
-    model, data = load_model("nir")
-    _, _, image = prepare(model, DEMO_CONFIG)
-    specs = chip_memories(DEMO_CONFIG)
-    state = {s.name: image.images[s.name] for s in specs
-             if s.role == "state" and s.name in image.images}
-    chip = GoldenChip(DEMO_CONFIG)
-    chip.load(image.images)
-    correct = 0
-    for k in range(samples):
-        chip.load(state)                        # a fresh start, as the demo does
-        outs = chip.run(image, sample_inputs(data["x"][k], data["steps"],
-                                             data["payload_scale"]))
-        counts = np.zeros(image.network.layer(image.outputs[0]).size, np.int64)
-        for ev in outs:
-            for j, _ in ev[image.outputs[0]]:
-                counts[j] += 1
-        correct += int(np.argmax(counts) == data["y"][k])
-    reads, writes = dict(chip.reads), {}
-    synops = neuron_updates = 0
-    for core in chip.cores.values():
-        for name, n in core.reads.items():
-            reads[name] = reads.get(name, 0) + n
-        writes.update(core.writes)
-        synops += core.counters["synops"]
-        neuron_updates += core.counters["neuron_updates"]
-    stored = {m.name: m for m in chip.mems.values()}
-    memories = {s.name: {"width": s.width, "bits": s.depth * stored[s.name].stored_width,
-                         "reads": reads.get(s.name, 0), "writes": writes.get(s.name, 0)}
-                for s in specs}
-    act = Activity(memories=memories, synops=synops, neuron_updates=neuron_updates,
-                   router_hops=chip.router_hops, packet_bits=packet_layout(DEMO_CONFIG).size)
-    return act, {"samples": samples, "accuracy": correct / samples}
-
-
-def main(argv=None) -> int:
-    """``python -m sw.runtime.energy [--params FILE] [--samples N] [--dump-params]``: the digits
-    demo's energy estimate with another parameter table."""
-    import argparse
-    import sys
-
-    ap = argparse.ArgumentParser(prog="python -m sw.runtime.energy", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--params", type=Path, metavar="FILE",
-                    help="JSON energy table with EnergyParams' fields (default: Horowitz 45 nm)")
-    ap.add_argument("--samples", type=int, default=20, help="digits test images to run")
-    ap.add_argument("--dump-params", action="store_true",
-                    help="print the default table as JSON (a template for --params) and exit")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = ap.parse_args(argv)
-    if args.dump_params:
-        print(json.dumps(HOROWITZ_45NM.to_dict(), indent=2))
-        return 0
-    try:
-        params = load_params(args.params) if args.params else HOROWITZ_45NM
-    except (OSError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    from benchmarks.energy import run, table
-    result = run(params=params, samples=args.samples)
-    print(table({**result, "command": " ".join(["python -m sw.runtime.energy", *argv])}))
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -172,7 +172,7 @@ class Network(LayerLookup):
                         bad = np.zeros((0, 2), np.int64)
                     if len(bad):
                         i, j = bad[0]
-                        msg += f" (neuron {i} to neuron {j}: {d[i, j]!r})"
+                        msg += f" (neuron {i} to neuron {j}: {d[i, j]})"
                     raise ValueError(msg)
                 bad = np.argwhere(d < 0)
                 if len(bad):

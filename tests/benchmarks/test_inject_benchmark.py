@@ -21,7 +21,7 @@ def test_inject_benchmark_quick(tmp_path, capsys):
                 "core_golden_runs_per_second", "core_replay_matches"):
         assert key in f and key in r["units"]
     assert f["golden_runs_per_second"] > 0
-    assert f["replay_matches"] == 2            # of 2 (20 in tests/sw/test_inject_rtl.py)
+    assert f["replay_matches"] == 2            # of 2 (20 in tests/sw/campaign/test_replay_rtl.py)
     assert f["core_golden_runs_per_second"] > 0
     assert f["core_replay_matches"] == 2
     for prot in ("none", "parity", "secded"):

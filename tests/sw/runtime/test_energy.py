@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from sw.runtime.energy import HOROWITZ_45NM, Activity, EnergyParams, estimate, load_params, main, \
-    sram_pj_per_bit
+from sw.runtime.energy import (HOROWITZ_45NM, Activity, EnergyParams, estimate, load_params,
+                               sram_pj_per_bit)
 
 P = EnergyParams(name="t", node="n", sram_points=((1024, 1.0), (4096, 2.0)), mul_pj=0.5,
                  add_pj=0.25, neuron_update_adds=2, router_pj_per_bit=0.01)
@@ -47,23 +47,3 @@ def test_load_params_round_trip_and_errors(tmp_path):
     f.write_text(json.dumps(d))
     with pytest.raises(ValueError, match=r"missing energy parameter\(s\) \['mul_pj'\]"):
         load_params(f)
-
-
-def test_cli_with_a_swapped_table(tmp_path, capsys):
-    assert main(["--dump-params"]) == 0
-    table = json.loads(capsys.readouterr().out)
-    assert table["name"] == "horowitz-isscc2014-45nm"
-    table.update(name="doubled", mul_pj=2 * table["mul_pj"], add_pj=2 * table["add_pj"],
-                 router_pj_per_bit=2 * table["router_pj_per_bit"],
-                 sram_points=[[s, 2 * e] for s, e in table["sram_points"]])
-    f = tmp_path / "doubled.json"
-    f.write_text(json.dumps(table))
-    assert main(["--samples", "1"]) == 0
-    base = capsys.readouterr().out
-    assert main(["--samples", "1", "--params", str(f)]) == 0
-    doubled = capsys.readouterr().out
-    per_sop = [float(t.split(" pJ/SOP")[0].split()[-1]) for t in (base, doubled)]
-    assert per_sop[1] == pytest.approx(2 * per_sop[0], rel=1e-3)
-    assert "doubled: a model, not a measurement" in doubled
-    assert main(["--params", str(tmp_path / "missing.json")]) == 2
-    assert "error:" in capsys.readouterr().err

@@ -6,9 +6,12 @@ import json
 
 import pytest
 
-from sw.campaign import inject
-from sw.apps.core_digits import CoreDigits
-from sw.campaign.inject import TIMING_FIELDS, CampaignSpec, Journal, SdspDigits, run_campaign
+from sw.campaign import cli, engine
+from sw.campaign.core_digits import CoreDigits
+from sw.campaign.engine import TIMING_FIELDS, run_campaign
+from sw.campaign.journal import Journal
+from sw.campaign.sdsp_digits import SdspDigits
+from sw.campaign.spec import CampaignSpec
 
 
 def _results(res: dict) -> dict:
@@ -71,7 +74,7 @@ def test_a_local_dask_cluster_gives_the_same_results(sdsp, core):
             assert got["execution"]["workers"] == 2
             assert _results(got) == _results(want)
     finally:
-        inject.close_clusters()
+        engine.close_clusters()
 
 
 class _Killed(Exception):
@@ -168,16 +171,16 @@ def test_a_journal_that_is_not_json_is_refused(tmp_path):
 def test_cli_resumes_and_a_finished_journal_gives_way(tmp_path, capsys):
     argv = ["--fault-model", "flips", "--runs", "6", "--samples", "20", "--workers", "1",
             "--out", str(tmp_path), "--no-progress"]
-    assert inject.main(argv) == 0
+    assert cli.main(argv) == 0
     first = json.loads((tmp_path / "campaign.json").read_text())
     capsys.readouterr()
-    assert inject.main(argv) == 0                # finished: every run from the journal
+    assert cli.main(argv) == 0                # finished: every run from the journal
     assert "6 runs; 0 runs in" in capsys.readouterr().out
     again = json.loads((tmp_path / "campaign.json").read_text())
     assert [_results(r) for r in again] == [_results(r) for r in first]
     assert again[0]["execution"]["resumed"] == 6
     # a finished journal of another campaign does not stand in the way
-    assert inject.main(argv[:3] + ["5"] + argv[4:]) == 0
+    assert cli.main(argv[:3] + ["5"] + argv[4:]) == 0
     assert json.loads((tmp_path / "campaign.json").read_text())[0]["execution"]["ran"] == 5
 
 
@@ -187,7 +190,7 @@ def test_cli_refuses_an_unfinished_journal_of_another_campaign(tmp_path, capsys)
     j.prepare([CampaignSpec(fault_model="flips", runs=7, samples=20)])
     j.close()                                   # started, never finished
     with pytest.raises(SystemExit):
-        inject.main(["--fault-model", "flips", "--runs", "6", "--samples", "20",
+        cli.main(["--fault-model", "flips", "--runs", "6", "--samples", "20",
                      "--out", str(tmp_path), "--no-progress"])
     assert "holds the unfinished campaign with --runs 7, not 6" in capsys.readouterr().err
 
@@ -198,7 +201,7 @@ def test_cli_refuses_an_unfinished_journal_of_another_campaign(tmp_path, capsys)
 ])
 def test_bad_execution_options_are_refused(argv, message, tmp_path, capsys):
     with pytest.raises(SystemExit):
-        inject.main(argv + ["--runs", "2", "--samples", "10", "--out", str(tmp_path),
+        cli.main(argv + ["--runs", "2", "--samples", "10", "--out", str(tmp_path),
                             "--no-progress"])
     assert message in capsys.readouterr().err
 
@@ -208,13 +211,13 @@ def test_cluster_refusals_name_the_address():
         import dask.distributed  # noqa: F401
     except ImportError:
         with pytest.raises(ValueError, match="--cluster local:2: needs Dask's distributed"):
-            inject.open_cluster("local:2")
+            engine.open_cluster("local:2")
         return
     with pytest.raises(ValueError, match="--cluster local:0: local:N needs a worker "
                                          "count N of at least 1"):
-        inject.open_cluster("local:0")
+        engine.open_cluster("local:0")
     with pytest.raises(ValueError, match="--cluster local:x: local:N needs a worker count"):
-        inject.open_cluster("local:x")
+        engine.open_cluster("local:x")
 
 
 def test_run_campaign_refuses_a_bad_worker_count(sdsp):
@@ -230,11 +233,11 @@ def test_campaign_processes_keep_blas_to_one_thread_and_restore_it():
                 if i["user_api"] == "blas"]
     before = blas_threads()
     # the fallback without threadpoolctl: NumPy's bundled OpenBLAS through ctypes
-    with inject._OpenBlasThreads(1) as limit:
+    with engine._OpenBlasThreads(1) as limit:
         if not limit.saved:
             pytest.skip("no OpenBLAS loaded in this process")
         assert set(blas_threads()) == {1}
     assert blas_threads() == before
-    with inject.limit_blas_threads():
+    with engine.limit_blas_threads():
         assert set(blas_threads()) == {1}
     assert blas_threads() == before

@@ -6,8 +6,11 @@ import json
 
 import pytest
 
-from sw.campaign import inject
-from sw.campaign.inject import CampaignSpec, SdspDigits, run_campaign
+from sw.campaign import cli
+from sw.campaign.engine import run_campaign
+from sw.campaign.outputs import write_outputs
+from sw.campaign.sdsp_digits import SdspDigits
+from sw.campaign.spec import OUTCOMES, CampaignSpec
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +23,7 @@ def test_flips_campaign_logs_every_fault_and_replays_exactly(model):
                         targets="*.synapses,*.params")
     res = run_campaign(spec, model=model, progress=False, log=None)
     s = res["summary"]
-    assert sum(s[o]["count"] for o in inject.OUTCOMES) == 12
+    assert sum(s[o]["count"] for o in OUTCOMES) == 12
     assert s["sdc"]["count"] > 0                       # 60 flips do some harm
     for r in res["runs"]:
         assert len(r["faults"]) == 60
@@ -45,14 +48,14 @@ def test_masked_sdc_and_detected_follow_the_protection(model):
         assert m.accuracy0 == model.accuracy0
         g = m.trained.copy()
         g.inject("sdsp.synapses", word, 0b1)
-        assert inject._outcome(m, g, m.infer(g)) == outcome
+        assert m.outcome(g, m.infer(g)) == outcome
 
 
 def test_field_names_the_bits(model):
-    assert inject.field_of(model, "sdsp.synapses", 0) == "weight"
-    assert inject.field_of(model, "sdsp.synapses", 3) == "mapped"
-    assert inject.field_of(model, "sdsp.params", 0) == "thr"
-    assert inject.field_of(model, "sdsp.control", 1) == "gate"
+    assert model.field_of("sdsp.synapses", 0) == "weight"
+    assert model.field_of("sdsp.synapses", 3) == "mapped"
+    assert model.field_of("sdsp.params", 0) == "thr"
+    assert model.field_of("sdsp.control", 1) == "gate"
 
 
 def test_seu_campaign_with_learning_writes_curves(model, tmp_path):
@@ -64,7 +67,7 @@ def test_seu_campaign_with_learning_writes_curves(model, tmp_path):
         assert len(r["accuracies"]) == 3 and r["times"][-1] == 100
         assert [f["time"] for f in r["faults"]] == sorted(f["time"] for f in r["faults"])
     assert res["summary"]["upsets_per_run"] > 50
-    paths = inject.write_outputs([res], tmp_path)
+    paths = write_outputs([res], tmp_path)
     assert (tmp_path / "accuracy_vs_fluence.png").exists()
     rows = list(csv.DictReader(open(tmp_path / "faults.csv")))
     assert len(rows) == sum(len(r["faults"]) for r in res["runs"])
@@ -73,7 +76,7 @@ def test_seu_campaign_with_learning_writes_curves(model, tmp_path):
 
 
 def test_cli_runs_a_campaign_and_prints_the_table(tmp_path, capsys):
-    assert inject.main(["--fault-model", "sweep", "--targets", "sdsp.control", "--runs", "4",
+    assert cli.main(["--fault-model", "sweep", "--targets", "sdsp.control", "--runs", "4",
                         "--samples", "20", "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
     assert "Leveugle sample size" in out and "masked" in out
@@ -86,7 +89,7 @@ def test_cli_runs_a_campaign_and_prints_the_table(tmp_path, capsys):
 
 def test_help_documents_every_option(capsys):
     with pytest.raises(SystemExit):
-        inject.main(["--help"])
+        cli.main(["--help"])
     text = capsys.readouterr().out
     for option in ("--backend", "--targets", "--fault-model", "--runs", "--seed", "--out",
                    "--protection", "--learning", "--sigma", "--cross-section", "--flux",
@@ -106,7 +109,7 @@ def test_help_documents_every_option(capsys):
 ])
 def test_bad_arguments_are_refused_with_the_reason(argv, message, capsys, tmp_path):
     with pytest.raises(SystemExit):
-        inject.main(argv + ["--samples", "10", "--out", str(tmp_path), "--no-progress"])
+        cli.main(argv + ["--samples", "10", "--out", str(tmp_path), "--no-progress"])
     assert pytest.importorskip("re").search(message, capsys.readouterr().err)
 
 

@@ -1,12 +1,15 @@
 """Equivalence of fault injection in the golden model and in the RTL: the runs of a
 golden campaign replayed in Verilator with the same faults through the memory bus give
-identical outputs (``sw/campaign/inject.py --replay``): on the SDSP core (flips in synapses,
-parameters and signs: spikes, membranes, predictions) and on the two-core neurocore chip
-of the digits demo (flips anywhere: every host output event of every step)."""
+identical outputs (``sw/inject.py --replay``, :mod:`sw.campaign.replay`): on the SDSP
+core (flips in synapses, parameters and signs: spikes, membranes, predictions) and on the
+two-core neurocore chip of the digits demo (flips anywhere: every host output event of
+every step)."""
 
 import pytest
 
-from sw.campaign.inject import CampaignSpec, replay_runs, run_campaign
+from sw.campaign.engine import run_campaign
+from sw.campaign.replay import replay_runs
+from sw.campaign.spec import CampaignSpec
 
 pytestmark = pytest.mark.verilator
 
@@ -24,7 +27,7 @@ def test_twenty_golden_runs_replayed_on_the_rtl_match_exactly():
 def test_core_digits_runs_replayed_on_the_rtl_match_exactly():
     # faults in every memory of the two-core chip (microcode, tables, weights, routes,
     # state); the replay compares every host output event of every step
-    from sw.apps.core_digits import replay
+    from sw.campaign.core_digits import replay
     spec = CampaignSpec(model="core-digits", fault_model="flips", flips=4, runs=24,
                         samples=3, seed=11)
     res = run_campaign(spec, progress=False, log=None)
@@ -42,7 +45,7 @@ def test_core_digits_replay_over_a_serial_port():
     from hw.host import HostChip
     from sim.pty_bridge import pty_bridge
     from sim.runner import verilator_exe
-    from sw.apps.core_digits import config_for, replay
+    from sw.campaign.core_digits import config_for, replay
     spec = CampaignSpec(model="core-digits", fault_model="flips", flips=4, runs=6,
                         samples=2, seed=11)
     res = run_campaign(spec, progress=False, log=None)
@@ -58,11 +61,11 @@ def test_core_digits_replay_over_a_serial_port():
 
 def test_replay_command_defaults_to_the_rtl(tmp_path, capsys):
     # the README's command: --replay DIR without --backend replays on Verilator
-    from sw.campaign import inject
-    assert inject.main(["--model", "core-digits", "--fault-model", "flips", "--flips", "2",
+    from sw.campaign import cli
+    assert cli.main(["--model", "core-digits", "--fault-model", "flips", "--flips", "2",
                         "--runs", "2", "--samples", "1", "--seed", "4", "--out",
                         str(tmp_path), "--no-progress"]) == 0
-    assert inject.main(["--replay", str(tmp_path), "--replay-runs", "2",
+    assert cli.main(["--replay", str(tmp_path), "--replay-runs", "2",
                         "--replay-samples", "1"]) == 0
     assert "match the golden model exactly" in capsys.readouterr().out
     assert (tmp_path / "replay.json").exists()

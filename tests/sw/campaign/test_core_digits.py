@@ -1,4 +1,4 @@
-"""The neurocore digits network as a campaign model (``sw/apps/core_digits.py``): campaigns
+"""The neurocore digits network as a campaign model (``sw/campaign/core_digits.py``): campaigns
 over every memory of the chip, exact reproduction from the fault log, outcomes under
 each protection, field names, and refusals."""
 
@@ -10,9 +10,10 @@ import pytest
 from hw.spec.isa import Isa
 from hw.spec.memory import FaultKind
 from hw.spec.protection import code_layout
-from sw.campaign import inject
-from sw.apps.core_digits import CoreDigits, FaultyChip
-from sw.campaign.inject import CampaignSpec, run_campaign
+from sw.campaign import cli
+from sw.campaign.core_digits import CoreDigits, FaultyChip
+from sw.campaign.engine import run_campaign
+from sw.campaign.spec import OUTCOMES, CampaignSpec
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def test_campaign_over_every_memory_replays_from_its_log(model):
                         samples=12, seed=5)
     res = run_campaign(spec, model=model, progress=False, log=None)
     s = res["summary"]
-    assert sum(s[o]["count"] for o in inject.OUTCOMES) == 16
+    assert sum(s[o]["count"] for o in OUTCOMES) == 16
     assert s["sdc"]["count"] > 0 and s["masked"]["count"] > 0
     names = {f["memory"].split(".", 1)[1].split(".")[-1] for r in res["runs"]
              for f in r["faults"]}
@@ -103,14 +104,14 @@ def test_refusals_name_the_reason(model, tmp_path, capsys):
     with pytest.raises(ValueError, match="--mapped-only"):
         CampaignSpec(model="core-digits", mapped_only=True).validate()
     with pytest.raises(SystemExit):
-        inject.main(["--model", "core-digits", "--fault-model", "stuck", "--targets",
+        cli.main(["--model", "core-digits", "--fault-model", "stuck", "--targets",
                      "*.acc", "--samples", "4", "--out", str(tmp_path), "--no-progress"])
     assert "a stuck-at accumulator bit makes the result depend on the order" in \
         capsys.readouterr().err
 
 
 def test_cli_sweeps_a_layer_table(tmp_path, capsys):
-    assert inject.main(["--model", "core-digits", "--fault-model", "sweep", "--targets",
+    assert cli.main(["--model", "core-digits", "--fault-model", "sweep", "--targets",
                         "tile1_0.layer_table", "--runs", "6", "--samples", "6",
                         "--out", str(tmp_path), "--no-progress"]) == 0
     out = capsys.readouterr().out
@@ -134,8 +135,8 @@ def test_faulty_chip_names_an_unknown_memory(model):
 def test_stuck_at_targets_are_refused_without_fault_slots():
     """A configuration without stuck-at slots (the Arty A7's) would refuse every
     stuck-at fault in hardware: a stuck campaign says so before it starts."""
-    from sw.apps import core_digits
-    from sw.campaign.inject import select_targets
+    from sw.campaign import core_digits
+    from sw.campaign.faults import select_targets
     config = core_digits.config_for("none")
     config = config.replace(memory=config.memory.replace(fault_slots=0))
     mems = core_digits.memories(config)
@@ -143,7 +144,7 @@ def test_stuck_at_targets_are_refused_without_fault_slots():
         select_targets(mems, "*.weights", "stuck")
     assert select_targets(mems, "*.weights", "flips")
     # the SDSP model's memories take the same rule
-    from sw.campaign.inject import memories
+    from sw.campaign.sdsp_digits import memories
     from sw.apps.sdsp_digits import demo_config
     sdsp = demo_config()
     sdsp = sdsp.replace(memory=sdsp.memory.replace(fault_slots=0))

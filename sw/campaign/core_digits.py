@@ -1,4 +1,4 @@
-"""The neurocore digits network as a fault-injection model (``--model core-digits``).
+"""The neurocore digits network as a campaign model (``--model core-digits``).
 
 The network of :mod:`sw.apps.demo` (the NIR digits model quantized and mapped on a 2x1 chip of
 4-lane neurocores: hidden layer on tile (0, 0), output layer on tile (1, 0), spikes
@@ -42,6 +42,8 @@ import numpy as np
 from hw.spec.config import Protection
 from hw.spec.memory import FaultKind
 from hw.spec.protection import code_layout
+from sw.campaign.model import CampaignModel
+from sw.campaign.spec import CampaignSpec, replace_samples
 
 __all__ = ["CoreDigits", "memories", "bit_fields", "replay"]
 
@@ -127,14 +129,17 @@ class FaultyChip:
         return self.chip.mems[memory].inject(word, mask, kind)
 
 
-class CoreDigits:
+class CoreDigits(CampaignModel):
     """The mapped neurocore digits network, its test presentations and its memories
-    (the model interface of :mod:`sw.campaign.inject`)."""
+    (a :class:`~sw.campaign.model.CampaignModel`)."""
 
     name = "core-digits"
+    description = ("the demo network on two neurocores: microcode, tables, weights, state, "
+                   "routes")
     compare = ("spikes", "payloads", "host", "host_payloads")
 
-    def __init__(self, spec, *, log=print):
+    def __init__(self, spec, *, log=print, trained: dict | None = None):
+        # ``trained`` is ignored: the network comes quantized from the demo's model
         from sw.apps import demo
         from sim.golden.batched import BatchedChip
         self.spec = spec
@@ -166,11 +171,25 @@ class CoreDigits:
                 f"fault-free accuracy {100 * self.accuracy0:.1f} % on {len(self.y)} test "
                 f"images; protection {spec.protection}")
 
-    def __reduce__(self):
-        # pickled as its recipe: a spawned or remote worker builds the same model once
-        from dataclasses import asdict
-        from sw.campaign.inject import _rebuild_model
-        return _rebuild_model, (asdict(self.spec), None)
+    @classmethod
+    def chip_memories(cls, protection: str = "none") -> list[dict]:
+        """Every memory of the demo's chip with ``protection``."""
+        return memories(config_for(protection))
+
+    @classmethod
+    def check_spec(cls, spec) -> None:
+        """No on-chip learning, no ``--mapped-only`` (every weight word is mapped)."""
+        if spec.learning != "off":
+            raise ValueError("--learning: core-digits has no on-chip learning (the "
+                             "neurocore's weights are fixed); use --learning off")
+        if spec.mapped_only:
+            raise ValueError("--mapped-only: core-digits: every weight word the network's "
+                             "programs read is mapped; use --fields weight and "
+                             "--targets '*.weights'")
+
+    def trained_images(self) -> None:
+        """None: a worker builds the network from the demo's model again."""
+        return None
 
     def _fresh(self):
         from sim.golden.chip import GoldenChip
@@ -368,7 +387,6 @@ def replay(results: dict, runs, *, samples: int = 5, backend: str = "verilator")
     host output event of every step must equal the batched golden model's for the same
     faults, and the predictions the campaign's record."""
     from sw.runtime.driver import Chip
-    from sw.campaign.inject import CampaignSpec, replace_samples
     spec = replace_samples(CampaignSpec(**results["spec"]), samples)
     model = CoreDigits(spec, log=None)
     out = {"replayed": 0, "matches": 0, "backend": backend, "samples": samples, "runs": []}

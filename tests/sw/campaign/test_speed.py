@@ -15,8 +15,9 @@ from hw.spec.memory import FaultKind
 from hw.spec.packet import dest_layout
 from sim.golden.batched import BatchedChip, NotBatchable
 from sim.golden.loopctl import ProgramError
-from sw.apps import core_digits
-from sw.campaign.inject import CampaignSpec, SdspDigits
+from sw.campaign import core_digits
+from sw.campaign.sdsp_digits import SdspDigits
+from sw.campaign.spec import CampaignSpec
 
 
 @pytest.fixture(scope="module")
