@@ -16,7 +16,7 @@ import numpy as np
 
 from hw.spec.counters import CHIP_COUNTERS
 from hw.spec.isa import Isa
-from hw.spec.memmap import chip_memories, sdsp_tiles, tile_coords
+from hw.spec.memmap import MemoryName, chip_memories, sdsp_tiles, tile_coords
 from hw.spec.packet import packet_layout
 from sim.golden.chip import GoldenChip
 from sim.tb import Divergence, SignalAccess, params, start_cocotb
@@ -167,9 +167,9 @@ def sdsp_chip_case(rng, config, steps: int):
     core_images, _ = random_case(config, rng, 0, learn=True)
     for name, words in core_images.items():
         images[p + name[len("sdsp"):]] = words
-    images[f"{p}.route_table"] = [Isa.pack(rlay, {"first": n, "count": 1})
+    images[MemoryName.of(p, "route_table")] = [Isa.pack(rlay, {"first": n, "count": 1})
                                   for n in range(s.neurons)]
-    images[f"{p}.dest_table"] = [Isa.pack(dlay, {"to_host": 1, "x": sx, "y": sy, "axon": n})
+    images[MemoryName.of(p, "dest_table")] = [Isa.pack(dlay, {"to_host": 1, "x": sx, "y": sy, "axon": n})
                                  for n in range(s.neurons)]
     steps_packets = []
     for ev in inputs:

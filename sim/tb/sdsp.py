@@ -323,7 +323,7 @@ async def replay(dut: SignalAccess, config, images: dict, samples, *, label: str
     await drv.clear_counters()
     gold = GoldenSdsp(config)
     gold.load(images)
-    neurons = next(i for i, s in enumerate(drv.specs) if s.name.endswith(".neurons"))
+    neurons = next(i for i, s in enumerate(drv.specs) if s.name.kind == "neurons")
     for n, events in enumerate(samples):
         gold.reset_state()
         # the reset words carry the flags a host write of v = ca = count = 0 programs

@@ -69,7 +69,7 @@ def memories(config) -> list[dict]:
         info = {"name": s.name, "role": s.role, "words": s.depth,
                 "width": lay.stored_width, "data_width": s.width,
                 "fault_slots": config.memory.fault_slots}
-        if s.name.endswith(".acc"):
+        if s.name.kind == "acc":
             info["no_stuck"] = ("a stuck-at accumulator bit makes the result depend on the "
                                 "order events arrive in, which the mesh does not fix")
         out.append(info)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import fnmatch
 
 from hw.spec.memory import FaultKind
+from hw.spec.memmap import MemoryName
 from sw.campaign import reliability as rel
 from sw.campaign.model import CampaignModel
 from sw.campaign.spec import CampaignSpec
@@ -92,9 +93,9 @@ def _selected_flips(model, spec, targets, rng) -> list[list[dict]]:
         bits = [b for b, n in enumerate(names[t["name"]]) if not fields or n in fields]
         if not bits:
             continue
-        if spec.mapped_only and t["name"].endswith(".synapses"):
+        if spec.mapped_only and MemoryName(t["name"]).kind == "synapses":
             cands += [(t["name"], w, b) for w, b in model.mapped_bits(t, bits)]
-        elif not spec.mapped_only or not t["name"].endswith(".synapses"):
+        elif not spec.mapped_only or MemoryName(t["name"]).kind != "synapses":
             cands += [(t["name"], w, b) for w in range(t["words"]) for b in bits]
     if len(cands) < spec.flips:
         raise ValueError(f"--fields {spec.fields or '(all)'}"

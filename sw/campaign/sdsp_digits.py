@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hw.spec.memmap import MemoryName
 from hw.spec.protection import code_layout
 from sw.campaign.model import CampaignModel
 
@@ -177,12 +178,12 @@ class SdspDigits(CampaignModel):
         rows = set(self.read_rows)
         signs = {r // L for r in rows}
         for name, ups in g.upsets.items():
-            if name.endswith(".neurons"):   # the host rewrites it before every test image
+            if MemoryName(name).kind == "neurons":   # the host rewrites it before every test image
                 continue
             for word, stored in ups.items():
-                if name.endswith(".synapses") and word // K not in rows:
+                if MemoryName(name).kind == "synapses" and word // K not in rows:
                     continue
-                if name.endswith(".signs") and word not in signs:
+                if MemoryName(name).kind == "signs" and word not in signs:
                     continue
                 if g._decode(name, g._forced(name, word, stored))[2]:
                     return True
@@ -199,7 +200,7 @@ def memories(config) -> list[dict]:
         out.append({"name": s.name, "role": s.role, "words": s.depth,
                     "width": lay.stored_width, "data_width": s.width,
                     "fault_slots": m.fault_slots})
-        if s.name.endswith(".neurons"):
+        if s.name.kind == "neurons":
             out[-1]["no_stuck"] = ("the neurons memory is rewritten by every event; "
                                    "target parameters, signs, control or synapses")
     return out

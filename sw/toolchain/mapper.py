@@ -37,7 +37,7 @@ import numpy as np
 
 from hw.spec.config import ChipConfig
 from hw.spec.isa import Isa
-from hw.spec.memmap import chip_memories, sdsp_tiles, tile_prefix
+from hw.spec.memmap import MemoryName, chip_memories, sdsp_tiles, tile_prefix
 from hw.spec.packet import dest_layout, route_layout
 from sw.toolchain.compiler import CompileError, compile_core, refuse_delays
 from sw.toolchain.network import INPUT, Layer, Network, Neuron
@@ -249,10 +249,10 @@ def map_network(network: Network, config: ChipConfig, outputs=None, *, activity=
         images.update(img.images)
     for xy in order:
         p = tile_prefix(*xy)
-        images[f"{p}.route_table"] = route_words[xy]
+        images[MemoryName.of(p, "route_table")] = route_words[xy]
         d = np.zeros(noc.routes, dtype=object)
         d[:len(dest_words[xy])] = dest_words[xy]
-        images[f"{p}.dest_table"] = d
+        images[MemoryName.of(p, "dest_table")] = d
     report = [{"tile": xy, "chunks": [f"{n}[{a}:{b}]" for n, a, b in t.chunks],
                "axons": len(t.sources), "synapse_rows": t.syn_rows, "neuron_rows": t.rows,
                "route_entries": len(dest_words[xy])} for t, xy in zip(tiles, order)]
