@@ -34,12 +34,13 @@ Counters: ``counters`` (chip: cycles busy/idle, steps, host events in/out, misro
 flits) and ``core_counters[t]`` (each core's, :data:`hw.spec.counters.CORE_COUNTERS`).
 """
 
-from amaranth import Cat, Const, Module, Mux, Signal
+from amaranth import Cat, Const, Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from .spec.config import ChipConfig
 from .spec.counters import CHIP_COUNTERS, counter_layout
+from .counters import saturating
 from .core import Neurocore
 from .spec.directory import MemoryDirectory
 from .mem.bus import MemoryBus
@@ -163,14 +164,8 @@ class Chip(wiring.Component):
         increments = {"cycles_busy": ~idle, "cycles_idle": idle, "steps": self.step_done,
                       "host_events_in": fires(self.host_in),
                       "host_events_out": fires(self.host_out)}
-        top = (1 << c.counter_bits) - 1
         for name, inc in increments.items():
-            cnt = getattr(self.counters, name)
-            nxt = Signal(c.counter_bits + 1, name=f"chip_{name}_next")
-            m.d.comb += nxt.eq(cnt + inc)
-            with m.If(self.clear_counters):
-                m.d.sync += cnt.eq(0)
-            with m.Else():
-                m.d.sync += cnt.eq(Mux(nxt > top, top, nxt))
+            saturating(m, getattr(self.counters, name), inc, self.clear_counters,
+                       name=f"chip_{name}")
         m.d.comb += self.counters.misrouted.eq(mesh.misrouted)
         return m

@@ -54,6 +54,7 @@ from amaranth.utils import ceil_log2
 
 from ..spec.config import ChipConfig, DelayUnit
 from ..spec.counters import CORE_COUNTERS, counter_layout
+from ..counters import saturating
 from ..delay.scdq import DelayQueue
 from ..spec.isa import Isa, StoreSel
 from ..spec.memmap import core_memories
@@ -284,7 +285,6 @@ class Neurocore(wiring.Component):
             "ticks": ctl.tick_done,
             "acc_overflows": popcount(Cat(*(lane.overflow for lane in self.lanes))),
         }
-        top = (1 << c.counter_bits) - 1
         if queue is not None:
             m.d.comb += [self.counters.delay_pushes.eq(queue.pushes),
                          self.counters.delay_overflows.eq(queue.overflows),
@@ -305,13 +305,7 @@ class Neurocore(wiring.Component):
             increments[name] = late[name]
         m.d.comb += counting.eq(Cat(*late.values()).any())
         for name, inc in increments.items():
-            cnt = getattr(self.counters, name)
-            nxt = Signal(c.counter_bits + 1, name=f"{name}_next")
-            m.d.comb += nxt.eq(cnt + inc)
-            with m.If(self.clear_counters):
-                m.d.sync += cnt.eq(0)
-            with m.Else():
-                m.d.sync += cnt.eq(Mux(nxt > top, top, nxt))
+            saturating(m, getattr(self.counters, name), inc, self.clear_counters, name=name)
         with m.If(self.clear_counters):
             m.d.sync += self.overflow.eq(0)
         with m.Elif(increments["acc_overflows"] != 0):

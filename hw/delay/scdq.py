@@ -71,6 +71,7 @@ from amaranth.lib import data, fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from ..counters import saturating
 from ..mem import FaultSRAM
 from ..spec.config import ChipConfig
 from ..spec.delay import (OUT_FIFO_DEPTH, entry_layout, group_bits, item_layout,
@@ -85,17 +86,6 @@ def check_args(owner: str, config, prefix) -> None:
         raise TypeError(f"{owner}: config must be a ChipConfig, not {config!r}")
     if not isinstance(prefix, str) or not prefix:
         raise ValueError(f"{owner}: prefix must be a non-empty string, not {prefix!r}")
-
-
-def saturating(m: Module, counter: Signal, increment, clear) -> None:
-    """``counter += increment`` saturating at all ones; ``clear`` zeroes it and wins."""
-    top = (1 << len(counter)) - 1
-    nxt = Signal(len(counter) + 1, name=f"{counter.name}_next")
-    m.d.comb += nxt.eq(counter + increment)
-    with m.If(clear):
-        m.d.sync += counter.eq(0)
-    with m.Else():
-        m.d.sync += counter.eq(Mux(nxt > top, top, nxt))
 
 
 class DelayQueue(wiring.Component):

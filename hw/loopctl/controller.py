@@ -126,16 +126,39 @@ class LoopController(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        c, isa = self.config.core, self.isa
-        m.submodules.microcode = ucode = self.microcode
-        m.submodules.axon_table = atab = self.axon_table
-        m.submodules.layer_table = ltab = self.layer_table
+        m.submodules.microcode = self.microcode
+        m.submodules.axon_table = self.axon_table
+        m.submodules.layer_table = self.layer_table
+        n = _Nets()
+        # in this order: each part reads nets of the parts before it (and a few that
+        # later parts drive: those are declared by the earlier part)
+        self._task_queue(m, n)
+        self._descriptor_reads(m, n)
+        self._job_generator(m, n)
+        self._shadow_pipelines(m, n)
+        self._nest_registers(m, n)
+        self._count_decode(m, n)
+        self._effective_nest(m, n)
+        self._loop_exit(m, n)
+        self._hazards(m, n)
+        self._issue_bundle(m, n)
+        self._nest_update(m, n)
+        self._fetch(m, n)
+        self._idle(m, n)
+        return m
 
-        # ------------------------------------------------------------- task queue
+    def _task_queue(self, m, n):
+        """The task FIFO (``event_fifo_depth`` deep) and its head.
+
+        Drives ``tasks.ready`` and the FIFO's write side. ``head``/``head_valid`` is the
+        oldest task, or, with the FIFO empty, the task on ``tasks`` in the same cycle
+        (``take_direct``, driven by the job generator, takes it straight from the input:
+        one cycle less latency). ``tick_direct`` remembers a tick so taken until its
+        expansion ends.
+        """
+        c, isa = self.config.core, self.isa
         m.submodules.tasks = tq = fifo.SyncFIFO(width=task_layout(isa).size,
                                                 depth=c.event_fifo_depth)
-        # A task arriving at an empty queue is taken straight from the input (one cycle
-        # less latency). A tick so taken is remembered until its expansion ends.
         take_direct = Signal()
         tick_direct = Signal()
         m.d.comb += [tq.w_data.eq(self.tasks.payload),
@@ -145,11 +168,26 @@ class LoopController(wiring.Component):
         head_valid = Signal()
         m.d.comb += [head.eq(Mux(tq.r_rdy, tq.r_data, self.tasks.payload)),
                      head_valid.eq(tq.r_rdy | self.tasks.valid)]
+        n.add(tq=tq, take_direct=take_direct, tick_direct=tick_direct, head=head,
+              head_valid=head_valid)
 
-        # ------------------------------------------------------------- job generator
+    def _descriptor_reads(self, m, n):
+        """The job queue's write side and the axon- and layer-table reads.
+
+        The job queue holds three jobs (one running out, one ready, one whose
+        descriptor is being read), so one-row jobs run back to back. A table read
+        issued in cycle *t* (``rd_event``/``rd_layer`` set for *t+1*) has its
+        descriptor on the read port in *t+1*; ``space`` counts those in flight against
+        the queue. An event descriptor read in *t+1* becomes a job pushed in *t+1*
+        (``push``/``push_valid``), or, with the SCDQ and a nonzero delay read by the
+        group walker, goes out on ``delayed`` in that cycle instead. Drives the read
+        addresses: the axon table at ``(head.axon, a_group)`` (``a_group`` the task's
+        own group for a delayed task, else set by the walker), the layer table at
+        ``layer_i``.
+        """
+        c, isa = self.config.core, self.isa
+        atab, ltab, tq, head = self.axon_table, self.layer_table, n.tq, n.head
         jl = self.job_layout
-        # Three entries keep one-row jobs back to back: one running out, one ready, one
-        # whose descriptor is being read.
         m.submodules.jobs = jq = fifo.SyncFIFO(width=jl.size, depth=3)
         push = Signal(jl)
         push_valid = Signal()
@@ -185,6 +223,35 @@ class LoopController(wiring.Component):
         if groups:
             m.d.sync += rd_walk.eq(0)
             m.d.comb += a_group.eq(Mux(head.delayed, head.group, 0))
+        n.add(jq=jq, push=push, push_valid=push_valid, rd_event=rd_event,
+              rd_payload=rd_payload, rd_layer=rd_layer, layer_i=layer_i, space=space,
+              adesc=adesc, ldesc=ldesc, grp=grp, rd_walk=rd_walk, to_queue=to_queue,
+              a_group=a_group)
+
+    def _job_generator(self, m, n):
+        """The job generator FSM (``jobgen``): turns the head task into jobs.
+
+        ``IDLE``: with a task at the head and room in the job queue, an event reads its
+        axon-table word (with delay groups, ``WALK`` then reads word after word, one per
+        cycle while the queue has room, ``WALK_READ`` waiting for room, holding a word
+        the delay queue has not taken yet), a delayed task reads its one group's word,
+        a tick reads layer entry 0 (``TICK_WAIT``; ``TICK_READ`` reads the next one
+        when there is room) until an invalid entry or the last layer, then pushes the
+        tick-end marker (``TICK_END``). Drives the table read enables, ``rd_event``,
+        ``rd_layer``, the task queue's read (``take_direct`` when the task came straight
+        from the input), ``event_taken`` (one cycle per event task) and pushes the
+        layer jobs and the tick-end marker.
+        """
+        c, isa = self.config.core, self.isa
+        atab, ltab = self.axon_table, self.layer_table
+        tq, take_direct, tick_direct, head, head_valid = (
+            n.tq, n.take_direct, n.tick_direct, n.head, n.head_valid)
+        jq, push, push_valid, rd_event, rd_payload, rd_layer, layer_i, space = (
+            n.jq, n.push, n.push_valid, n.rd_event, n.rd_payload, n.rd_layer, n.layer_i,
+            n.space)
+        adesc, ldesc, grp, rd_walk, to_queue, a_group = (
+            n.adesc, n.ldesc, n.grp, n.rd_walk, n.to_queue, n.a_group)
+        groups = isa.delay.enabled
 
         def pop_task():
             m.d.comb += [tq.r_en.eq(tq.r_rdy), take_direct.eq(~tq.r_rdy)]
@@ -257,8 +324,18 @@ class LoopController(wiring.Component):
                                  tq.r_en.eq(~tick_direct)]
                     m.d.sync += layer_i.eq(0)
                     m.next = "IDLE"
+        n.add(gen=gen)
 
-        # ------------------------------------------------------------- shadow pipelines
+    def _shadow_pipelines(self, m, n):
+        """Shadow copies of the lanes' VEC and MAC pipelines, for the hazard checks.
+
+        Stage 0 is the issue cycle (combinational, driven by :meth:`_issue_bundle`);
+        stage *k* holds what issued *k* cycles ago. The VEC pipeline (valid, stores,
+        row; ``vec_depth`` stages) holds while ``freeze`` is high, the MAC pipeline
+        (``mac_depth`` stages) always moves. Drives ``store_valid``/``store_row`` (the
+        VEC store stage) and ``drained``: both pipelines and the event generator empty.
+        """
+        isa = self.isa
         nrow = isa.target_bits
         vdepth = isa.vec_depth
         # index k: pipeline stage k; stage 0 is the issue cycle (combinational)
@@ -276,12 +353,24 @@ class LoopController(wiring.Component):
         mac_busy = Cat(*m_valid[1:]).any()
         m.d.comb += [self.store_valid.eq(v_valid[vdepth]), self.store_row.eq(v_row[vdepth])]
         drained = ~vec_busy & ~mac_busy & self.emit_idle
+        n.add(nrow=nrow, vdepth=vdepth, v_valid=v_valid, v_store=v_store, v_row=v_row,
+              m_valid=m_valid, vec_busy=vec_busy, mac_busy=mac_busy, drained=drained)
 
-        # ------------------------------------------------------------- issue stage
-        ins = data.View(isa.instruction, ucode.read[0].data)
+    def _nest_registers(self, m, n):
+        """Declares the issue stage's registers (driven by :meth:`_nest_update` and
+        :meth:`_fetch`): ``ir_valid`` (a job is running), ``pc``, ``cur`` (the running
+        job's descriptor), the running loop nest (``n_active``, its first and last
+        instruction, per level count, index and ``n_last`` = index is count - 1, per
+        address generator and level pointer and stride) and the registered compares
+        ``start_here`` (pc is the nest's first instruction), ``end_here`` (its last),
+        ``n_single`` (they are one) and ``cur_count_is{v}`` (the job's count is
+        ``v``, 0 to 2), which keep compares of two registers off the path from ``pc``
+        to the next microcode address."""
+        c = self.config.core
+        ins = data.View(self.isa.instruction, self.microcode.read[0].data)
         ir_valid = Signal()
         pc = Signal(c.pc_bits)
-        cur = Signal(jl)                       # the running job's descriptor
+        cur = Signal(self.job_layout)          # the running job's descriptor
         abits = c.row_bits + 1
         n_active = Signal()
         n_start = Signal(c.pc_bits)
@@ -304,6 +393,24 @@ class LoopController(wiring.Component):
         end_here = Signal()         # pc == n_end
         n_single = Signal()         # n_start == n_end
         cur_is = [Signal(name=f"cur_count_is{v}") for v in range(3)]  # cur.count == v
+        n.add(ins=ins, ir_valid=ir_valid, pc=pc, cur=cur, abits=abits, n_active=n_active,
+              n_start=n_start, n_end=n_end, n_cnt=n_cnt, n_idx=n_idx, n_last=n_last,
+              n_ptr=n_ptr, n_str=n_str, start_here=start_here, end_here=end_here,
+              n_single=n_single, cur_is=cur_is)
+
+    def _count_decode(self, m, n):
+        """Decode stage, loop opening: combinational from the microcode word.
+
+        ``opening``: the instruction has ``loop`` and its nest is not already running
+        (execution did not loop back to it). ``cnt_open[l]``: the count level ``l``
+        opens with (immediate, the job's count, or 1); ``cnt_is[v][l]``: that count
+        is ``v`` (0 to 2), from compares on the word and the registered
+        ``cur_count_is``. ``zero``: an opening nest has a zero count (its body is
+        skipped).
+        """
+        c = self.config.core
+        ins, cur, n_active, start_here, cur_is = (n.ins, n.cur, n.n_active, n.start_here,
+                                                  n.cur_is)
         # An instruction with `loop` opens its nest unless that nest is already running
         # (execution looped back to it).
         opening = Signal()
@@ -328,6 +435,20 @@ class LoopController(wiring.Component):
                                      Mux(is_param, cur_is[v], fixed)))
         zero = Signal()
         m.d.comb += zero.eq(opening & Cat(*cnt_is[0]).any())
+        n.add(opening=opening, cnt_open=cnt_open, cnt_is=cnt_is, zero=zero)
+
+    def _effective_nest(self, m, n):
+        """Decode stage, the nest as this instruction runs in it, and the address
+        generators: combinational.
+
+        ``e_*`` is the opening nest's fresh values (first instruction ``pc``, last
+        ``body_end``, counts ``cnt_open``, indices 0, pointers at the AGU's base: the
+        job's base or 0, the word's strides) when ``opening``, else the running nest's
+        registers. ``addr{k}``: address generator ``k``'s row (its level-0 pointer,
+        or its base outside a nest, plus the word's offset), issued with this
+        instruction.
+        """
+        ins, cur, pc, abits, opening = n.ins, n.cur, n.pc, n.abits, n.opening
 
         def eff(reg, fresh, name):
             s = Signal.like(reg, name=name)
@@ -335,21 +456,39 @@ class LoopController(wiring.Component):
             return s
         base_k = [Mux(ins.agu[k].base, cur.base, 0) for k in range(AGUS)]
         e_active = Signal()
-        m.d.comb += e_active.eq(opening | n_active)
-        e_start = eff(n_start, pc, "e_start")
-        e_end = eff(n_end, ins.body_end, "e_end")
-        e_cnt = [eff(n_cnt[l], cnt_open[l], f"e_cnt{l}") for l in range(LOOP_LEVELS)]
-        e_idx = [eff(n_idx[l], 0, f"e_idx{l}") for l in range(LOOP_LEVELS)]
-        e_ptr = [[eff(n_ptr[k][l], base_k[k], f"e_ptr{k}_{l}") for l in range(LOOP_LEVELS)]
+        m.d.comb += e_active.eq(opening | n.n_active)
+        e_start = eff(n.n_start, pc, "e_start")
+        e_end = eff(n.n_end, ins.body_end, "e_end")
+        e_cnt = [eff(n.n_cnt[l], n.cnt_open[l], f"e_cnt{l}") for l in range(LOOP_LEVELS)]
+        e_idx = [eff(n.n_idx[l], 0, f"e_idx{l}") for l in range(LOOP_LEVELS)]
+        e_ptr = [[eff(n.n_ptr[k][l], base_k[k], f"e_ptr{k}_{l}") for l in range(LOOP_LEVELS)]
                  for k in range(AGUS)]
-        e_str = [[eff(n_str[k][l], ins.agu[k].stride[l], f"e_str{k}_{l}")
+        e_str = [[eff(n.n_str[k][l], ins.agu[k].stride[l], f"e_str{k}_{l}")
                   for l in range(LOOP_LEVELS)] for k in range(AGUS)]
 
         addr = [Signal(signed(abits), name=f"addr{k}") for k in range(AGUS)]
         for k in range(AGUS):
             m.d.comb += addr[k].eq(Mux(e_active, e_ptr[k][0], base_k[k]) + ins.agu[k].offset)
+        n.add(e_active=e_active, e_start=e_start, e_end=e_end, e_cnt=e_cnt, e_idx=e_idx,
+              e_ptr=e_ptr, e_str=e_str, addr=addr)
+
+    def _loop_exit(self, m, n):
+        """Decode stage, sequencing: combinational.
+
+        ``at_last[l]``: level ``l`` is at its last index; ``loop_back``: this is the
+        nest's last instruction and some level has iterations left; ``nest_done``:
+        the last instruction of the last iteration; ``job_end``: ``end`` takes effect
+        (outside a nest, at the nest's end, or skipped with a zero-count nest).
+        ``next_pc`` (body end + 1 on a zero-count skip, the nest's first instruction on
+        a loop back, else pc + 1) and ``same_pc`` (next_pc == pc, found without
+        comparing next_pc: a single-instruction body holds its word). ``mask``: the
+        job's lane mask in the last iteration of a nest, else all lanes.
+        """
+        c = self.config.core
+        ins, pc, cur, opening, zero, cnt_is = n.ins, n.pc, n.cur, n.opening, n.zero, n.cnt_is
+        e_active, e_start = n.e_active, n.e_start
         at_last = [Signal(name=f"at_last{l}") for l in range(LOOP_LEVELS)]
-        m.d.comb += [at_last[l].eq(Mux(opening, cnt_is[1][l], n_last[l]))
+        m.d.comb += [at_last[l].eq(Mux(opening, cnt_is[1][l], n.n_last[l]))
                      for l in range(LOOP_LEVELS)]
         last_iter = Cat(*at_last).all()
         # an opening nest compares pc with the word's body_end; a running one has the
@@ -357,7 +496,7 @@ class LoopController(wiring.Component):
         ins_end_here = Signal()
         m.d.comb += ins_end_here.eq(pc == ins.body_end)
         at_end = Signal()
-        m.d.comb += at_end.eq(Mux(opening, ins_end_here, n_active & end_here))
+        m.d.comb += at_end.eq(Mux(opening, ins_end_here, n.n_active & n.end_here))
         loop_back = Signal()
         nest_done = Signal()
         m.d.comb += [loop_back.eq(at_end & ~last_iter), nest_done.eq(at_end & last_iter)]
@@ -368,17 +507,36 @@ class LoopController(wiring.Component):
         # instruction (a single-instruction body) or a zero-count skip that wraps
         same_pc = Signal()
         m.d.comb += same_pc.eq(Mux(zero, ins.body_end == (pc - 1)[:c.pc_bits],
-                                   loop_back & (opening | start_here)))
+                                   loop_back & (opening | n.start_here)))
         m.d.comb += next_pc.eq(Mux(zero, ins.body_end + 1, Mux(loop_back, e_start, pc + 1)))
         all_lanes = (1 << c.lanes) - 1
         mask = Signal(c.lanes)
         m.d.comb += mask.eq(Mux(e_active & last_iter, cur.mask, all_lanes))
+        n.add(at_last=at_last, ins_end_here=ins_end_here, loop_back=loop_back,
+              nest_done=nest_done, job_end=job_end, next_pc=next_pc, same_pc=same_pc,
+              mask=mask)
 
+    def _hazards(self, m, n):
+        """The issue register (``isq``) and the hazard checks.
+
+        The decoded instruction enters ``isq`` (``advance``, in :meth:`_issue_bundle`)
+        when a job is running and ``isq`` is empty or leaving; it leaves (issues,
+        ``leave``) unless ``freeze`` is high or a hazard holds it: a VEC waits while a
+        MAC is in flight or an older storing VEC has its row in the pipeline
+        (``conflict``, from the registered ``match{k}``: isq's row equals stage k's),
+        MAC and SETR wait while a VEC is in flight. Drives ``stall`` (held back this
+        cycle). The checks act on registers only, so neither the microcode read nor the
+        address adders are on the path to ``advance`` and the enables it gates.
+        ``fire``: the decoded instruction issues into ``isq`` (not skipped by a
+        zero-count nest).
+        """
+        isa = self.isa
+        v_valid, v_store, vdepth = n.v_valid, n.v_store, n.vdepth
         # The decoded instruction goes into the issue register (`isq`) when that is empty
         # or leaving; the hazard checks act on the issue register, whose row is a
         # register, so neither the microcode read nor the address adders are on the
         # path to `advance` and the enables it gates.
-        cls = ins.cls
+        cls = n.ins.cls
         isq = Signal(isa.lane_issue)
         isq_store = Signal()
         isq_valid = Signal()
@@ -390,14 +548,32 @@ class LoopController(wiring.Component):
         conflict = Cat(*(v_valid[k] & v_store[k] & match[k]
                          for k in range(1, vdepth + 1))).any()
         ok = Signal()
-        m.d.comb += ok.eq(Mux(isq.vec, ~mac_busy & ~conflict, ~vec_busy))
+        m.d.comb += ok.eq(Mux(isq.vec, ~n.mac_busy & ~conflict, ~n.vec_busy))
         leave = Signal()
         m.d.comb += [leave.eq(isq_valid & ~self.freeze & ok),
                      self.stall.eq(isq_valid & ~leave)]
         advance = Signal()
-        m.d.comb += advance.eq(ir_valid & (~isq_valid | leave))
-        fire = advance & ~zero
+        m.d.comb += advance.eq(n.ir_valid & (~isq_valid | leave))
+        fire = advance & ~n.zero
+        n.add(cls=cls, isq=isq, isq_store=isq_store, isq_valid=isq_valid, match=match,
+              leave=leave, advance=advance, fire=fire)
 
+    def _issue_bundle(self, m, n):
+        """The issue bundle, the issue register's load and the ``issue`` output.
+
+        ``iss`` is the decoded instruction for the lanes (class strobe when
+        ``fire``, lane mask, AGU rows, MAC type, payload, VEC controls, SETR
+        destination and value); it is loaded into ``isq`` on ``advance``, and ``isq``'s
+        strobes clear when it leaves with nothing behind it. ``issue`` is ``isq`` with
+        its strobes high for the one cycle it leaves, which is also stage 0 of the
+        shadow pipelines. The ``match{k}`` registers shift with the VEC pipeline
+        (holding while frozen) and compare an entering row once. Ring buffer: ``now``
+        steps at each ``tick_done`` and a MAC's slot is ``now + delay``.
+        """
+        c, isa = self.config.core, self.isa
+        ins, cur, cls, isq, advance, leave, match = (n.ins, n.cur, n.cls, n.isq, n.advance,
+                                                     n.leave, n.match)
+        fire, nrow, vdepth, v_row, addr = n.fire, n.nrow, n.vdepth, n.v_row, n.addr
         # issue bundle
         iss = Signal(isa.lane_issue)
         stores = (ins.st_v != StoreSel.KEEP) | (ins.st_u != StoreSel.KEEP) | \
@@ -416,13 +592,13 @@ class LoopController(wiring.Component):
             iss.vec.eq(fire & (cls == InstrClass.VEC)),
             iss.mac.eq(fire & (cls == InstrClass.MAC)),
             iss.setr.eq(fire & (cls == InstrClass.SETR)),
-            iss.mask.eq(mask), iss.row.eq(addr[0]), iss.arow.eq(addr[1]),
+            iss.mask.eq(n.mask), iss.row.eq(addr[0]), iss.arow.eq(addr[1]),
             iss.mac_t.eq(ins.mac_t), iss.payload.eq(cur.payload),
             iss.ctl.eq(Cat(*(getattr(ins, f) for f in isa.vec_control.members))),
             iss.rd.eq(ins.rd), iss.rval.eq(rval),
         ]
         with m.If(advance):
-            m.d.sync += [isq.eq(iss), isq_store.eq(stores)]
+            m.d.sync += [isq.eq(iss), n.isq_store.eq(stores)]
         with m.Elif(leave):
             m.d.sync += [isq.vec.eq(0), isq.mac.eq(0), isq.setr.eq(0)]
         # match registers for the next cycle: stage k then holds what stage k-1 holds
@@ -441,14 +617,31 @@ class LoopController(wiring.Component):
             out.eq(isq),
             out.vec.eq(leave & isq.vec), out.mac.eq(leave & isq.mac),
             out.setr.eq(leave & isq.setr),
-            v_valid[0].eq(out.vec), v_store[0].eq(isq_store), v_row[0].eq(isq.row[:nrow]),
-            m_valid[0].eq(out.mac),
+            n.v_valid[0].eq(out.vec), n.v_store[0].eq(n.isq_store),
+            v_row[0].eq(isq.row[:nrow]),
+            n.m_valid[0].eq(out.mac),
         ]
         if isa.unit is DelayUnit.RING:
             m.d.comb += iss.slot.eq(self.now + cur.delay)
             with m.If(self.tick_done):
                 m.d.sync += self.now.eq(self.now + 1)
 
+    def _nest_update(self, m, n):
+        """The loop-nest registers, written on ``advance`` (the decoded instruction
+        enters the issue register).
+
+        The nest takes the effective values (:meth:`_effective_nest`); it stays active
+        unless it is done or skipped. Odometer: on a loop back the lowest level not at
+        its last index steps (``step_level``), the levels below it restart at 0 and
+        their pointers all take the stepping level's pointer plus its stride.
+        ``nx_last`` (the new index is count - 1) comes from compares that do not wait
+        for the loop-back decision.
+        """
+        c = self.config.core
+        opening, cnt_is, at_last, loop_back = n.opening, n.cnt_is, n.at_last, n.loop_back
+        n_idx, n_cnt, e_idx, e_cnt, e_ptr, e_str = (n.n_idx, n.n_cnt, n.e_idx, n.e_cnt,
+                                                    n.e_ptr, n.e_str)
+        n_ptr, n_str = n.n_ptr, n.n_str
         # nest registers
         # odometer: on a loop back the lowest level that is not at its last index steps
         # and the levels below it restart
@@ -475,15 +668,15 @@ class LoopController(wiring.Component):
                 m.d.comb += nx_last[l].eq(two_left)
             with m.Else():
                 m.d.comb += nx_last[l].eq(one_only)
-        with m.If(advance):
-            m.d.sync += [n_active.eq(e_active & ~nest_done & ~zero), n_start.eq(e_start),
-                         n_end.eq(e_end)]
+        with m.If(n.advance):
+            m.d.sync += [n.n_active.eq(n.e_active & ~n.nest_done & ~n.zero),
+                         n.n_start.eq(n.e_start), n.n_end.eq(n.e_end)]
             for l in range(LOOP_LEVELS):
                 m.d.sync += n_cnt[l].eq(e_cnt[l])
                 for k in range(AGUS):
                     m.d.sync += [n_ptr[k][l].eq(e_ptr[k][l]), n_str[k][l].eq(e_str[k][l])]
             for l in range(LOOP_LEVELS):
-                m.d.sync += [n_idx[l].eq(nx_idx[l]), n_last[l].eq(nx_last[l])]
+                m.d.sync += [n_idx[l].eq(nx_idx[l]), n.n_last[l].eq(nx_last[l])]
             with m.If(loop_back):
                 for l in range(LOOP_LEVELS):
                     with m.If(step == l):
@@ -492,6 +685,29 @@ class LoopController(wiring.Component):
                             for j in range(l + 1):
                                 m.d.sync += n_ptr[k][j].eq(stepped)
 
+    def _fetch(self, m, n):
+        """Microcode fetch and job transitions.
+
+        A job pushed while the job queue is empty is available in the same cycle
+        (``job``/``job_avail``). Drives the microcode read (``fetch_pc``, the word
+        decoded in the next cycle), ``pc``, ``cur``, ``ir_valid``, the registered pc
+        compares and ``tick_done``. On ``advance``: at a job's end the next job starts
+        (its first word fetched now, so back-to-back jobs issue with no bubble) or the
+        stage empties; otherwise ``next_pc`` is fetched (unless ``same_pc``: the held
+        word is reused). With nothing running a job starts as soon as one is
+        available; a tick-end marker is taken, with ``tick_done`` for one cycle, once
+        the issue register and the pipelines are drained and the event generator is
+        idle.
+        """
+        c = self.config.core
+        jl = self.job_layout
+        jq, push, push_valid = n.jq, n.push, n.push_valid
+        pc, cur, ir_valid, n_active, ins = n.pc, n.cur, n.ir_valid, n.n_active, n.ins
+        start_here, end_here, n_single, cur_is = (n.start_here, n.end_here, n.n_single,
+                                                  n.cur_is)
+        opening, ins_end_here, same_pc, loop_back = (n.opening, n.ins_end_here, n.same_pc,
+                                                     n.loop_back)
+        advance, job_end, next_pc = n.advance, n.job_end, n.next_pc
         # fetch and job transitions
         # A job pushed while the queue is empty is also available in the same cycle.
         job = Signal(jl)
@@ -504,6 +720,7 @@ class LoopController(wiring.Component):
         job_ready = job_avail & (job.kind != JobKind.TICK_END)
         fetch_pc = Signal(c.pc_bits)
         fetch_en = Signal()
+        ucode = self.microcode
         m.d.comb += [ucode.read[0].addr.eq(fetch_pc), ucode.read[0].en.eq(fetch_en)]
 
         def start_job():
@@ -524,8 +741,8 @@ class LoopController(wiring.Component):
                 # back to n_start (not pc, else same_pc): the nest was running
                 m.d.sync += [start_here.eq(1), end_here.eq(n_single)]
             with m.Else():
-                m.d.sync += [start_here.eq(~opening & (n_start == pc_1)),
-                             end_here.eq(Mux(opening, ins.body_end == pc_1, n_end == pc_1))]
+                m.d.sync += [start_here.eq(~opening & (n.n_start == pc_1)),
+                             end_here.eq(Mux(opening, ins.body_end == pc_1, n.n_end == pc_1))]
 
         with m.If(advance):
             with m.If(job_end):
@@ -538,11 +755,25 @@ class LoopController(wiring.Component):
                 m.d.sync += pc.eq(next_pc)
         with m.Elif(~ir_valid & job_avail):
             with m.If(job.kind == JobKind.TICK_END):
-                with m.If(drained & ~isq_valid):
+                with m.If(n.drained & ~n.isq_valid):
                     m.d.comb += [job_take.eq(1), self.tick_done.eq(1)]
             with m.Else():
                 start_job()
 
-        m.d.comb += self.idle.eq(~tq.r_rdy & ~jq.r_rdy & gen.ongoing("IDLE") & ~rd_event
-                                 & ~ir_valid & ~isq_valid & drained & ~self.tasks.valid)
-        return m
+    def _idle(self, m, n):
+        """``idle``: no task queued or arriving, no job queued, generated or running,
+        the job generator in ``IDLE``, the issue register and pipelines drained."""
+        m.d.comb += self.idle.eq(~n.tq.r_rdy & ~n.jq.r_rdy & n.gen.ongoing("IDLE")
+                                 & ~n.rd_event & ~n.ir_valid & ~n.isq_valid & n.drained
+                                 & ~self.tasks.valid)
+
+
+class _Nets:
+    """The nets the parts of :meth:`LoopController.elaborate` share: each part reads
+    those of the parts before it (as attributes) and adds its own (:meth:`add`)."""
+
+    def add(self, **nets):
+        for name, net in nets.items():
+            if hasattr(self, name):
+                raise AttributeError(f"net {name!r} added twice")
+            setattr(self, name, net)

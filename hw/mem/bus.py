@@ -13,13 +13,12 @@ op         effect                                                 response ``dat
 WRITE      ``mem[addr] = data`` (encoded)                          none
 READ       read ``mem[addr]`` through faults and decoder           word, corrected, detected
 FAULT      fault-port transfer (``mask`` = ``data``, ``kind``)      none
-STATUS     --                                                     ``corrected_count |
-                                                                  detected_count << cb |
-                                                                  overflow_count << 2cb |
-                                                                  error << 3cb |
-                                                                  fault_overflow << 3cb+1``
-COUNTS     --                                                     ``read_count |
-                                                                  write_count << ab``
+STATUS     --                                                     the status word
+                                                                  (:func:`~hw.spec.memory.
+                                                                  status_layout`)
+COUNTS     --                                                     the counts word
+                                                                  (:func:`~hw.spec.memory.
+                                                                  counts_layout`)
 CLEAR      zero status, sticky flags and access counters           none
 =========  =====================================================  ==========================
 
@@ -34,7 +33,8 @@ from amaranth import Array, Cat, Const, Module, Mux, Signal
 from amaranth.lib import data, enum, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from ..spec.memory import BusOp, bus_request_layout, bus_response_layout, word_bits
+from ..spec.memory import (BusOp, bus_request_layout, bus_response_layout, counts_layout,
+                           status_layout, word_bits)
 
 __all__ = ["MemoryBus"]
 
@@ -96,10 +96,8 @@ class MemoryBus(wiring.Component):
         read_data = Array(s.read[0].data for s in self.srams)
         read_corr = Array(s.read[0].corrected for s in self.srams)
         read_det = Array(s.read[0].detected for s in self.srams)
-        status = Array(Cat(s.corrected_count, s.detected_count, s.overflow_count, s.error,
-                           s.fault_overflow) for s in self.srams)
-        counts = Array(Cat(s.read_count, s.write_count) if s.access_bits else Const(0, 1)
-                       for s in self.srams)
+        status = Array(self._status_word(s) for s in self.srams)
+        counts = Array(self._counts_word(s) for s in self.srams)
         read_mem = Signal.like(req.mem)
         with m.FSM() as fsm:
             with m.State("IDLE"):
@@ -135,3 +133,34 @@ class MemoryBus(wiring.Component):
                 with m.If(self.resp.ready):
                     m.next = "IDLE"
         return m
+
+    @staticmethod
+    def _word(layout, fields):
+        """The word of ``layout`` (a :class:`~amaranth.lib.data.StructLayout`) with
+        ``fields`` (name -> value, each as wide as its field): the values concatenated
+        in the layout's field order, lowest first."""
+        parts, offset = [], 0
+        for name, field in layout:
+            value = fields[name]
+            assert field.offset == offset and len(value) == field.width, (name, field)
+            parts.append(value)
+            offset += field.width
+        assert set(fields) == {name for name, _ in layout}
+        return Cat(*parts)
+
+    @classmethod
+    def _status_word(cls, sram):
+        """``sram``'s status word (:func:`hw.spec.memory.status_layout`)."""
+        return cls._word(status_layout(sram.counter_bits), {
+            "corrected": sram.corrected_count, "detected": sram.detected_count,
+            "fault_overflows": sram.overflow_count, "error": sram.error,
+            "fault_overflow": sram.fault_overflow})
+
+    @classmethod
+    def _counts_word(cls, sram):
+        """``sram``'s counts word (:func:`hw.spec.memory.counts_layout`); a 1-bit 0
+        without access counters."""
+        if not sram.access_bits:
+            return Const(0, 1)
+        return cls._word(counts_layout(sram.access_bits),
+                         {"reads": sram.read_count, "writes": sram.write_count})

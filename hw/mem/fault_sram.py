@@ -51,6 +51,7 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 from amaranth.utils import ceil_log2
 
+from ..counters import saturating
 from ..spec.config import Protection
 from ..spec.memory import FaultKind, fault_layout
 from ..spec.protection import code_layout, encode_word
@@ -339,22 +340,15 @@ class FaultSRAM(wiring.Component):
                                                  + (self.write.en & ~self.host.we))]
 
         # --- status ----------------------------------------------------------------------
-        self._saturating(m, self.corrected_count, corrected_n)
-        self._saturating(m, self.detected_count, detected_n)
-        self._saturating(m, self.overflow_count, [refused])
+        # the counters add one per port reporting in the cycle (up to read_ports)
+        for counter, events in ((self.corrected_count, corrected_n),
+                                (self.detected_count, detected_n),
+                                (self.overflow_count, [refused])):
+            saturating(m, counter, sum(e.as_unsigned() for e in events), self.clear_status)
         with m.If(Cat(*detected_n).any()):
             m.d.sync += self.error.eq(1)
         with m.If(refused):
             m.d.sync += self.fault_overflow.eq(1)
         with m.If(self.clear_status):
-            m.d.sync += [self.corrected_count.eq(0), self.detected_count.eq(0),
-                         self.overflow_count.eq(0), self.error.eq(0),
-                         self.fault_overflow.eq(0)]
+            m.d.sync += [self.error.eq(0), self.fault_overflow.eq(0)]
         return m
-
-    def _saturating(self, m, counter, events):
-        total = sum(e.as_unsigned() if hasattr(e, "as_unsigned") else e for e in events)
-        top = (1 << self.counter_bits) - 1
-        wide = Signal(self.counter_bits + len(events) + 1, name=f"{counter.name}_next")
-        m.d.comb += wide.eq(counter + total)
-        m.d.sync += counter.eq(Mux(wide > top, top, wide))

@@ -13,6 +13,7 @@ from amaranth import Cat, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..counters import saturating
 from ..spec.config import ChipConfig
 from ..spec.packet import Port, packet_layout
 from ..spec.memmap import tile_coords
@@ -64,9 +65,8 @@ class Mesh(wiring.Component):
         outs = sum(fires(s) for s in [*self.local_out, self.host_out])
         drops = sum(r.misrouted.as_unsigned() for r in self.routers.values())
         top = (1 << len(self.injected)) - 1
-        for cnt, inc in ((self.injected, ins), (self.delivered, outs)):
-            nxt = cnt + inc
-            m.d.sync += cnt.eq(Mux(nxt > top, top, nxt))
+        saturating(m, self.injected, ins)
+        saturating(m, self.delivered, outs)
         m.d.comb += [self.misrouted.eq(Mux(drops > top, top, drops)),
                      self.misrouted_flag.eq(Cat(*(r.misrouted_flag
                                                   for r in self.routers.values())).any()),

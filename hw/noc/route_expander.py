@@ -10,13 +10,14 @@ Cycle behaviour: a spike is taken in cycle *t*, its route is read in *t* and kno
 *t+1*, the first destination is read in *t+1* and offered from *t+2*; further
 destinations follow one per cycle while the router takes them. The next spike's route
 is read in the cycle the last packet leaves, so single-destination spikes cost two
-cycles each. ``packets`` counts packets sent (saturating, ``counter_bits``).
+cycles each. ``sent`` counts packets sent (saturating, ``counter_bits``, never cleared).
 """
 
 from amaranth import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from ..counters import saturating
 from ..spec.config import ChipConfig
 from ..spec.isa import Isa
 from ..mem import FaultSRAM
@@ -84,11 +85,11 @@ class RouteExpander(wiring.Component):
             with m.State("SEND"):
                 m.d.comb += out.valid.eq(1)
                 with m.If(out.ready):
-                    with m.If(~self.sent.all()):
-                        m.d.sync += self.sent.eq(self.sent + 1)
                     with m.If(idx == count):
                         take_spike()
                     with m.Else():
                         m.d.comb += [dt.read[0].addr.eq(first + idx), dt.read[0].en.eq(1)]
                         m.d.sync += idx.eq(idx + 1)
+        # out.valid is high only in SEND
+        saturating(m, self.sent, out.valid & out.ready)
         return m

@@ -51,7 +51,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..spec.config import ChipConfig
 from ..spec.isa import AccSel, AluOp, Emit, Isa, Operand, StoreSel
-from ..spec.memmap import core_memories
+from ..spec.memmap import MemoryName, core_memories
 from ..mem import FaultSRAM
 
 __all__ = ["NpeLane"]
@@ -76,7 +76,8 @@ class NpeLane(wiring.Component):
         Lane number (names the memories; selects this lane's bit of ``issue.mask``
         unless ``mask_bit`` is given).
     prefix : str
-        Core name; memories are ``{prefix}.lane{index}.weights/acc/state``.
+        Core name; memories are ``{prefix}.lane{index}.weights/acc/state``
+        (:meth:`~hw.spec.memmap.MemoryName.lane_bank`).
     directory : MemoryDirectory, optional
     images : dict, optional
         Initial memory contents by memory name (a network baked into the bitstream).
@@ -102,8 +103,8 @@ class NpeLane(wiring.Component):
         self.isa = isa = Isa.of(config)
         c = config.core
         specs = {s.name: s for s in core_memories(isa, prefix)}
-        mk = lambda kind: FaultSRAM.for_chip(specs[f"{prefix}.lane{index}.{kind}"], config,
-                                             directory, images=images)
+        mk = lambda kind: FaultSRAM.for_chip(specs[MemoryName.lane_bank(prefix, index, kind)],
+                                             config, directory, images=images)
         self.weights, self.acc, self.state = mk("weights"), mk("acc"), mk("state")
         # ring buffer: the VECs' accumulator slot (the core's timestep mod delay.slots)
         ring = {"now": In(isa.slot_bits)} if isa.acc_slots > 1 else {}

@@ -47,6 +47,7 @@ from amaranth.lib.wiring import In, Out
 
 from ..spec.config import ChipConfig
 from ..spec.counters import CORE_COUNTERS, counter_layout
+from ..counters import saturating
 from ..mem import FaultSRAM
 from ..mem.bus import MemoryBus
 from ..spec.sdsp import (EventKind, control_layout, event_layout, neuron_layout, param_layout, synapse_layout)
@@ -346,13 +347,6 @@ class SdspCore(wiring.Component):
             "ticks": load & (head.kind == EventKind.TIME),
             "weight_updates": Mux(commit, popcount(changed), 0),
         }
-        top = (1 << self.config.core.counter_bits) - 1
         for name, inc in increments.items():
-            cnt = getattr(self.counters, name)
-            nxt = Signal(self.config.core.counter_bits + 1, name=f"{name}_next")
-            m.d.comb += nxt.eq(cnt + inc)
-            with m.If(self.clear_counters):
-                m.d.sync += cnt.eq(0)
-            with m.Else():
-                m.d.sync += cnt.eq(Mux(nxt > top, top, nxt))
+            saturating(m, getattr(self.counters, name), inc, self.clear_counters, name=name)
         return m
