@@ -53,10 +53,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.spec.config import DelayUnit
+from hw.spec.config import DelayUnit, Protection
 from hw.spec.isa import InstrClass, SetrSrc, decode
 from hw.spec.packet import dest_layout, route_layout
-from hw.spec.memmap import sdsp_tiles, tile_prefix
+from hw.spec.memmap import MemoryName, sdsp_tiles, tile_prefix
 from sim.golden.loopctl import LOOP_LEVELS, Job, ProgramError, _count, run_job
 from sim.golden.npe import vec, wrap
 
@@ -90,22 +90,6 @@ def _decode(layout, word):
         _LAYOUTS[id(layout)] = layout
         hit = _DECODED[key] = decode(layout, int(word))
     return hit
-
-
-def _bank_addr(mem, addr) -> np.ndarray:
-    """A bank's address of AGU addresses: the low bits the bank needs; one at or past
-    its depth is a :class:`ProgramError` (as the golden core's bank access)."""
-    bits = max(1, (mem.depth - 1).bit_length())
-    a = np.asarray(addr, dtype=np.int64) & ((1 << bits) - 1)
-    bad = a[a >= mem.depth]
-    if len(bad):
-        raise ProgramError(f"{mem.name}: address {int(bad[0])} is outside 0..{mem.depth - 1}")
-    return a
-
-
-def _lanes(mask, lanes: int) -> np.ndarray:
-    """(lanes, iterations) enable matrix of per-iteration lane masks."""
-    return ((mask[None, :] >> np.arange(lanes)[:, None]) & 1).astype(bool)
 
 
 @dataclass
@@ -246,9 +230,9 @@ class BatchedChip:
     @staticmethod
     def _bad_words(mem) -> np.ndarray:
         """Words of a FaultSRAM that read as uncorrectable now."""
-        if not mem._slots and mem.protection.value == "none":
+        if not mem.stuck_faults and mem.protection is Protection.NONE:
             return np.zeros(mem.depth, bool)
-        return mem.decode(mem._forced(np.arange(mem.depth)))[2]
+        return mem.peek()[2]
 
     @classmethod
     def _views(cls, chip, core, prior=None, changed=()) -> dict:
@@ -256,13 +240,13 @@ class BatchedChip:
         memories not in ``changed``."""
         p = core.prefix
         out = {}
-        mems = {**core.mems, f"{p}.route_table": chip.tables[f"{p}.route_table"],
-                f"{p}.dest_table": chip.tables[f"{p}.dest_table"]}
+        tables = [MemoryName.of(p, "route_table"), MemoryName.of(p, "dest_table")]
+        mems = {**core.mems, **{n: chip.tables[n] for n in tables}}
         for name, mem in mems.items():
             if prior is not None and name not in changed:
                 out[name] = prior.views[name]
                 continue
-            data = mem.decode(mem._forced(np.arange(mem.depth)))[0]
+            data = mem.peek()[0]
             out[name] = (data, cls._bad_words(mem))
         return out
 
@@ -276,18 +260,19 @@ class BatchedChip:
         c, isa, p = core.core, core.isa, core.prefix
         lanes = c.lanes
         for name, mem in core.mems.items():
-            if mem._slots and name.endswith(".acc"):
+            if mem.stuck_faults and name.kind == "acc":
                 raise NotBatchable(f"{name}: a stuck-at bit in an accumulator word makes "
                                    "the order of a timestep's MACs matter")
         views = cls._views(chip, core, prior, changed)
-        rows = core.mem("lane0.acc").depth
+        tt_mem, acc_mem, st_mem = core.mem("target_table"), core.lane_mem(0, "acc"), \
+            core.lane_mem(0, "state")
+        rows = acc_mem.depth
         acc_slots = isa.acc_slots
-        mc_name, tt_name = f"{p}.microcode", f"{p}.target_table"
+        mc_name, tt_name = core.mem("microcode").name, tt_mem.name
+        at_name, lt_name = core.mem("axon_table").name, core.mem("layer_table").name
         mc_words, mc_bad = views[mc_name]
         target, tt_bad = views[tt_name]
         target = np.asarray(target, np.int64)
-        tt_mem, acc_mem, st_mem = core.mem("target_table"), core.mem("lane0.acc"), \
-            core.mem("lane0.state")
 
         def same_words(name, addrs, words):
             """Whether words ``addrs`` of memory ``name`` still read ``words``."""
@@ -298,8 +283,8 @@ class BatchedChip:
 
         def acc_addr(arows):
             if acc_slots == 1:
-                return _bank_addr(acc_mem, arows)
-            return _bank_addr(st_mem, arows) * acc_slots
+                return core.bank_addr(acc_mem, arows)
+            return core.bank_addr(st_mem, arows) * acc_slots
 
         def timeout(job):
             return ProgramError(f"{p}: the program started at pc {job.pc} issued more than "
@@ -328,14 +313,14 @@ class BatchedChip:
             """(lane, weight rows, acc rows) of a MAC issue's enabled iterations; the
             target-table words it reads go to ``targets``, its weight reads to
             ``reads``."""
-            wrows = _bank_addr(tt_mem, issue.addr[:, 0])
+            wrows = core.bank_addr(tt_mem, issue.addr[:, 0])
             if int(issue.ins.mac_t):
                 arows = target[wrows]
                 targets.append(wrows)
             else:
                 arows = issue.addr[:, 1]
             arows = acc_addr(arows)
-            enable = _lanes(issue.mask, lanes)
+            enable = core.lane_enable(issue.mask)
             out = []
             for lane in range(lanes):
                 sel = enable[lane]
@@ -371,7 +356,7 @@ class BatchedChip:
                 same_words(tt_name, jt.targets, jt.target_words)
 
         # events: one row of effective weights per axon
-        atab, atab_bad = views[f"{p}.axon_table"]
+        atab, atab_bad = views[at_name]
         jobs = {}
         refuse = None       # raised once every job is traced (a timeout comes first)
         for a in range(c.axons):
@@ -389,7 +374,7 @@ class BatchedChip:
         same_events = prior is not None and prior.entries is not None and \
             len(jobs) == len(prior.jobs) and all(prior.jobs.get(w) is jt
                                                  for w, jt in jobs.items()) and \
-            f"{p}.axon_table" not in changed
+            at_name not in changed
         if same_events:
             entries = prior.entries
         else:
@@ -399,8 +384,8 @@ class BatchedChip:
                        np.concatenate([jt.wrow for jt in per]),
                        np.concatenate([jt.col for jt in per]))
         axon, e_lane, e_wrow, e_col = entries
-        depth = core.mem("lane0.weights").depth
-        wnames = [f"{p}.lane{l}.weights" for l in range(lanes)]
+        depth = core.lane_mem(0, "weights").depth
+        wnames = [core.lane_mem(l, "weights").name for l in range(lanes)]
         wvals = np.concatenate([wrap(np.asarray(views[n][0], np.int64), c.weight_bits)
                                 for n in wnames])
         if same_events and not any(n in changed for n in wnames):
@@ -423,18 +408,18 @@ class BatchedChip:
 
         # tick: the layer programs' issues, in order
         tt = prior.tick_trace if prior is not None else None
-        if tt is None or not (same_words(f"{p}.layer_table", tt.layers, tt.layer_words)
+        if tt is None or not (same_words(lt_name, tt.layers, tt.layer_words)
                               and same_words(mc_name, tt.fetched, tt.code)
                               and same_words(tt_name, tt.targets, tt.target_words)):
-            tt = cls._trace_tick(c, isa, views, p, trace, mac, st_mem, lanes)
-        lt_bad = views[f"{p}.layer_table"][1]
+            tt = cls._trace_tick(core, views, trace, mac)
+        lt_bad = views[lt_name][1]
         tick_hit = bool(lt_bad[tt.layers].any() or mc_bad[tt.fetched].any()
                         or tt_bad[tt.targets].any())
         for lane, wr in tt.weight_reads:
             tick_hit |= bool(views[wnames[lane]][1][wr].any())
 
         # routes: neuron -> destination tiles' axons, host keys
-        rname, dname = f"{p}.route_table", f"{p}.dest_table"
+        rname, dname = MemoryName.of(p, "route_table"), MemoryName.of(p, "dest_table")
         if prior is not None and rname not in changed and dname not in changed:
             routes, host, neuron_bad = prior.routes, prior.host, prior.neuron_bad
         else:
@@ -444,8 +429,8 @@ class BatchedChip:
             raise refuse
         stuck = []
         for lane in range(lanes):
-            mem = core.mem(f"lane{lane}.state")
-            for addr, _, _ in mem._slots:
+            mem = core.lane_mem(lane, "state")
+            for addr, _, _ in mem.stuck_faults:
                 stuck.append((lane, addr, mem))
         tile = _Tile(xy, W, axon_bad, tt.ops, tick_hit, routes, host, neuron_bad, stuck,
                      views, jobs, tt, entries)
@@ -460,10 +445,11 @@ class BatchedChip:
         return tile
 
     @staticmethod
-    def _trace_tick(c, isa, views, p, trace, mac, st_mem, lanes) -> _TickTrace:
+    def _trace_tick(core, views, trace, mac) -> _TickTrace:
+        c, isa, st_mem = core.core, core.isa, core.lane_mem(0, "state")
         tick, fetched_tick = [], set()
         layers, targets, reads = [], [], []
-        lt_words = views[f"{p}.layer_table"][0]
+        lt_words = views[core.mem("layer_table").name][0]
         for i in range(c.layers):
             layers.append(i)
             d = _decode(isa.layer, lt_words[i])
@@ -472,8 +458,8 @@ class BatchedChip:
             for issue in trace(Job(d.pc, d.base, d.count, d.mask, 0), fetched_tick):
                 cls_ = InstrClass(int(issue.ins.cls))
                 if cls_ is InstrClass.VEC:
-                    r = _bank_addr(st_mem, issue.addr[:, 0])
-                    tick.append(("vec", issue.ins, r, _lanes(issue.mask, lanes)))
+                    r = core.bank_addr(st_mem, issue.addr[:, 0])
+                    tick.append(("vec", issue.ins, r, core.lane_enable(issue.mask)))
                 elif cls_ is InstrClass.SETR:
                     src = SetrSrc(int(issue.ins.setr_src))
                     value = {SetrSrc.IMM: int(issue.ins.imm), SetrSrc.PAYLOAD: 0,
@@ -486,7 +472,8 @@ class BatchedChip:
         layers = np.array(layers, np.int64)
         fetched = np.array(sorted(fetched_tick), np.int64)
         tg = np.unique(np.concatenate(targets)) if targets else np.zeros(0, np.int64)
-        mc_words, target = views[f"{p}.microcode"][0], views[f"{p}.target_table"][0]
+        mc_words = views[core.mem("microcode").name][0]
+        target = views[core.mem("target_table").name][0]
         return _TickTrace(tick, layers, lt_words[layers].copy(), fetched,
                           mc_words[fetched].copy(), tg, np.asarray(target)[tg].copy(), reads)
 
@@ -685,14 +672,14 @@ class BatchedChip:
         tile = self.tiles[ti]
         core = self.chip.cores[tile.xy]
         c = core.core
-        L, sb = c.lanes, c.state_bits
-        rows = core.mem("lane0.acc").depth
-        a, f = self._initial(state, core.prefix, c)
+        L = c.lanes
+        rows = core.lane_mem(0, "acc").depth
+        a, f = self._initial(state, core)
         acc = np.broadcast_to(a.reshape(1, L * rows), (B, L * rows)).copy()
         fields = [np.broadcast_to(x.reshape(1, L, -1), (B, L, x.shape[1])).copy() for x in f]
         det = np.zeros(B, bool)
         for lane, row, mem in tile.stuck_state:
-            det |= self._through(mem, fields, lane, row, sb)
+            det |= self._through(mem, fields, lane, row, core.state_codec)
         return acc, fields, self._start_regs(tile, core, T, B), det
 
     def _run_tile(self, ti, xin, nin, state, B, T):
@@ -703,7 +690,7 @@ class BatchedChip:
         tile = self.tiles[ti]
         core = self.chip.cores[tile.xy]
         c = core.core
-        rows = core.mem("lane0.acc").depth
+        rows = core.lane_mem(0, "acc").depth
         acc, fields, regs, det = self._tile_start(ti, state, B, T)
         x = self._dot(xin.reshape(B * T, -1), tile.weights).reshape(B, T, -1)
         cnt = np.zeros((B, T, c.neurons), np.int64)
@@ -742,7 +729,7 @@ class BatchedChip:
         tiles, index = self.tiles, self._index
         c = self.chip.cores[tiles[0].xy].core
         N = c.neurons
-        rows = self.chip.cores[tiles[0].xy].mem("lane0.acc").depth
+        rows = self.chip.cores[tiles[0].xy].lane_mem(0, "acc").depth
         start = [self._tile_start(ti, state, B, T) for ti in range(len(tiles))]
         acc = [s[0] for s in start]
         flags = [{"detected": s[3], "multi": False} for s in start]
@@ -774,19 +761,19 @@ class BatchedChip:
     _initial_cache: dict = {}
 
     @classmethod
-    def _initial(cls, state, prefix, c):
-        """A tile's state words decoded: accumulators (lanes, rows) and the fields
-        v, u, p0, p1, each (lanes, rows); cached per state image."""
-        key = (id(state), prefix)
+    def _initial(cls, state, core):
+        """A tile's state words decoded: accumulators (lanes, rows) and the state
+        record's fields (v, u, p0, p1 in the record's order), each (lanes, rows);
+        cached per state image."""
+        key = (id(state), core.prefix)
         hit = cls._initial_cache.get(key)
         if hit is not None and hit[0] is state:
             return hit[1]
-        L, sb = c.lanes, c.state_bits
-        a = wrap(np.stack([np.asarray(state[f"{prefix}.lane{l}.acc"], np.int64)
+        c, L = core.core, core.core.lanes
+        a = wrap(np.stack([np.asarray(state[core.lane_mem(l, "acc").name], np.int64)
                            for l in range(L)]), c.acc_bits)
-        rec = [[int(w) for w in state[f"{prefix}.lane{l}.state"]] for l in range(L)]
-        f = [wrap(np.array([[(w >> (k * sb)) & ((1 << sb) - 1) for w in row] for row in rec],
-                           np.int64), sb) for k in range(4)]
+        f = core.state_codec.unpack(np.stack([np.asarray(state[core.lane_mem(l, "state").name])
+                                              for l in range(L)]))
         cls._initial_cache = {key: (state, (a, f))}
         return a, f
 
@@ -806,19 +793,13 @@ class BatchedChip:
         return (x.astype(np.float64) @ w.astype(np.float64)).astype(np.int64)
 
     @staticmethod
-    def _through(mem, f, lane, row, sb):
+    def _through(mem, f, lane, row, codec):
         """A stuck-at word of a neuron-state bank: what reads return after a write (the
-        fields ``f`` updated in place); returns (B,) whether the read is uncorrectable."""
-        vals = np.stack([x[:, lane, row] for x in f], axis=1) & ((1 << sb) - 1)
-        words = [sum(int(v) << (k * sb) for k, v in enumerate(r)) for r in vals]
-        stored = mem.encode(np.array(words, dtype=object))
-        for a, mbits, value in mem._slots:
-            if a == row:
-                stored = (stored & (1 - mbits)) | (mbits * value)
-        data, _, det = mem.decode(stored)
-        for k in range(4):
-            f[k][:, lane, row] = wrap(np.array([(int(w) >> (k * sb)) & ((1 << sb) - 1)
-                                                for w in data], np.int64), sb)
+        fields ``f``, packed by ``codec``, updated in place); returns (B,) whether the
+        read is uncorrectable."""
+        data, _, det = mem.readback(row, codec.pack([x[:, lane, row] for x in f]))
+        for x, new in zip(f, codec.unpack(data)):
+            x[:, lane, row] = new
         return det
 
     @staticmethod
@@ -884,7 +865,10 @@ class BatchedChip:
         read back an uncorrectable stuck-at word, ``flags["multi"]`` whether a neuron
         emitted twice."""
         B = acc.shape[0]
-        L, sb = c.lanes, c.state_bits
+        L = c.lanes
+        codec = self._codec
+        names = codec.names
+        iv, iu = names.index("v"), names.index("u")
         cnt = np.zeros((B, c.neurons), np.int64)
         pay = np.zeros((B, c.neurons), np.int64)
         emitted = np.zeros((B, c.neurons), bool)
@@ -901,15 +885,14 @@ class BatchedChip:
                 # every enabled (lane, row) of the issue at once: lanes share the
                 # instruction and the registers (SETR writes every lane)
                 a = acc[:, cols]
-                v, u, p0, p1 = (x[:, lane_i, r] for x in f)
-                res = vec(ins, c, self._shift_bits, a=a, v=v, u=u, p0=p0, p1=p1,
-                          pay=np.int64(0), regs=regs)
+                st = {name: x[:, lane_i, r] for name, x in zip(names, f)}
+                res = vec(ins, c, self._shift_bits, a=a, **st, pay=np.int64(0), regs=regs)
                 if res["write_state"]:
-                    f[0][:, lane_i, r] = res["v"]
-                    f[1][:, lane_i, r] = res["u"]
+                    f[iv][:, lane_i, r] = res["v"]
+                    f[iu][:, lane_i, r] = res["u"]
                     for lane, row in hits:
                         flags["detected"] |= self._through(stuck[(lane, row)], f, lane,
-                                                           row, sb)
+                                                           row, codec)
                 if res["a"] is not None:
                     acc[:, cols] = wrap(res["a"], c.acc_bits)
                 e = np.broadcast_to(res["emit"], a.shape)
@@ -923,3 +906,8 @@ class BatchedChip:
     @property
     def _shift_bits(self):
         return self.chip.cores[self.tiles[0].xy].isa.shift_bits
+
+    @property
+    def _codec(self):
+        """The neuron-state record's codec (every tile's core has one config)."""
+        return self.chip.cores[self.tiles[0].xy].state_codec

@@ -43,7 +43,7 @@ from collections import defaultdict
 from hw.spec.config import ChipConfig
 from hw.spec.isa import decode
 from hw.spec.packet import dest_layout, route_layout
-from hw.spec.memmap import sdsp_tiles, tile_coords, tile_memories, tile_prefix
+from hw.spec.memmap import MemoryName, sdsp_tiles, tile_coords, tile_memories, tile_prefix
 from hw.spec.sdsp import split_axon
 from sim.golden.core import GoldenCore
 from sim.golden.fault_sram import GoldenFaultSRAM
@@ -65,14 +65,10 @@ class GoldenChip:
         self.cores = {xy: GoldenSdsp(config, prefix=tile_prefix(*xy)) if xy in self.plastic
                       else GoldenCore(config, prefix=tile_prefix(*xy), fast=fast)
                       for xy in self.coords}
-        m = config.memory
         self.tables = {}
         for x, y in self.coords:
             for spec in tile_memories(config, x, y)[-2:]:      # route and dest tables
-                self.tables[spec.name] = GoldenFaultSRAM(
-                    spec.width, spec.depth, m.protection.for_role("tables"),
-                    fault_slots=m.fault_slots, counter_bits=m.counter_bits, name=spec.name,
-                    mirror=fast)
+                self.tables[spec.name] = GoldenFaultSRAM.for_chip(spec, config, mirror=fast)
         self.mems = {**{k: v for xy, core in self.cores.items() if xy not in self.plastic
                         for k, v in core.mems.items()},
                      **self.tables}
@@ -195,8 +191,8 @@ class GoldenChip:
     def _route_cache(self, xy) -> dict:
         """Tile ``xy``'s decoded routes, emptied when its route or dest table changed."""
         p = tile_prefix(*xy)
-        versions = (self.tables[f"{p}.route_table"].version,
-                    self.tables[f"{p}.dest_table"].version)
+        versions = (self.tables[MemoryName.of(p, "route_table")].version,
+                    self.tables[MemoryName.of(p, "dest_table")].version)
         cache = self._routes.get(xy)
         if cache is None or cache[0] != versions:
             cache = self._routes[xy] = (versions, {})
@@ -211,16 +207,18 @@ class GoldenChip:
         if hit is not False:
             return hit
         p = tile_prefix(*xy)
-        rname, dname = f"{p}.route_table", f"{p}.dest_table"
+        rname, dname = MemoryName.of(p, "route_table"), MemoryName.of(p, "dest_table")
         rmem, dmem = self.tables[rname], self.tables[dname]
         route = None
-        if 0 <= n < rmem.depth and not rmem._unclean[n]:
-            r = decode(self._rlay, int(rmem._data[n]))
+        rword = rmem.clean_data(n) if 0 <= n < rmem.depth else None
+        if rword is not None:
+            r = decode(self._rlay, rword)
             addrs = range(r.first, r.first + r.count)
-            if all(0 <= a < dmem.depth and not dmem._unclean[a] for a in addrs):
+            words = [dmem.clean_data(a) if 0 <= a < dmem.depth else None for a in addrs]
+            if all(w is not None for w in words):
                 dests, hops = [], 0
-                for a in addrs:
-                    d = decode(self._dlay, int(dmem._data[a]))
+                for w in words:
+                    d = decode(self._dlay, w)
                     hops += (sum(xy) if d.to_host else
                              abs(d.x - xy[0]) + abs(d.y - xy[1])) + 1
                     dests.append((bool(d.to_host), d.x, d.y, d.axon))
@@ -233,9 +231,9 @@ class GoldenChip:
 
     def _expand_interp(self, xy, n, payload, out):
         p = tile_prefix(*xy)
-        r = decode(self._rlay, self._read(f"{p}.route_table", n))
+        r = decode(self._rlay, self._read(MemoryName.of(p, "route_table"), n))
         for i in range(r.count):
-            d = decode(self._dlay, self._read(f"{p}.dest_table", r.first + i))
+            d = decode(self._dlay, self._read(MemoryName.of(p, "dest_table"), r.first + i))
             self.router_hops += (sum(xy) if d.to_host else
                                  abs(d.x - xy[0]) + abs(d.y - xy[1])) + 1
             if d.to_host:

@@ -51,11 +51,13 @@ import numpy as np
 from hw.spec.config import ChipConfig, DelayUnit
 from hw.spec.counters import NEUROCORE_MODEL_COUNTERS
 from hw.spec.isa import InstrClass, Isa, SetrSrc, decode
-from hw.spec.memmap import core_memories
+from hw.spec.memmap import LANE_KINDS, MemoryName, core_memories
 from sim.golden.delay import GoldenDelayQueue
+from sim.golden.fast import FastCore
 from sim.golden.fault_sram import GoldenFaultSRAM
 from sim.golden.loopctl import Job, ProgramError, run_job
 from sim.golden.npe import mac_sums_grouped, vec, wrap
+from sim.golden.state import codec, pack_state, unpack_state
 
 __all__ = ["GoldenCore", "decode", "ProgramError", "unpack_state", "pack_state"]
 
@@ -63,57 +65,11 @@ __all__ = ["GoldenCore", "decode", "ProgramError", "unpack_state", "pack_state"]
 COUNTERS = NEUROCORE_MODEL_COUNTERS
 
 #: Lane banks that a fast core keeps as rows of one block (one mirror array per kind).
-BANKS = ("weights", "acc", "state")
+BANKS = LANE_KINDS
 
 
 def _signed(x, bits):
     return wrap(np.asarray(x, dtype=np.int64), bits)
-
-
-#: Field widths whose four fields a 32- or 64-bit state word holds as whole bytes.
-_FIELD_VIEWS = {8: ("<u4", "<i1"), 16: ("<u8", "<i2")}
-
-
-def unpack_state(words, state_bits: int) -> list:
-    """State records (unsigned words: int64, uint64, or Python ints past 64 bits) ->
-    ``[v, u, p0, p1]``, each an int64 array of signed ``state_bits``-bit values."""
-    words = np.asarray(words)
-    m = (1 << state_bits) - 1
-    if state_bits in _FIELD_VIEWS and words.dtype != object:
-        # byte-aligned fields: the words, little-endian, are the four signed fields
-        word, field = _FIELD_VIEWS[state_bits]
-        f = words.astype(word, copy=False).view(field).reshape(-1, 4).astype(np.int64)
-        return [f[:, k] for k in range(4)]
-    if words.dtype == object:
-        return [_signed(((words >> (k * state_bits)) & m).astype(np.int64), state_bits)
-                for k in range(4)]
-    words = words.astype(np.uint64)
-    # field k to the top of the word, then an arithmetic shift down: its signed value
-    top = np.int64(64 - state_bits)
-    return [(words << np.uint64(64 - (k + 1) * state_bits)).view(np.int64) >> top
-            for k in range(4)]
-
-
-def pack_state(fields, state_bits: int) -> np.ndarray:
-    """``[v, u, p0, p1]`` (signed ints, wrapped to ``state_bits``) -> unsigned state
-    words: uint64 when ``4 * state_bits <= 64``, else Python ints (object array)."""
-    m = (1 << state_bits) - 1
-    if state_bits in _FIELD_VIEWS:
-        word, field = _FIELD_VIEWS[state_bits]
-        out = np.empty((len(fields[0]), 4), field)
-        for k, f in enumerate(fields):
-            out[:, k] = f                   # a cast to the field's width wraps
-        return out.view(word).reshape(-1).astype(np.uint64, copy=False)
-    if 4 * state_bits <= 64:
-        out = np.asarray(fields[0], np.int64).astype(np.uint64) & np.uint64(m)
-        for k in (1, 2, 3):
-            out |= (np.asarray(fields[k], np.int64).astype(np.uint64) & np.uint64(m)) \
-                << np.uint64(k * state_bits)
-        return out
-    out = np.zeros(np.shape(fields[0]), object)
-    for k, f in enumerate(fields):
-        out = out | ((np.asarray(f, np.int64) & m).astype(object) << (k * state_bits))
-    return out
 
 
 class GoldenCore:
@@ -131,30 +87,32 @@ class GoldenCore:
         self.core = c = config.core
         self.isa = Isa.of(config)
         self.prefix = prefix
-        m = config.memory
         specs = core_memories(self.isa, prefix)
         #: (lanes, depth) mirror blocks of the lane banks (fast cores): ``{kind: (data,
         #: unclean, stale)}``, row ``l`` of each the mirror of ``lane{l}.{kind}``.
         self.blocks = {}
         if fast:
             for kind in BANKS:
-                s0 = next(s for s in specs if s.name == f"{prefix}.lane0.{kind}")
+                s0 = next(s for s in specs if s.name == MemoryName.lane_bank(prefix, 0, kind))
                 dtype = np.uint64 if s0.width <= 64 else object
                 self.blocks[kind] = (np.zeros((c.lanes, s0.depth), dtype),
                                      np.zeros((c.lanes, s0.depth), bool),
                                      np.zeros((c.lanes, s0.depth), bool))
 
-        def views(name):
-            lane, _, kind = name[len(prefix) + 1:].partition(".")
-            if kind not in self.blocks or not lane.startswith("lane"):
+        def views(name: MemoryName):
+            if name.lane is None or name.kind not in self.blocks:
                 return None
-            return tuple(b[int(lane[4:])] for b in self.blocks[kind])
+            return tuple(b[name.lane] for b in self.blocks[name.kind])
 
-        self.mems = {
-            s.name: GoldenFaultSRAM(s.width, s.depth, m.protection.for_role(s.role),
-                                    fault_slots=m.fault_slots, counter_bits=m.counter_bits,
-                                    name=s.name, mirror=fast, views=views(s.name))
-            for s in specs}
+        self.mems = {s.name: GoldenFaultSRAM.for_chip(s, config, mirror=fast,
+                                                       views=views(s.name))
+                     for s in specs}
+        self._named = {s.name.kind: self.mems[s.name] for s in specs if s.name.lane is None}
+        #: ``{kind: [memory of lane 0, lane 1, ...]}`` (:meth:`lane_mem`)
+        self._lane_mems = {kind: [self.mems[MemoryName.lane_bank(prefix, lane, kind)]
+                                  for lane in range(c.lanes)] for kind in LANE_KINDS}
+        #: The codec of the neuron-state record (:attr:`hw.spec.isa.Isa.state`).
+        self.state_codec = codec(self.isa.state)
         self.regs = np.zeros((c.lanes, c.regs), dtype=np.int64)
         self.fast = None
         self._counters = dict.fromkeys(COUNTERS, 0)
@@ -167,7 +125,6 @@ class GoldenCore:
         self.queue = GoldenDelayQueue(config) if self.isa.unit is DelayUnit.SCDQ else None
         self._slot = 0          # accumulator slot of the running job's MACs (ring)
         if fast:
-            from sim.golden.fast import FastCore
             #: The fast path (None: the interpreter only).
             self.fast = FastCore(self)
 
@@ -197,8 +154,17 @@ class GoldenCore:
 
     # -- memories ------------------------------------------------------------------------
 
-    def mem(self, suffix: str) -> GoldenFaultSRAM:
-        return self.mems[f"{self.prefix}.{suffix}"]
+    def mem(self, kind: str) -> GoldenFaultSRAM:
+        """The core memory ``{prefix}.{kind}`` (``microcode``, ``axon_table``, ...); lane
+        banks: :meth:`lane_mem`."""
+        mem = self._named.get(kind)
+        return mem if mem is not None else self.mems[MemoryName.of(self.prefix, kind)]
+
+    def lane_mem(self, lane: int, kind: str) -> GoldenFaultSRAM:
+        """Lane ``lane``'s bank ``kind`` (one of :data:`hw.spec.memmap.LANE_KINDS`):
+        the memory :meth:`MemoryName.lane_bank(prefix, lane, kind)
+        <hw.spec.memmap.MemoryName.lane_bank>` names."""
+        return self._lane_mems[kind][lane]
 
     def load(self, images: dict) -> None:
         """Write data images (``{memory name: array of unsigned words}``)."""
@@ -211,13 +177,11 @@ class GoldenCore:
 
     def dump(self, name: str) -> np.ndarray:
         """Data words of a memory as the RTL would read them (no access counted)."""
-        mem = self.mems[name]
-        data, _, _ = mem.decode(mem._forced(np.arange(mem.depth)))
-        return data
+        return self.mems[name].peek()[0]
 
-    def _read(self, suffix, addr):
-        """Data words (int for a scalar address; int64, or object when wider than 63 bits)."""
-        mem = self.mem(suffix)
+    def _read(self, mem: GoldenFaultSRAM, addr):
+        """Data words of ``mem`` (int for a scalar address; int64, or object when wider
+        than 63 bits), counted as reads."""
         if np.ndim(addr) == 0:
             self.reads[mem.name] += 1
             return int(mem.read(int(addr)).data)
@@ -228,17 +192,17 @@ class GoldenCore:
         data = mem.read(addr).data
         return data.astype(np.int64) if mem.width < 64 else data
 
-    def _write(self, suffix, addr, data):
-        """Write unsigned data words (int64 or object arrays)."""
-        mem = self.mem(suffix)
+    def _write(self, mem: GoldenFaultSRAM, addr, data):
+        """Write unsigned data words (int64 or object arrays) to ``mem``, counted."""
         addr = np.asarray(addr, dtype=np.int64)
         self.writes[mem.name] += int(addr.size)
         if addr.size:
             data = np.asarray(data)
             mem.write(addr, data.astype(np.uint64) if data.dtype != object else data)
 
-    def _bank_addr(self, suffix, addr):
-        mem = self.mem(suffix)
+    def bank_addr(self, mem: GoldenFaultSRAM, addr) -> np.ndarray:
+        """Words of ``mem`` that AGU addresses ``addr`` reach: their low bits that the
+        bank needs; one at or past its depth is a :class:`ProgramError`."""
         a = np.asarray(addr, dtype=np.int64) & ((1 << self._bits[mem.name]) - 1)
         bad = a[a >= mem.depth]
         if len(bad):
@@ -246,7 +210,7 @@ class GoldenCore:
         return a
 
     def fetch(self, pc: int):
-        word = self._read("microcode", pc)
+        word = self._read(self.mem("microcode"), pc)
         ins = self._cache.get(word)
         if ins is None:
             ins = self._cache[word] = decode(self.isa.instruction, word)
@@ -281,11 +245,11 @@ class GoldenCore:
         self.counters["events_in"] += 1
         isa = self.isa
         if not isa.delay.enabled:
-            d = decode(isa.job, self._read("axon_table", axon))
+            d = decode(isa.job, self._read(self.mem("axon_table"), axon))
             return self._run(Job(d.pc, d.base, d.count, d.mask, payload))
         spikes = []
         for g in range(isa.groups):
-            d = decode(isa.job, self._read("axon_table", isa.axon_word(axon, g)))
+            d = decode(isa.job, self._read(self.mem("axon_table"), isa.axon_word(axon, g)))
             if self.queue is not None and d.delay:
                 self.queue.push(axon, g, d.delay, payload)
                 self._queue_counters()
@@ -336,7 +300,7 @@ class GoldenCore:
 
     def _run_group(self, axon: int, g: int, payload: int) -> list:
         """A delayed group's job, drained from the queue."""
-        d = decode(self.isa.job, self._read("axon_table", self.isa.axon_word(axon, g)))
+        d = decode(self.isa.job, self._read(self.mem("axon_table"), self.isa.axon_word(axon, g)))
         return self._run(Job(d.pc, d.base, d.count, d.mask, payload))
 
     def _layers_interp(self) -> list:
@@ -345,7 +309,7 @@ class GoldenCore:
         isa = self.isa
         self._slot = self.now % isa.acc_slots
         for i in range(self.core.layers):
-            d = decode(isa.layer, self._read("layer_table", i))
+            d = decode(isa.layer, self._read(self.mem("layer_table"), i))
             if not d.valid:
                 break
             spikes += self._run(Job(d.pc, d.base, d.count, d.mask, 0))
@@ -390,46 +354,48 @@ class GoldenCore:
         if rd < self.core.regs:
             self.regs[:, rd] = int(wrap(value, self.core.state_bits))
 
-    def _acc_addr(self, rows, slot):
+    def acc_addr(self, rows, slot):
         """Accumulator words of neuron rows (ring: ``row * slots + slot``)."""
         k = self.isa.acc_slots
         if k == 1:
-            return self._bank_addr("lane0.acc", rows)
-        return self._bank_addr("lane0.state", rows) * k + slot
+            return self.bank_addr(self.lane_mem(0, "acc"), rows)
+        return self.bank_addr(self.lane_mem(0, "state"), rows) * k + slot
 
-    def _lanes(self, mask):
-        """(lanes, iterations) boolean enable matrix from per-iteration masks."""
+    def lane_enable(self, mask):
+        """(lanes, iterations) boolean enable matrix from per-iteration lane masks."""
         return ((mask[None, :] >> np.arange(self.core.lanes)[:, None]) & 1).astype(bool)
 
     def _mac(self, issue, job):
         c = self.core
-        wrows = self._bank_addr("target_table", issue.addr[:, 0])
+        tt = self.mem("target_table")
+        wrows = self.bank_addr(tt, issue.addr[:, 0])
         if int(issue.ins.mac_t):
-            arows = self._read("target_table", wrows)
+            arows = self._read(tt, wrows)
         else:
             arows = issue.addr[:, 1]
-        arows = self._acc_addr(arows, self._slot)
-        enable = self._lanes(issue.mask)
+        arows = self.acc_addr(arows, self._slot)
+        enable = self.lane_enable(issue.mask)
         for lane in range(c.lanes):
             sel = enable[lane]
             n = int(sel.sum())
             if not n:
                 continue
             self.counters["synops"] += n
-            w = _signed(self._read(f"lane{lane}.weights", wrows[sel]), c.weight_bits)
+            acc = self.lane_mem(lane, "acc")
+            w = _signed(self._read(self.lane_mem(lane, "weights"), wrows[sel]), c.weight_bits)
             contrib = w * np.int64(job.payload)
             rows = arows[sel]
             uniq, inverse = np.unique(rows, return_inverse=True)
-            old = _signed(self._read(f"lane{lane}.acc", uniq), c.acc_bits)
+            old = _signed(self._read(acc, uniq), c.acc_bits)
             # Every MAC reads and writes its accumulator word once in the RTL.
-            self.reads[self.mem(f"lane{lane}.acc").name] += n - len(uniq)
+            self.reads[acc.name] += n - len(uniq)
             new, ovf = mac_sums_grouped(old, contrib, inverse, c.acc_bits)
             self.counters["acc_overflows"] += ovf
-            self._write(f"lane{lane}.acc", uniq, new & ((1 << c.acc_bits) - 1))
-            self.writes[self.mem(f"lane{lane}.acc").name] += n - len(uniq)
+            self._write(acc, uniq, new & ((1 << c.acc_bits) - 1))
+            self.writes[acc.name] += n - len(uniq)
 
     def _vec(self, issue, job):
-        rows = self._bank_addr("lane0.state", issue.addr[:, 0])
+        rows = self.bank_addr(self.lane_mem(0, "state"), issue.addr[:, 0])
         if len(rows) > 1 and len(np.unique(rows)) < len(rows):
             # Iterations revisit a row: later ones see earlier stores, so run in order.
             out = []
@@ -438,27 +404,30 @@ class GoldenCore:
                                   issue.mask[i:i + 1], issue.idx[i:i + 1])
                 out += self._vec(sub, job)
             return out
-        c, sb = self.core, self.core.state_bits
+        c = self.core
+        names = self.state_codec.names
         ins = issue.ins
-        enable = self._lanes(issue.mask)
+        enable = self.lane_enable(issue.mask)
         found = []
         for lane in range(c.lanes):
             sel = enable[lane]
             if not sel.any():
                 continue
             r = rows[sel]
-            ra = self._acc_addr(r, self.now % self.isa.acc_slots)   # VECs use slot now
-            a = _signed(self._read(f"lane{lane}.acc", ra), c.acc_bits)
-            f = unpack_state(self._read(f"lane{lane}.state", r), sb)
-            res = vec(ins, c, self.isa.shift_bits, a=a, v=f[0], u=f[1], p0=f[2], p1=f[3],
-                      pay=np.int64(job.payload), regs=list(self.regs[lane]))
+            acc, st = self.lane_mem(lane, "acc"), self.lane_mem(lane, "state")
+            ra = self.acc_addr(r, self.now % self.isa.acc_slots)   # VECs use slot now
+            a = _signed(self._read(acc, ra), c.acc_bits)
+            f = dict(zip(names, self.state_codec.unpack(self._read(st, r))))
+            res = vec(ins, c, self.isa.shift_bits, a=a, **f, pay=np.int64(job.payload),
+                      regs=list(self.regs[lane]))
             if res["write_state"]:
-                self._write(f"lane{lane}.state", r,
-                            pack_state([res["v"], res["u"], f[2], f[3]], sb))
+                # the VEC stores v and u; the parameters are written back as loaded
+                f.update(v=res["v"], u=res["u"])
+                self._write(st, r, self.state_codec.pack([f[n] for n in names]))
                 if int(ins.st_v) != 0:
                     self.counters["neuron_updates"] += len(r)
             if res["a"] is not None:
-                self._write(f"lane{lane}.acc", ra, res["a"] & ((1 << c.acc_bits) - 1))
+                self._write(acc, ra, res["a"] & ((1 << c.acc_bits) - 1))
             iters = np.nonzero(sel)[0]
             for i, row, p in zip(iters[res["emit"]], r[res["emit"]], res["payload"][res["emit"]]):
                 found.append((int(i), lane, int(row) * c.lanes + lane, int(p)))

@@ -5,8 +5,8 @@ event and tick, through :func:`sim.golden.loopctl.run_job` and the FaultSRAM mod
 a job issues depends only on the *control* memories (microcode, axon, layer and target
 tables, weights), never on the data (accumulators, neuron state) nor on the payload. So
 :class:`FastCore` runs each job through :func:`~sim.golden.loopctl.run_job` once, with the
-interpreter's own address and lane-mask rules (``GoldenCore._bank_addr``, ``_acc_addr``,
-``_lanes``), and keeps the result as a *trace*:
+interpreter's own address and lane-mask rules (``GoldenCore.bank_addr``, ``acc_addr``,
+``lane_enable``), and keeps the result as a *trace*:
 
 * per axon (all its delay groups): the MAC contributions in issue order, lanes ascending
   within an issue -- accumulator word (lane, row and, with the ring, delay), signed
@@ -76,7 +76,6 @@ import numpy as np
 
 from hw.spec.isa import AccSel, InstrClass, SetrSrc, StoreSel, decode
 from sim.golden.loopctl import LOOP_LEVELS, Job, ProgramError, _count, run_job
-from sim.golden.core import pack_state, unpack_state
 from sim.golden.npe import compile_vec, mac_sums_grouped, wrap
 
 __all__ = ["FastCore", "TRACE_ISSUES"]
@@ -138,7 +137,6 @@ class FastCore:
     def __init__(self, core):
         self.core = core
         c, isa = core.core, core.isa
-        p = core.prefix
         self.lanes = c.lanes
         self.names = list(core.mems)
         self.index = {n: i for i, n in enumerate(self.names)}
@@ -150,9 +148,9 @@ class FastCore:
                        2 * M + 3: "events_out", 2 * M + 4: "acc_overflows"}
         self.pending = np.zeros(self._n_counts, np.int64)
         self.dirty = False
-        self.control = [core.mems[f"{p}.{s}"] for s in ("microcode", "axon_table",
-                                                        "layer_table", "target_table")]
-        self.control += [core.mems[f"{p}.lane{l}.weights"] for l in range(c.lanes)]
+        self.control = [core.mem(s) for s in ("microcode", "axon_table", "layer_table",
+                                              "target_table")]
+        self.control += [core.lane_mem(l, "weights") for l in range(c.lanes)]
         self.acc, self.acc_unclean, self.acc_stale = (b.reshape(-1) for b in core.blocks["acc"])
         self.state, self.state_unclean, self.state_stale = (
             b.reshape(-1) for b in core.blocks["state"])
@@ -162,7 +160,11 @@ class FastCore:
         self.acc_mask = np.uint64((1 << c.acc_bits) - 1)
         self.acc_hi = (1 << (c.acc_bits - 1)) - 1
         self.pay_lo, self.pay_hi = -(1 << (c.payload_bits - 1)), (1 << (c.payload_bits - 1)) - 1
-        self.acc_names = [f"{p}.lane{l}.acc" for l in range(c.lanes)]
+        self.acc_names = [core.lane_mem(l, "acc").name for l in range(c.lanes)]
+        self.state_names = [core.lane_mem(l, "state").name for l in range(c.lanes)]
+        #: the neuron-state record's codec and where v, u sit in its fields
+        self.codec = core.state_codec
+        self.iv, self.iu = self.codec.names.index("v"), self.codec.names.index("u")
         self.n_axons = c.axons
         #: runs as matrix products (one accumulator slot and matrices of at most 2**20
         #: entries), else by gathering contributions
@@ -219,12 +221,13 @@ class FastCore:
 
     # -- tracing -------------------------------------------------------------------------
 
-    def _word(self, suffix, addr) -> int:
+    def _word(self, kind, addr) -> int:
         """A control word through the mirror; unclean -> not traceable."""
-        mem = self.core.mem(suffix)
-        if mem._unclean[addr]:
+        mem = self.core.mem(kind)
+        word = mem.clean_data(addr)
+        if word is None:
             raise _NotFast(f"{mem.name}[{addr}] is unclean")
-        return int(mem._data[addr])
+        return word
 
     def _trace_job(self, t: _Trace, job: Job, kind: str, reads, writes, contrib, delay=0):
         """Append the issues of one job to trace ``t`` (``kind``: "event" or "tick")."""
@@ -254,31 +257,33 @@ class FastCore:
                 raise _NotFast(f"more than {TRACE_ISSUES} issues")
             cls = InstrClass(int(issue.ins.cls))
             if cls is InstrClass.MAC:
-                wrows = core._bank_addr("target_table", issue.addr[:, 0])
+                wrows = core.bank_addr(tt, issue.addr[:, 0])
                 if int(issue.ins.mac_t):
-                    if tt._unclean[wrows].any():
+                    arows = tt.clean_data(wrows)
+                    if arows is None:
                         raise _NotFast(f"{tt.name}: an unclean word")
                     reads[tt.name] += len(wrows)
-                    arows = tt._data[wrows].astype(np.int64)
+                    arows = arows.astype(np.int64)
                 else:
                     arows = issue.addr[:, 1]
-                abase = core._acc_addr(arows, 0)
-                enable = core._lanes(issue.mask)
+                abase = core.acc_addr(arows, 0)
+                enable = core.lane_enable(issue.mask)
                 for lane in range(c.lanes):
                     sel = enable[lane]
                     n = int(sel.sum())
                     if not n:
                         continue
-                    wm = core.mem(f"lane{lane}.weights")
+                    wm = core.lane_mem(lane, "weights")
                     wr = wrows[sel]
-                    if wm._unclean[wr].any():
+                    wd = wm.clean_data(wr)
+                    if wd is None:
                         raise _NotFast(f"{wm.name}: an unclean word")
                     t.synops += n
                     reads[wm.name] += n
                     reads[self.acc_names[lane]] += n
                     writes[self.acc_names[lane]] += n
                     contrib.append((lane * self.acc_depth + abase[sel],
-                                    wrap(wm._data[wr].astype(np.int64), c.weight_bits),
+                                    wrap(wd.astype(np.int64), c.weight_bits),
                                     delay))
             elif cls is InstrClass.VEC:
                 if kind == "event":
@@ -297,7 +302,7 @@ class FastCore:
     def _trace_vec(self, t: _Trace, issue, reads, writes):
         core = self.core
         c = core.core
-        rows = core._bank_addr("lane0.state", issue.addr[:, 0])
+        rows = core.bank_addr(core.lane_mem(0, "state"), issue.addr[:, 0])
         if len(rows) > 1 and len(np.unique(rows)) < len(rows):
             # iterations revisit a row: later ones see earlier stores, one at a time
             parts = [(rows[i:i + 1], issue.mask[i:i + 1]) for i in range(len(rows))]
@@ -310,19 +315,19 @@ class FastCore:
                                                                     ranges=True))
         prog = prog[1]
         for r_all, mask in parts:
-            enable = core._lanes(mask)
+            enable = core.lane_enable(mask)
             it, lane = np.nonzero(enable.T)          # emission order: iteration, then lane
             if not len(it):
                 continue
             r = r_all[it]
-            ra = core._acc_addr(r, 0)
+            ra = core.acc_addr(r, 0)
             per_lane = np.bincount(lane, minlength=c.lanes)
             for l in np.flatnonzero(per_lane):
                 n = int(per_lane[l])
                 reads[self.acc_names[l]] += n
-                reads[f"{core.prefix}.lane{l}.state"] += n
+                reads[self.state_names[l]] += n
                 if prog.write_state:
-                    writes[f"{core.prefix}.lane{l}.state"] += n
+                    writes[self.state_names[l]] += n
                 if prog.st_a is not AccSel.KEEP:
                     writes[self.acc_names[l]] += n
             if prog.write_state and prog.st_v is not StoreSel.KEEP:
@@ -661,7 +666,8 @@ class FastCore:
     def _run_tick(self, t: _Trace) -> list:
         core = self.core
         c = core.core
-        sb, bits = c.state_bits, c.acc_bits
+        bits = c.acc_bits
+        names = self.codec.names
         slot = core.now % self.k
         regs = core.regs
         zero = np.int64(0)
@@ -673,16 +679,18 @@ class FastCore:
             v = op[1]
             ra = v.acc + slot if slot else v.acc
             a = wrap(self.acc[ra].astype(np.int64), bits)
-            f = unpack_state(self.state[v.state], sb)
+            f = self.codec.unpack(self.state[v.state])
             if not v.prog.uses_regs:
                 rv = ()
             elif len(regs) == 1 or (regs == regs[0]).all():
                 rv = list(regs[0])
             else:
                 rv = [regs[v.lane, j] for j in range(regs.shape[1])]
-            res = v.prog(a=a, v=f[0], u=f[1], p0=f[2], p1=f[3], pay=zero, regs=rv)
+            res = v.prog(a=a, **dict(zip(names, f)), pay=zero, regs=rv)
             if v.write_state:
-                self.state[v.state] = pack_state([res["v"], res["u"], f[2], f[3]], sb)
+                # the VEC stores v and u; the parameters are written back as loaded
+                f[self.iv], f[self.iu] = res["v"], res["u"]
+                self.state[v.state] = self.codec.pack(f)
                 self.state_stale[v.state] = True
             if v.write_acc:
                 self.acc[ra] = res["a"].astype(np.uint64) & self.acc_mask

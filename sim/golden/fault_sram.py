@@ -39,9 +39,15 @@ codeword of that data returns; a read that touches an unclean word decodes the s
 bits as above and counts. ``version`` goes up with every write, fault and assignment of
 ``bits``, so that a model that traced what a memory holds can tell when it changed.
 ``bits`` reads as a read-only array (change words with :meth:`write`/:meth:`inject`,
-or assign a whole matrix) and ``_slots`` as a tuple, so that nothing edits them behind
-the mirror's back. ``mirror=False`` encodes every write at once and decodes every read:
+or assign a whole matrix) and ``stuck_faults`` as a tuple, so that nothing edits them
+behind the mirror's back. ``mirror=False`` encodes every write at once and decodes every read:
 the reference the mirror is tested against (``tests/sim/golden/test_fault_sram.py``).
+
+Other models look at a memory through public methods only: :meth:`~GoldenFaultSRAM.peek`
+(what reads would return, uncounted), :meth:`~GoldenFaultSRAM.readback` (a word written
+then read through its stuck-at faults), :meth:`~GoldenFaultSRAM.clean_data` and
+:meth:`~GoldenFaultSRAM.unclean` (the mirror, for fast paths that trace control words)
+and :attr:`~GoldenFaultSRAM.stuck_faults`.
 """
 
 from __future__ import annotations
@@ -148,10 +154,16 @@ class GoldenFaultSRAM:
             self.write(np.arange(len(init)), init)
 
     @classmethod
-    def from_info(cls, info, **kwargs) -> "GoldenFaultSRAM":
-        """Model of the memory described by a :class:`hw.spec.directory.MemoryInfo`."""
-        return cls(info.width, info.depth, info.protection, fault_slots=info.fault_slots,
-                   counter_bits=info.counter_bits, name=info.name, **kwargs)
+    def for_chip(cls, spec, config, **kwargs) -> "GoldenFaultSRAM":
+        """Model of the memory a :class:`hw.spec.memmap.MemorySpec` describes in a chip
+        configured by ``config`` (protection by the spec's role, fault slots and counter
+        widths from ``config.memory``), as :meth:`hw.mem.fault_sram.FaultSRAM.for_chip`
+        builds the RTL's; ``kwargs`` as for the constructor (``mirror``, ``views``,
+        ``init``)."""
+        m = config.memory
+        return cls(spec.width, spec.depth, m.protection.for_role(spec.role),
+                   fault_slots=m.fault_slots, counter_bits=m.counter_bits, name=spec.name,
+                   **kwargs)
 
     # -- stored bits -----------------------------------------------------------------
 
@@ -175,9 +187,10 @@ class GoldenFaultSRAM:
         self._resync(np.arange(self.depth))
 
     @property
-    def _slots(self) -> tuple:
-        """Stuck-at faults ``(addr, mask bits, value)`` in injection order (read-only:
-        add and clear them with :meth:`inject`)."""
+    def stuck_faults(self) -> tuple:
+        """Stuck-at faults ``(addr, mask bits, value)`` in injection order (``mask
+        bits``: a ``stored_width`` vector of 0/1; ``value``: 0 or 1). Read-only: add and
+        clear them with :meth:`inject`."""
         return tuple(self._slot_list)
 
     def _flush(self) -> None:
@@ -311,6 +324,41 @@ class GoldenFaultSRAM:
         if scalar:
             return ReadResult(int(data[0]), bool(corrected[0]), bool(detected[0]))
         return ReadResult(data, corrected, detected)
+
+    def peek(self, addr=None):
+        """``(data, corrected, detected)`` arrays of what reads of words ``addr``
+        (default: every word) would return now, through stuck-at faults and the
+        decoder, without counting anything or changing the memory."""
+        addr = np.arange(self.depth) if addr is None else self._check_addr(addr)
+        return self.decode(self._forced(addr))
+
+    def readback(self, addr: int, data):
+        """``(data, corrected, detected)`` arrays: for each word of ``data``, what a read
+        of word ``addr`` would return right after that word was written there (encoded,
+        then forced by the stuck-at faults of ``addr``, then decoded); changes and counts
+        nothing."""
+        addr = int(self._check_addr(addr)[0])
+        stored = self.encode(data)
+        for a, mbits, value in self._slot_list:
+            if a == addr:
+                stored = (stored & (1 - mbits)) | (mbits * value)
+        return self.decode(stored)
+
+    def clean_data(self, addr):
+        """Data of words ``addr`` (an int: an int; an array: an array) straight from the
+        decoded mirror, when every one of them is clean (a read would return exactly
+        that and flag nothing), else None; counts nothing. Always None without the
+        mirror. What the fast paths trace control words with."""
+        if np.ndim(addr) == 0:
+            return None if self._unclean[addr] else int(self._data[addr])
+        if self._unclean[addr].any():
+            return None
+        return self._data[addr]
+
+    def unclean(self, addr=None) -> bool:
+        """Whether any of words ``addr`` (default: any word) is unclean (module
+        docstring): a read of it decodes the stored bits."""
+        return bool(self._unclean.any() if addr is None else self._unclean[addr].any())
 
     def stored(self, addr) -> int:
         """Raw stored word (no stuck-at forcing, no decoding, no counting)."""

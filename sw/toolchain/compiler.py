@@ -55,7 +55,8 @@ import numpy as np
 
 from hw.spec.config import ChipConfig, DelayUnit
 from hw.spec.isa import Isa
-from hw.spec.memmap import core_memories
+from hw.spec.memmap import MemoryName, core_memories
+from sim.golden.state import codec
 from sw.toolchain.microcode import AssemblyError, assemble
 from sw.toolchain.network import INPUT, Network
 from sw.toolchain import programs
@@ -373,23 +374,26 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
         layer_words[k] = Isa.pack(isa.layer, {
             "valid": 1, "pc": entry[layer_prog[layer.name]], "base": row_base[layer.name],
             "count": -(-layer.size // N), "mask": (1 << rem) - 1 if rem else all_lanes})
-    sb = c.state_bits
-    m = (1 << sb) - 1
-    state = np.zeros((N, c.neuron_rows), dtype=object)
+    # neuron-state records (:attr:`Isa.state`): v = u = 0, p0 = bias, p1 = threshold
+    record = codec(isa.state)
+    fields = {name: np.zeros((N, c.neuron_rows), np.int64) for name in record.names}
     for layer in layers:
-        bias, thr = layer.param("bias"), layer.param("threshold")
-        for j, n in enumerate(neurons[layer.name]):
-            state[n % N, n // N] = (int(bias[j]) & m) << 2 * sb | (int(thr[j]) & m) << 3 * sb
-    images = {f"{prefix}.microcode": np.array(words + [0] * (c.microcode_depth - len(words)),
-                                              dtype=object),
-              f"{prefix}.axon_table": axon_words,
-              f"{prefix}.layer_table": layer_words,
-              f"{prefix}.target_table": target.astype(np.uint64)}
+        n = neurons[layer.name]
+        fields["p0"][n % N, n // N] = np.asarray(layer.param("bias"), np.int64)
+        fields["p1"][n % N, n // N] = np.asarray(layer.param("threshold"), np.int64)
+    state = record.pack([fields[name] for name in record.names]).astype(object)
+    mn = MemoryName.of
+    images = {mn(prefix, "microcode"): np.array(words + [0] * (c.microcode_depth - len(words)),
+                                                  dtype=object),
+              mn(prefix, "axon_table"): axon_words,
+              mn(prefix, "layer_table"): layer_words,
+              mn(prefix, "target_table"): target.astype(np.uint64)}
+    bank = MemoryName.lane_bank
     for lane in range(N):
-        images[f"{prefix}.lane{lane}.weights"] = \
+        images[bank(prefix, lane, "weights")] = \
             (weights[lane] & ((1 << c.weight_bits) - 1)).astype(np.uint64)
-        images[f"{prefix}.lane{lane}.acc"] = np.zeros(c.neuron_rows * isa.acc_slots, np.uint64)
-        images[f"{prefix}.lane{lane}.state"] = state[lane]
+        images[bank(prefix, lane, "acc")] = np.zeros(c.neuron_rows * isa.acc_slots, np.uint64)
+        images[bank(prefix, lane, "state")] = state[lane]
     # The delay queue's memory is the queue's own (a linked list built at reset): no image.
     assert set(images) == {s.name for s in core_memories(isa, prefix) if s.role != "delay"}
     input_axons = np.array([axon_of[(INPUT, i)] for i in range(network.inputs)], np.int64)

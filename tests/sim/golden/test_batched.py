@@ -12,8 +12,8 @@ from hw.spec.memory import FaultKind
 from sim.golden.batched import BatchedChip, NotBatchable
 from sim.golden.loopctl import ProgramError
 from hw.spec.protection import code_layout
-from sw.apps import core_digits
-from sw.campaign.inject import CampaignSpec
+from sw.campaign import core_digits
+from sw.campaign.spec import CampaignSpec
 
 STEPS = 8          # of the demo's 16: enough for spikes to cross the mesh
 

@@ -67,9 +67,11 @@ def test_state_words_unpack_and_pack_field_by_field(state_bits):
     """``unpack_state``/``pack_state`` (vectorised; byte views for 8 and 16 bits, Python
     ints past 64 bits) agree with the record layout field by field, and packing wraps
     each field to its width."""
+    from hw.spec.isa import Isa
     from sim.golden.core import pack_state, unpack_state
     from sim.golden.npe import wrap
     sb, width = state_bits, 4 * state_bits
+    layout = Isa(CoreConfig(state_bits=sb, payload_bits=min(8, sb))).state
     rng = np.random.default_rng(4600 + sb)
     words = [int(x) & ((1 << width) - 1) for x in rng.integers(0, 2 ** 62, 40)]
     words += [(1 << width) - 1, 0, 1 << (width - 1), (1 << (width - 1)) - 1]
@@ -77,8 +79,8 @@ def test_state_words_unpack_and_pack_field_by_field(state_bits):
             for k in range(4)]
     dtypes = [object] if width > 64 else [np.uint64] + ([np.int64] if width < 64 else [])
     for dtype in dtypes:
-        got = unpack_state(np.array(words, dtype=dtype), sb)
+        got = unpack_state(np.array(words, dtype=dtype), layout)
         for k in range(4):
             assert np.array_equal(got[k], want[k]), (dtype, k)
-    assert [int(w) for w in pack_state(want, sb)] == words
-    assert [int(w) for w in pack_state([f + (3 << sb) for f in want], sb)] == words
+    assert [int(w) for w in pack_state(want, layout)] == words
+    assert [int(w) for w in pack_state([f + (3 << sb) for f in want], layout)] == words

@@ -63,11 +63,11 @@ def snapshot(chip) -> dict:
                                   q.max_occupancy, q.pushes, q.overflows, q.bad_delay,
                                   q.overflow)
     for name, mem in chip.mems.items():
-        out[f"{name}.words"] = mem.decode(mem._forced(np.arange(mem.depth)))[0]
+        out[f"{name}.words"] = mem.peek()[0]
         out[f"{name}.bits"] = np.array(mem.bits)
         out[f"{name}.status"] = (mem.corrected_count, mem.detected_count, mem.overflow_count,
                                  mem.error, mem.fault_overflow)
-        out[f"{name}.stuck"] = [(a, m.tolist(), v) for a, m, v in mem._slots]
+        out[f"{name}.stuck"] = [(a, m.tolist(), v) for a, m, v in mem.stuck_faults]
     return out
 
 
@@ -107,13 +107,13 @@ def safe_microcode(chip, name, addr, mask, kind) -> bool:
     mem = chip.mems[name]
     tmp = GoldenFaultSRAM(mem.width, mem.depth, mem.protection, fault_slots=mem.fault_slots)
     tmp.bits = mem.bits
-    for a, m, v in mem._slots:
+    for a, m, v in mem.stuck_faults:
         tmp.inject(a, int("".join(str(b) for b in m[::-1]), 2),
                    FaultKind.STUCK_AT_1 if v else FaultKind.STUCK_AT_0)
     tmp.inject(addr, mask, kind)
     isa = Isa.of(chip.config)
     big = loopctl.Job(0, 0, (1 << isa.job["count"].width) - 1, 0)
-    for word in tmp.decode(tmp._forced(np.arange(tmp.depth)))[0]:
+    for word in tmp.peek()[0]:
         ins = decode(isa.instruction, int(word))
         if int(ins.loop) and np.prod([_count(ins, l, big) for l in range(LOOP_LEVELS)]) > 4096:
             return False
@@ -299,7 +299,7 @@ def test_a_fault_in_a_weight_a_trace_reads_sends_its_events_to_the_interpreter(m
     for issue in loopctl.run_job(lambda pc: decode(core.isa.instruction, int(mc[pc])),
                                  loopctl.Job(d.pc, d.base, d.count, d.mask), core.core):
         if int(issue.ins.cls) == 2:
-            word = int(core._bank_addr("target_table", issue.addr[:, 0])[0])
+            word = int(core.bank_addr(core.mem("target_table"), issue.addr[:, 0])[0])
             break
     assert word is not None
     for chip in (fast, ref):

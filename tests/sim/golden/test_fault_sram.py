@@ -184,7 +184,7 @@ def test_bits_and_stuck_at_slots_cannot_be_edited_behind_the_mirror():
     g = GoldenFaultSRAM(8, 4)
     with pytest.raises(ValueError, match="read-only"):
         g.bits[0, 0] = 1
-    assert isinstance(g._slots, tuple)
+    assert isinstance(g.stuck_faults, tuple)
     with pytest.raises(ValueError, match=r"bits must be \(4, 8\), not \(3, 8\)"):
         g.bits = np.zeros((3, 8))
 

@@ -197,3 +197,23 @@ def test_queue_peak_equals_the_golden_queue():
         core.tick()
     want = queue_peak(img.delay_groups, [[int(img.input_axons[a]) for a in s] for s in steps])
     assert core.counters["delay_max_occupancy"] == want > 0
+
+
+@pytest.mark.parametrize("state_bits", [12, 16, 24])
+def test_state_records_are_the_isa_layout_of_bias_and_threshold(state_bits):
+    """Neuron-state words as amaranth packs :attr:`Isa.state`: v = u = 0, p0 = bias,
+    p1 = threshold (negative values two's complement), zero for unused neurons."""
+    from hw.spec.isa import Isa
+    cfg = ChipConfig(core=CoreConfig(lanes=4, neurons=64, axons=32, synapses=256, layers=4,
+                                     microcode_depth=16, state_bits=state_bits))
+    bias = np.array([-3, 0, 7, -(1 << (state_bits - 1)), 5])
+    thr = np.array([9, (1 << (state_bits - 1)) - 1, 1, 2, -4])
+    net = Network(2, [Layer("a", 5, Neuron("if", threshold=thr, bias=bias),
+                            {"input": dense(2, 5)})])
+    img = compile_core(net, cfg)
+    layout = Isa(cfg.core).state
+    for n in range(cfg.core.neurons):
+        lane, row = n % 4, n // 4
+        want = {"p0": int(bias[n]), "p1": int(thr[n])} if n < 5 else {}
+        word = img.images[f"core.lane{lane}.state"][row]
+        assert isinstance(word, int) and word == Isa.pack(layout, want), n
