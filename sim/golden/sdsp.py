@@ -489,6 +489,16 @@ class GoldenSdsp:
         self._refresh(name, word)
         return True
 
+    def peek(self, name: str, word: int):
+        """``(data, corrected, detected)`` of what a read of ``word`` of memory ``name``
+        returns now (its upsets and stuck-at faults through the decoder), counting
+        nothing."""
+        stored = self.upsets[name].get(word)
+        if stored is None:
+            from sim.golden.fault_sram import bits_to_int
+            stored = int(bits_to_int(self.codecs[name].encode([self._word(name, word)]))[0])
+        return self._decode(name, self._forced(name, word, stored))
+
     def _forced(self, name: str, word: int, stored: int) -> int:
         for mask, one in self.stuck[name].get(word, ()):
             stored = (stored & ~mask) | (mask if one else 0)
