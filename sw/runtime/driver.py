@@ -91,6 +91,8 @@ class Chip:
         self._nonce = int.from_bytes(os.urandom(SYNC_BYTES), "little")
         self._unsynced = False
         self._clearable = None     # (images, whether CLEAR_STATE restores them)
+        #: state memories that run_network wrote layer-start records into
+        self._started = set()
         self.link = transport if transport is not None else open_transport(backend, config)
         try:
             self.identity = self.identify()
@@ -389,6 +391,7 @@ class Chip:
         images = getattr(image, "images", image)
         for name, words in images.items():
             self.write(name, 0, words, skip_zero=skip_zero)
+        self._started = set()
 
     def fault(self, name: str, addr: int, kind, mask: int) -> None:
         """Fault-port transfer: ``kind`` a FaultKind (FLIP, STUCK_AT_0, STUCK_AT_1,
@@ -482,14 +485,41 @@ class Chip:
 
     def run_network(self, image, inputs) -> list:
         """Per step of ``inputs`` (lists of (input index, payload)): the decoded output
-        events ``{layer: [(index, payload)]}`` of a ChipImage. Inputs that are the same
-        at every step go in one ``STEP`` frame for the whole run when they fit."""
+        events ``{layer: [(index, payload)]}`` of a ChipImage, from the image's state
+        (after :meth:`load`, :meth:`reset_state` or :meth:`restore_state`): step 0 is the
+        network's timestep 0. Inputs that are the same at every step go in one ``STEP``
+        frame per stretch of steps when they fit. Before each step ``t`` of
+        ``image.start_steps`` (layers with ``Layer.start``) the image's
+        :meth:`~sw.toolchain.mapper.ChipImage.state_writes` for ``t`` are written, so a
+        run is split there."""
         inputs = [list(ev) for ev in inputs]
+        starts = [t for t in getattr(image, "start_steps", ()) if 0 < t < len(inputs)]
+        out = []
+        for a, b in zip([0] + starts, starts + [len(inputs)]):
+            if a:
+                self._write_records(image.state_writes(a))
+            out += self._run_stretch(image, inputs[a:b])
+        return out
+
+    def _run_stretch(self, image, inputs) -> list:
         if len(inputs) > 1 and all(ev == inputs[0] for ev in inputs[1:]):
             packets = image.host_packets(inputs[0])
             if len(packets) * self._pb + 4 <= self.config.host.max_payload:
                 return [image.decode_outputs(o) for o in self.run(len(inputs), packets)]
         return [image.decode_outputs(self.step(image.host_packets(ev))) for ev in inputs]
+
+    def _write_records(self, writes) -> None:
+        """``(memory, address, word)`` writes, consecutive addresses of a memory in one
+        :meth:`write`; the memories are remembered for :meth:`reset_state`."""
+        runs = []
+        for name, addr, word in sorted(writes):
+            if runs and runs[-1][0] == name and runs[-1][1] + len(runs[-1][2]) == addr:
+                runs[-1][2].append(word)
+            else:
+                runs.append((name, addr, [word]))
+        for name, addr, words in runs:
+            self.write(name, addr, words)
+            self._started.add(name)
 
     def layer_states(self, image, field: str = "v") -> dict:
         """Neuron state ``field`` (``v``, ``u``, ``p0`` bias, ``p1`` threshold) of every
@@ -552,7 +582,10 @@ class Chip:
         frames as the image allows: ``CLEAR_STATE`` when it leaves the neurocore
         memories as the image has them (accumulators 0, neurons at ``v = u = 0``),
         then the rest of the state memories rewritten. Unlike restore_state, a fault
-        in a kept field (bias, threshold) is not rewritten away."""
+        in a kept field (bias, threshold) is not rewritten away. CLEAR_STATE keeps the
+        bias that :meth:`run_network` wrote at a layer's start (``Layer.start``): the
+        records it wrote go back to the image's (bias 0), the rest of those memories
+        untouched."""
         images = getattr(image, "images", image)
         if self._clearable is None or self._clearable[0] is not images:
             ok = True
@@ -569,6 +602,11 @@ class Chip:
         for spec in self.specs:
             if spec.role == "state" and spec.name not in cleared:
                 self.write(spec.name, 0, images[spec.name])
+        if self._started and hasattr(image, "state_writes"):
+            for t in image.start_steps:
+                self._write_records([(name, addr, int(images[name][addr]))
+                                     for name, addr, _ in image.state_writes(t)])
+        self._started = set()
 
     def restore_state(self, image) -> None:
         """Rewrite every neuron-state memory (membranes, accumulators, ring slots) from
@@ -577,3 +615,4 @@ class Chip:
         for spec in self.specs:
             if spec.role == "state":
                 self.write(spec.name, 0, images[spec.name])
+        self._started = set()

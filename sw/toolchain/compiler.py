@@ -28,6 +28,16 @@ Proofs and refusals (:class:`CompileError`, naming the layer and the limit)
     at most one event per axon per timestep, which spikes obey and inputs must; with
     delays each synapse still contributes at most once per timestep, so it holds).
 
+Programs
+    One per distinct :func:`~sw.toolchain.programs.program_key` of the layers
+    (:func:`~sw.toolchain.programs.neuron_program` for the core's ``slots``), after the
+    integration program.
+
+Layer start (``Layer.start > 0``)
+    The layer's state records hold bias 0; :attr:`CoreImage.start_writes` lists, per
+    step, the whole records (``v = u = 0``, bias, threshold) the host writes before it.
+    :func:`refuse_starts` refuses a start the chip cannot realise exactly.
+
 Delay groups (``config.delay.unit`` ``scdq`` or ``ring``)
     An axon's synapses are grouped by delay: one group per distinct delay (ascending;
     an axon without synapses has one empty group), each with its own consecutive
@@ -61,8 +71,8 @@ from sw.toolchain.microcode import AssemblyError, assemble
 from sw.toolchain.network import INPUT, Network
 from sw.toolchain import programs
 
-__all__ = ["CompileError", "CoreImage", "compile_core", "refuse_delays", "activity_from_run",
-           "queue_peak"]
+__all__ = ["CompileError", "CoreImage", "compile_core", "refuse_delays", "refuse_starts",
+           "first_arrivals", "activity_from_run", "queue_peak"]
 
 
 class CompileError(ValueError):
@@ -88,6 +98,14 @@ class CoreImage:
     delay_groups: dict = field(default_factory=dict)
     #: SCDQ sizing: capacity, worst_case, and with activity: measured_peak, margin
     queue: dict = field(default_factory=dict)
+    #: timestep -> [(state memory, address, record word)] the host writes before that
+    #: step: the whole records (v = u = 0, bias, threshold) of layers with ``start > 0``,
+    #: whose records in ``images`` hold bias 0 (:func:`refuse_starts` makes v = u = 0 exact)
+    start_writes: dict = field(default_factory=dict)
+
+    def state_writes(self, t: int) -> list:
+        """State-record writes ``(memory, address, word)`` due before timestep ``t``."""
+        return list(self.start_writes.get(t, ()))
 
     def input_events(self, events):
         """Network input events (index, payload) -> core events (axon, payload)."""
@@ -123,6 +141,75 @@ def refuse_delays(network: Network, config: ChipConfig) -> None:
             raise CompileError(
                 f"layer {layer.name!r}: the synapse from {source!r} neuron {i} to neuron {j} "
                 f"has delay {dm[i, j]}; delays must be below delay.slots = {d.slots}")
+
+
+def first_arrivals(network: Network) -> dict:
+    """Per layer, the earliest timestep at which an event can reach it (``inf``: never),
+    for any inputs. A layer's neurons can first spike at the earliest of: its first
+    arrival, its ``start`` (if any bias is nonzero), and step 0 if any threshold is
+    ``<= 0`` (they fire at rest); its spikes arrive at ``+ 1 + delay``, input events of
+    step ``t`` at ``t + delay`` (delays: the smallest over the source's synapses)."""
+    inf = float("inf")
+    arrive = {l.name: inf for l in network.layers}
+
+    def min_delay(layer, source):
+        d = layer.synapse_delays(source)
+        w = np.asarray(layer.inputs[source]) != 0
+        if not w.any():
+            return None
+        return 0 if d is None else int(d[w].min())
+    edges = {l.name: [(s, min_delay(l, s)) for s in l.inputs] for l in network.layers}
+    for _ in range(len(network.layers) + 2):
+        spike = {}
+        for l in network.layers:
+            first = arrive[l.name]
+            if np.any(l.param("bias") != 0):
+                first = min(first, l.start)
+            if np.any(l.param("threshold") <= 0):
+                first = 0
+            spike[l.name] = first
+        new = {}
+        for l in network.layers:
+            t = inf
+            for s, d in edges[l.name]:
+                if d is not None:
+                    t = min(t, d if s == INPUT else spike[s] + 1 + d)
+            new[l.name] = t
+        if new == arrive:
+            break
+        arrive = new
+    return arrive
+
+
+def refuse_starts(network: Network) -> None:
+    """CompileError for the first layer whose ``start`` the chip cannot realise exactly.
+
+    The compiler stores a layer of ``start > 0`` with bias 0 and the host writes its
+    whole state records (``v = u = 0``, the bias, the threshold) before step ``start``
+    (:attr:`CoreImage.start_writes`). That equals the network model only if the layer's
+    ``v`` and ``u`` are still 0 then: no event may reach it before ``start``
+    (:func:`first_arrivals`, for any inputs), and with a subtracting reset a neuron at
+    rest must not fire (threshold ``>= 0``)."""
+    arrive = None
+    for layer in network.layers:
+        if layer.start <= 0:
+            continue
+        where = f"layer {layer.name!r}"
+        thr = layer.param("threshold")
+        if layer.neuron.model != "sigma_delta" and layer.neuron.reset != "zero" and \
+                np.any(thr < 0):
+            j = int(np.argmax(thr < 0))
+            raise CompileError(
+                f"{where}: start {layer.start} with threshold {thr[j]} (neuron {j}) and reset "
+                f"{layer.neuron.reset!r}: a neuron at rest would fire and leave v = 0 before "
+                "its start; thresholds must be >= 0 in a layer with start > 0")
+        if arrive is None:
+            arrive = first_arrivals(network)
+        if arrive[layer.name] < layer.start:
+            raise CompileError(
+                f"{where}: start {layer.start}, but events can reach it at timestep "
+                f"{arrive[layer.name]}; the host writes its bias (and v = u = 0) at its start, "
+                "so start must not exceed the first timestep input can arrive")
 
 
 def activity_from_run(inputs, outputs) -> list:
@@ -161,20 +248,24 @@ def _signed_range(bits):
 
 def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
                  input_payload_max=None, *, activity=None,
-                 activity_margin: float = 1.25) -> CoreImage:
+                 activity_margin: float = 1.25, check_starts: bool = True) -> CoreImage:
     """Map ``network`` onto one core of ``config``; see the module docstring.
 
     ``input_payload_max`` (one value per network input) bounds the payloads each input
     carries, for the accumulator proof; by default any payload of ``payload_bits``.
     ``activity`` (per timestep ``{source: indices}``, see :func:`activity_from_run`)
     opts into sizing the delay queue by that activity times ``activity_margin`` instead
-    of by the guaranteed worst case.
+    of by the guaranteed worst case. ``check_starts=False`` skips :func:`refuse_starts`
+    (the mapper checks the whole network; its tiles' networks read every source as an
+    input).
     """
     try:
         network.validate()
     except ValueError as e:
         raise CompileError(str(e)) from None
     refuse_delays(network, config)
+    if check_starts:
+        refuse_starts(network)
     c = config.core
     isa = Isa.of(config)
     N = c.lanes
@@ -196,12 +287,14 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
                 raise CompileError(f"{where}: {pname} of neuron {bad[0]} is {vals[bad[0]]}, "
                                    f"outside the {c.state_bits}-bit state range {slo}..{shi}")
         n = layer.neuron
-        if n.model == "lif":
-            if not slo <= n.leak_mult <= shi:
-                raise CompileError(f"{where}: leak_mult {n.leak_mult} is outside {slo}..{shi} "
+        decays = {"lif": ("leak",), "cuba_lif": ("leak", "syn")}.get(n.model, ())
+        for d in decays:
+            mult, shift = getattr(n, f"{d}_mult"), getattr(n, f"{d}_shift")
+            if not slo <= mult <= shi:
+                raise CompileError(f"{where}: {d}_mult {mult} is outside {slo}..{shi} "
                                    f"(core.state_bits = {c.state_bits})")
-            if not 0 <= n.leak_shift < 1 << isa.shift_bits:
-                raise CompileError(f"{where}: leak_shift {n.leak_shift} is outside "
+            if not 0 <= shift < 1 << isa.shift_bits:
+                raise CompileError(f"{where}: {d}_shift {shift} is outside "
                                    f"0..{(1 << isa.shift_bits) - 1}")
         for source, w in layer.inputs.items():
             w = np.asarray(w)
@@ -340,18 +433,11 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
     layer_prog = {}
     seen = {}
     for layer in layers:
-        n = layer.neuron
-        key = (n.model, n.leak_mult, n.leak_shift, n.reset)
+        key = programs.program_key(layer.neuron)
         if key not in seen:
-            name = f"{n.model}_{len(seen)}"
-            if n.model == "lif":
-                p = programs.lif(n.leak_mult, n.leak_shift, n.reset, name=name)
-            elif n.model == "if":
-                p = programs.if_neuron(n.reset, name=name)
-            else:
-                p = programs.sigma_delta(name=name, slots=c.slots)
+            name = f"{layer.neuron.model}_{len(seen)}"
             seen[key] = name
-            progs.append(p)
+            progs.append(programs.neuron_program(layer.neuron, name, slots=c.slots))
         layer_prog[layer.name] = seen[key]
     try:
         words, entry = assemble(progs, isa)
@@ -374,21 +460,34 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
         layer_words[k] = Isa.pack(isa.layer, {
             "valid": 1, "pc": entry[layer_prog[layer.name]], "base": row_base[layer.name],
             "count": -(-layer.size // N), "mask": (1 << rem) - 1 if rem else all_lanes})
-    # neuron-state records (:attr:`Isa.state`): v = u = 0, p0 = bias, p1 = threshold
+    # neuron-state records (:attr:`Isa.state`): v = u = 0, p0 = bias, p1 = threshold;
+    # p0 = 0 in layers with start > 0, whose bias the host writes at their start
     record = codec(isa.state)
     fields = {name: np.zeros((N, c.neuron_rows), np.int64) for name in record.names}
     for layer in layers:
         n = neurons[layer.name]
         fields["p0"][n % N, n // N] = np.asarray(layer.param("bias"), np.int64)
         fields["p1"][n % N, n // N] = np.asarray(layer.param("threshold"), np.int64)
+    biased = record.pack([fields[name] for name in record.names]).astype(object)
+    for layer in layers:
+        if layer.start > 0:
+            n = neurons[layer.name]
+            fields["p0"][n % N, n // N] = 0
     state = record.pack([fields[name] for name in record.names]).astype(object)
+    bank = MemoryName.lane_bank
+    start_writes = {}
+    for layer in layers:
+        if layer.start > 0:
+            n = neurons[layer.name]
+            start_writes.setdefault(int(layer.start), []).extend(
+                (bank(prefix, int(k) % N, "state"), int(k) // N, int(biased[k % N, k // N]))
+                for k in n)
     mn = MemoryName.of
     images = {mn(prefix, "microcode"): np.array(words + [0] * (c.microcode_depth - len(words)),
                                                   dtype=object),
               mn(prefix, "axon_table"): axon_words,
               mn(prefix, "layer_table"): layer_words,
               mn(prefix, "target_table"): target.astype(np.uint64)}
-    bank = MemoryName.lane_bank
     for lane in range(N):
         images[bank(prefix, lane, "weights")] = \
             (weights[lane] & ((1 << c.weight_bits) - 1)).astype(np.uint64)
@@ -398,4 +497,4 @@ def compile_core(network: Network, config: ChipConfig, prefix: str = "core",
     assert set(images) == {s.name for s in core_memories(isa, prefix) if s.role != "delay"}
     input_axons = np.array([axon_of[(INPUT, i)] for i in range(network.inputs)], np.int64)
     return CoreImage(config, network, prefix, images, input_axons, neurons, routes, layer_of,
-                     entry, progs, report, delay_groups, queue)
+                     entry, progs, report, delay_groups, queue, start_writes)

@@ -21,8 +21,19 @@ Routes
     layer (host packets carry the source tile and the neuron). Network input ``i``
     becomes one host packet per tile with an axon for it (``input_routes``).
 
+Microcode
+    A tile holds the integration program and one program per distinct neuron program
+    (:func:`sw.toolchain.programs.program_key`) of its chunks; a chunk whose program
+    would overflow the tile's ``microcode_depth`` goes to the next tile.
+
+Layer start
+    Layers with ``start > 0`` are stored with bias 0; :meth:`ChipImage.state_writes`
+    lists the state-record writes the host makes before step ``start``
+    (:meth:`sw.runtime.driver.Chip.run_network` does), after
+    :func:`~sw.toolchain.compiler.refuse_starts` on the whole network.
+
 Refusals (:class:`~sw.toolchain.compiler.CompileError`) name the layer and what ran out: tiles,
-a tile's route entries, or anything :func:`compile_core` refuses; synaptic delays are
+a tile's route entries, microcode, or anything :func:`compile_core` refuses; synaptic delays are
 refused up front when the config's delay unit cannot hold them
 (:func:`~sw.toolchain.compiler.refuse_delays`). Delays travel with their synapses into the
 chunks; ``activity=`` (per timestep ``{source: indices}``) is passed on to every tile's
@@ -31,7 +42,7 @@ chunks; ``activity=`` (per timestep ``{source: indices}``) is passed on to every
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -39,8 +50,9 @@ from hw.spec.config import ChipConfig
 from hw.spec.isa import Isa
 from hw.spec.memmap import MemoryName, chip_memories, sdsp_tiles, tile_prefix
 from hw.spec.packet import dest_layout, route_layout
-from sw.toolchain.compiler import CompileError, compile_core, refuse_delays
-from sw.toolchain.network import INPUT, Layer, Network, Neuron
+from sw.toolchain import programs
+from sw.toolchain.compiler import CompileError, compile_core, refuse_delays, refuse_starts
+from sw.toolchain.network import INPUT, Layer, Network
 
 __all__ = ["ChipImage", "map_network", "snake_order"]
 
@@ -61,6 +73,7 @@ class _Tile:
     syn_rows: int = 0
     sources: dict = field(default_factory=dict)   # (source, index) -> axon
     chunks: list = field(default_factory=list)    # (layer name, start, stop)
+    progs: dict = field(default_factory=dict)     # program key -> microcode words
 
 
 @dataclass
@@ -74,6 +87,19 @@ class ChipImage:
     input_routes: list             # network input i -> [(x, y, axon)]
     host_map: dict                 # (x, y, core neuron) -> (layer, index)
     report: list = field(default_factory=list)
+
+    @property
+    def start_steps(self) -> list:
+        """Timesteps (ascending) before which the host writes state records: the starts
+        of layers with ``start > 0`` (:meth:`state_writes`)."""
+        return sorted({t for img in self.tiles.values() for t in img.start_writes})
+
+    def state_writes(self, t: int) -> list:
+        """``(memory, address, word)`` state-record writes due before timestep ``t``: the
+        whole records (``v = u = 0``, bias, threshold) of the layers that start at ``t``,
+        whose records the images hold with bias 0 (``Layer.start``;
+        :func:`~sw.toolchain.compiler.refuse_starts` makes ``v = u = 0`` exact)."""
+        return [w for img in self.tiles.values() for w in img.state_writes(t)]
 
     def host_packets(self, events):
         """Network input events (index, payload) -> host packets (x, y, axon, payload)."""
@@ -117,6 +143,7 @@ def map_network(network: Network, config: ChipConfig, outputs=None, *, activity=
     except ValueError as e:
         raise CompileError(str(e)) from None
     refuse_delays(network, config)
+    refuse_starts(network)
     c, noc = config.core, config.noc
     if c.out_fifo_depth < c.neurons:
         raise CompileError(f"core.out_fifo_depth ({c.out_fifo_depth}) must be at least "
@@ -124,12 +151,20 @@ def map_network(network: Network, config: ChipConfig, outputs=None, *, activity=
     outputs = [network.layers[-1].name] if outputs is None else list(outputs)
     for name in outputs:
         network.layer(name)
+    integrate_words = len(programs.integrate())
     order = snake_order(config)
     tiles = [_Tile(xy) for xy in order]
     cur = 0
     placement = {}
     for layer in network.layers:
         placement[layer.name] = []
+        key = programs.program_key(layer.neuron)
+        words = len(programs.neuron_program(layer.neuron, "p", slots=c.slots))
+        if integrate_words + words > c.microcode_depth:
+            raise CompileError(
+                f"layer {layer.name!r}: its {layer.neuron.model} program takes {words} "
+                f"microcode words, {integrate_words} more for integration; the core has "
+                f"{c.microcode_depth} (core.microcode_depth)")
         a = 0
         while a < layer.size:
             if cur >= len(tiles):
@@ -141,6 +176,9 @@ def map_network(network: Network, config: ChipConfig, outputs=None, *, activity=
 
             def fits(b):
                 if len(t.chunks) + 1 > c.layers:
+                    return False
+                progs = {**t.progs, key: words}
+                if integrate_words + sum(progs.values()) > c.microcode_depth:
                     return False
                 if t.rows + -(-(b - a) // c.lanes) > c.neuron_rows:
                     return False
@@ -169,6 +207,7 @@ def map_network(network: Network, config: ChipConfig, outputs=None, *, activity=
             t.rows += -(-(b - a) // c.lanes)
             t.syn_rows += rows
             t.chunks.append((layer.name, a, b))
+            t.progs[key] = words
             placement[layer.name].append((t.xy, a, b))
             a = b
 
@@ -189,12 +228,10 @@ def map_network(network: Network, config: ChipConfig, outputs=None, *, activity=
                     w[t.sources[(src, int(i))]] = wsrc[i, a:b]
                     if dsrc is not None:
                         dl[t.sources[(src, int(i))]] = dsrc[i, a:b]
-            n = layer.neuron
-            neuron = Neuron(n.model, threshold=layer.param("threshold")[a:b],
-                            bias=layer.param("bias")[a:b], leak_mult=n.leak_mult,
-                            leak_shift=n.leak_shift, reset=n.reset)
+            neuron = replace(layer.neuron, threshold=layer.param("threshold")[a:b],
+                             bias=layer.param("bias")[a:b])
             layers.append(Layer(f"{name}[{a}:{b}]", b - a, neuron, {INPUT: w},
-                                {INPUT: dl} if dl.any() else {}))
+                                {INPUT: dl} if dl.any() else {}, start=layer.start))
         pmax = 1 << (c.payload_bits - 1)        # |most negative payload|
         bound = [pmax if s == INPUT or network.layer(s).neuron.graded else 1
                  for s, _ in t.sources]
@@ -204,7 +241,8 @@ def map_network(network: Network, config: ChipConfig, outputs=None, *, activity=
         try:
             img = compile_core(Network(len(t.sources), layers), config,
                                prefix=tile_prefix(*t.xy), input_payload_max=bound,
-                               activity=tile_activity, activity_margin=activity_margin)
+                               activity=tile_activity, activity_margin=activity_margin,
+                               check_starts=False)
         except CompileError as e:
             raise CompileError(f"tile {t.xy}: {e}") from None
         core_images[t.xy] = img

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sw.toolchain.programs import MODELS
+from sw.toolchain.programs import MODELS, RESETS
 
 __all__ = ["Neuron", "Layer", "LayerLookup", "Network", "INPUT", "save_network", "load_network"]
 
@@ -37,8 +37,14 @@ class Neuron:
     """Neuron model and parameters of one layer.
 
     ``threshold`` and ``bias`` are scalars or per-neuron arrays (``state_bits`` signed).
-    ``leak_mult``/``leak_shift`` (LIF only): ``v * leak_mult >> leak_shift`` per step.
-    ``reset``: ``"zero"`` or ``"subtract"`` (LIF, IF).
+    ``leak_mult``/``leak_shift`` (LIF, CUBA LIF): ``v * leak_mult >> leak_shift`` per step.
+    ``reset`` (LIF, IF, CUBA LIF): ``"zero"``, ``"subtract"`` or ``"subtract_delayed"``
+    (the threshold of a spike is subtracted at the next step, after the leak; ``v`` is
+    stored un-reset, so a layer's final ``v`` is not that of ``"subtract"``).
+    ``syn_mult``/``syn_shift`` (CUBA LIF only): the current decays as ``u * syn_mult >>
+    syn_shift``; ``syn_first``: the membrane integrates this step's current (snnTorch
+    ``Synaptic``) or, ``False``, the previous step's (Norse ``LIFCell``). The formulas
+    are in :mod:`sw.toolchain.programs`.
     """
 
     model: str = "lif"
@@ -47,6 +53,9 @@ class Neuron:
     leak_mult: int = 1
     leak_shift: int = 0
     reset: str = "zero"
+    syn_mult: int = 0
+    syn_shift: int = 0
+    syn_first: bool = True
 
     @property
     def graded(self) -> bool:
@@ -63,6 +72,13 @@ class Layer:
     #: source name -> non-negative integer delays in timesteps (same shape as that
     #: source's weights); a missing source, a ``None`` entry or ``delays=None``: all 0
     delays: dict | None = field(default_factory=dict)
+    #: first timestep at which the layer's bias is added (before it the bias counts as
+    #: 0; everything else is unchanged): latency alignment of same-step frameworks,
+    #: where layer k of a chain gets its first input at step k. On the chip the host
+    #: writes the bias at that step (:meth:`sw.toolchain.mapper.ChipImage.state_writes`),
+    #: which the compiler allows only where no input can reach the layer earlier
+    #: (:func:`sw.toolchain.compiler.refuse_starts`).
+    start: int = 0
 
     def param(self, name: str) -> np.ndarray:
         """A neuron parameter broadcast to one value per neuron (int64)."""
@@ -130,9 +146,24 @@ class Network(LayerLookup):
             if layer.neuron.model not in MODELS:
                 raise ValueError(f"{where}: unknown neuron model {layer.neuron.model!r}; "
                                  f"models: {', '.join(MODELS)}")
-            if layer.neuron.reset not in ("zero", "subtract"):
-                raise ValueError(f"{where}: reset must be 'zero' or 'subtract', "
-                                 f"not {layer.neuron.reset!r}")
+            n = layer.neuron
+            if n.reset not in RESETS:
+                raise ValueError(f"{where}: reset must be 'zero', 'subtract' or "
+                                 f"'subtract_delayed', not {n.reset!r}")
+            if not _is_int(layer.start) or layer.start < 0:
+                raise ValueError(f"{where}: start must be a non-negative integer (the first "
+                                 f"timestep with bias), not {layer.start!r}")
+            for pname in ("leak_mult", "leak_shift", "syn_mult", "syn_shift"):
+                value = getattr(n, pname)
+                if not _is_int(value):
+                    raise ValueError(f"{where}: {pname} must be an integer, not {value!r}")
+            for pname in ("leak_shift", "syn_shift"):
+                if getattr(n, pname) < 0:
+                    raise ValueError(f"{where}: {pname} must be >= 0 (a right shift), not "
+                                     f"{getattr(n, pname)}")
+            if not isinstance(n.syn_first, (bool, np.bool_)):
+                raise ValueError(f"{where}: syn_first must be True or False, not "
+                                 f"{n.syn_first!r}")
             for pname in ("threshold", "bias"):
                 value = np.asarray(getattr(layer.neuron, pname))
                 if value.ndim > 1 or value.ndim == 1 and len(value) != layer.size:
@@ -181,6 +212,10 @@ class Network(LayerLookup):
                                      f"{j} is {d[i, j]}; delays must be >= 0 (timesteps)")
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
 # -- files -------------------------------------------------------------------------------
 
 def save_network(network: Network, path, **extra) -> None:
@@ -191,7 +226,10 @@ def save_network(network: Network, path, **extra) -> None:
     ``"<layer>/<source>"``; per-neuron parameters given as arrays are
     ``"<layer>/threshold"`` and ``"<layer>/bias"`` (scalars stay in the JSON). Delays
     given for a source are arrays ``"<layer>/<source>/delay"``, listed in the layer's
-    JSON as ``"delays": [source, ...]`` (files without it load with no delays).
+    JSON as ``"delays": [source, ...]`` (files without it load with no delays). A
+    layer's ``start`` is ``"start"`` in its JSON (left out when 0); neuron fields a
+    file lacks (``syn_mult``, ``syn_shift``, ``syn_first`` in older files) load with
+    their defaults.
     """
     import json
     network.validate()
@@ -213,6 +251,8 @@ def save_network(network: Network, path, **extra) -> None:
                 "inputs": list(layer.inputs)}
         if delayed:
             spec["delays"] = delayed
+        if layer.start:
+            spec["start"] = int(layer.start)
         layers.append(spec)
     meta = json.dumps({"inputs": int(network.inputs), "layers": layers})
     np.savez_compressed(path, network=np.array(meta), **arrays, **extra)
@@ -232,7 +272,8 @@ def load_network(path) -> tuple:
                   for k, v in spec["neuron"].items()}
         inputs = {src: data.pop(f"{spec['name']}/{src}") for src in spec["inputs"]}
         delays = {src: data.pop(f"{spec['name']}/{src}/delay") for src in spec.get("delays", [])}
-        layers.append(Layer(spec["name"], spec["size"], Neuron(**neuron), inputs, delays))
+        layers.append(Layer(spec["name"], spec["size"], Neuron(**neuron), inputs, delays,
+                            start=spec.get("start", 0)))
     net = Network(meta["inputs"], layers)
     net.validate()
     return net, data

@@ -19,6 +19,9 @@ summed exactly (int64) and the sum is wrapped to ``acc_bits`` once, at its due s
 Two's-complement wrapping is addition modulo ``2**acc_bits``, so this equals wrapping
 after every addition, in any order and at any time (as the ring-buffer unit,
 :mod:`sim.golden.delay`, does); without delays ``D = 1`` and the model is what it was.
+
+Layer start (``Layer.start``): at timesteps ``t < start`` the layer's bias counts as 0,
+nothing else changes (``t`` counts the model's steps from 0).
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ class NetworkModel:
         self.pending = {l.name: np.zeros((self.slots, l.size), np.int64)
                         for l in network.layers}
         self.now = 0
+        #: timesteps run so far (the ``t`` of the next step, for ``Layer.start``)
+        self.t = 0
         # delays are read here, once (they size the ring); weights every step, as before
         self._d = {(l.name, s): l.synapse_delays(s)
                    for l in network.layers for s in l.inputs}
@@ -82,16 +87,24 @@ class NetworkModel:
             a = wrap(acc[layer.name], c.acc_bits)
             v, u = self.v[layer.name], self.u[layer.name]
             bias, thr = layer.param("bias"), layer.param("threshold")
+            if self.t < layer.start:
+                bias = np.zeros_like(bias)
+            payload = np.ones(layer.size, np.int64)
             if n.model in ("lif", "if"):
                 x = v
                 if n.model == "lif":
-                    x = wrap((x * int(wrap(n.leak_mult, S))) >> n.leak_shift, D)
-                x = clamp(wrap(wrap(x + a, D) + bias, D), S)
-                spike = x >= thr
-                reset = 0 if n.reset == "zero" else wrap(x - thr, D)
-                x = np.where(spike, reset, x)
+                    x = self._leak(v, n.leak_mult, n.leak_shift)
+                x, spike = self._membrane(x, v, thr, n.reset, a, bias)
                 self.v[layer.name] = wrap(x, S)
-                payload = np.ones(layer.size, np.int64)
+            elif n.model == "cuba_lif":
+                def current():
+                    return clamp(wrap(wrap(self._leak(u, n.syn_mult, n.syn_shift) + a, D)
+                                      + bias, D), S)
+                i = current() if n.syn_first else u
+                x, spike = self._membrane(self._leak(v, n.leak_mult, n.leak_shift), v, thr,
+                                          n.reset, i)
+                self.v[layer.name] = wrap(x, S)
+                self.u[layer.name] = i if n.syn_first else current()
             else:  # sigma_delta
                 x = clamp(wrap(v + a, D), S)
                 y = np.maximum(wrap(x + bias, D), 0)
@@ -101,8 +114,31 @@ class NetworkModel:
                 self.u[layer.name] = wrap(np.where(spike, wrap(u + d, D), u), S)
                 payload = d
             out[layer.name] = [(int(i), int(payload[i])) for i in np.nonzero(spike)[0]]
+        self.t += 1
         self._last = out
         return out
+
+    def _leak(self, x, mult, shift):
+        """``(x * mult) >> shift``: ``mult`` wrapped to ``state_bits``, the product at
+        full width, floor, the result wrapped to ``alu_bits``."""
+        return wrap((x * int(wrap(mult, self.core.state_bits))) >> shift, self.core.alu_bits)
+
+    def _membrane(self, x, v, thr, reset, *adds):
+        """The binary membrane after the leak ``x`` (``v``: as stored last step):
+        ``x = sat_state(x + adds...)``, spike on ``x >= thr``, then the reset. Returns
+        ``(new v, spike)``."""
+        D, S = self.core.alu_bits, self.core.state_bits
+        if reset == "subtract_delayed":
+            x = np.where(v >= thr, wrap(x - thr, D), x)
+        for b in adds:
+            x = wrap(x + b, D)
+        x = clamp(x, S)
+        spike = x >= thr
+        if reset == "zero":
+            x = np.where(spike, 0, x)
+        elif reset == "subtract":
+            x = np.where(spike, wrap(x - thr, D), x)
+        return x, spike
 
     def run(self, steps) -> list:
         return [self.step(events) for events in steps]

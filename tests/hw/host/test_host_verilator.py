@@ -6,7 +6,10 @@ golden host (its ``golden`` backend):
   byte (one reply or error per frame), the memories loaded before are intact and the
   next valid command works;
 * random mapped networks through the whole driver API on both backends: identical
-  output events per timestep, final neuron memories and architectural counters;
+  output events per timestep, final neuron memories and architectural counters; also
+  networks drawing the delayed-subtraction reset, CUBA LIF (both current orders) and
+  layer start steps (the driver's start writes between STEP stretches), two-pass
+  programs on this 6-slot core;
 * the serial backend (pyserial) through a pseudo-terminal bridged to the Verilator
   process, as a board's UART would be.
 
@@ -265,6 +268,36 @@ def test_backends_agree_on_random_networks(networks):
         for name in g[1]:
             assert g[1][name] == r[1][name], f"network seed {seed}: memory {name} differs"
         assert g[2] == r[2], f"network seed {seed}: counters golden {g[2]}, RTL {r[2]}"
+
+
+@pytest.mark.parametrize("networks", [3])
+def test_backends_agree_on_cuba_delayed_reset_and_layer_start(networks):
+    from tests.sw.toolchain.test_programs import feature_case
+    for k in range(networks):
+        seed = SEED + 300 + k
+        image, inputs = feature_case(np.random.default_rng(seed), CONFIG, "all", 10,
+                                     max_size=8)
+        results = {}
+        for backend in ("golden", "verilator"):
+            transport = PipeTransport([str(exe())]) if backend == "verilator" else None
+            with Chip(backend, CONFIG, transport=transport) as chip:
+                chip.load(image, skip_zero=True)
+                chip.clear_counters()
+                out = chip.run_network(image, inputs)
+                states = {s.name: chip.read(s.name)[0] for s in chip.specs if s.role == "state"}
+                c = chip.all_counters()
+                counters = {k: {n: v for n, v in d.items() if n in ARCH} for k, d in c.items()}
+                chip.reset_state(image)
+                again = chip.run_network(image, inputs)
+                results[backend] = (out, states, counters, again)
+        g, r = results["golden"], results["verilator"]
+        assert sum(len(x) for o in g[0] for x in o.values()) > 0, f"seed {seed}: no spikes"
+        for t, (a, b) in enumerate(zip(g[0], r[0])):
+            assert a == b, f"network seed {seed}: timestep {t}: golden {a}, RTL {b}"
+        for name in g[1]:
+            assert g[1][name] == r[1][name], f"network seed {seed}: memory {name} differs"
+        assert g[2] == r[2], f"network seed {seed}: counters golden {g[2]}, RTL {r[2]}"
+        assert r[3] == r[0], f"network seed {seed}: RTL run after reset_state differs"
 
 
 def test_step_frames_equal_events_then_run():

@@ -43,7 +43,7 @@ def _rewrite_meta(src, dst, **changes):
 
 @pytest.mark.parametrize("changes,message", [
     ({"format": "other model"}, "format is 'other model', not 'spikeforge float model'"),
-    ({"version": 2}, "version 2 is not supported (this reader knows version 1)"),
+    ({"version": 3}, "version 3 is not supported (this reader knows versions 1 and 2)"),
 ])
 def test_load_refuses_other_format_or_version(tmp_path, changes, message):
     good, bad = tmp_path / "good.npz", tmp_path / "bad.npz"
@@ -82,7 +82,7 @@ def test_save_stores_uniform_parameters_as_one_number(tmp_path):
     save_float_model(model, path)
     with np.load(path) as f:
         meta = json.loads(str(f["meta"]))
-    assert meta["format"] == FORMAT and meta["version"] == 1
+    assert meta["format"] == FORMAT and meta["version"] == 2
     assert meta["layers"][0]["neuron"]["v_threshold"] == 1.25
     assert meta["layers"][1]["neuron"]["v_threshold"] == list(np.linspace(1, 2, 8))
     assert load_float_model(path).layer("o").param("v_threshold").tolist() == \
@@ -142,13 +142,14 @@ def test_v_leak_refused():
 
 @pytest.mark.parametrize("change,message", [
     (lambda m: m.layers[0].neuron.update(model="alif"),
-     "layer 'h': neuron model must be one of 'lif', 'if', 'li', not 'alif'"),
+     "layer 'h': neuron model must be one of 'lif', 'if', 'li', 'i', 'cuba_lif', 'cuba_li', "
+     "not 'alif'"),
     (lambda m: m.layers[0].neuron.update(tau_mem=[0.01] * 31 + [0.02]),
      "layer 'h': tau_mem varies across neurons (0.01 .. 0.02 s); the core has one leak per "
      "layer"),
     (lambda m: m.layers[2].neuron.update(v_threshold=1.0),
      "layer 'ro': parameter 'v_threshold' does not apply to model 'li' (parameters: model, "
-     "reset, tau_mem, r, v_leak)"),
+     "tau_mem, r, v_leak, decay)"),
     (lambda m: m.layers[1].weights.update(ro=np.zeros((4, 8))),
      "layer 'o': reads li layer 'ro'; an li layer is a readout (its output is a membrane "
      "potential, not spikes) and feeds nothing"),
@@ -159,6 +160,92 @@ def test_v_leak_refused():
      "'bias'"),
 ])
 def test_float_model_validation_names_layer_and_parameter(change, message):
+    model = random_model()
+    change(model)
+    with pytest.raises(ModelImportError) as e:
+        model.validate()
+    assert str(e.value) == message
+
+
+def _one(neuron, w=1.0, bias=None):
+    return FloatModel(1e-3, 1, [FloatLayer("a", 1, neuron, {"input": np.array([[w]])},
+                                           None if bias is None else np.array([bias]))])
+
+
+def _run_one(model, x):
+    counts, v, trains = simulate_float(model, np.asarray(x, float).reshape(1, -1, 1), trains=True)
+    return trains["a"][0, :, 0].tolist(), float(v["a"][0, 0])
+
+
+def test_snntorch_leaky_by_hand():
+    """snnTorch Leaky defaults: mem = beta*mem + x - thr*[mem_prev > thr], spike mem > thr."""
+    beta, thr = 0.875, 1.0
+    model = _one({"model": "lif", "tau_mem": 1e-3 / (1 - beta), "decay": "euler",
+                  "v_threshold": thr, "compare": ">", "reset": "subtract_delayed"})
+    x = [0.6, 0.6, 0.6, 0.0, 1.5, 0.0, 0.4, 0.0]
+    mem, spikes = 0.0, []
+    for xt in x:
+        reset = mem > thr
+        mem = beta * mem + xt - thr * reset
+        spikes.append(int(mem > thr))
+    got, v = _run_one(model, x)
+    assert got == spikes and sum(spikes) >= 2
+    assert v == pytest.approx(mem, abs=1e-12)
+
+
+def test_strict_compare_and_subtract_now():
+    model = _one({"model": "if", "v_threshold": 1.0, "compare": ">", "reset": "subtract"})
+    assert _run_one(model, [0.5, 0.5, 0.5, 0.5, 0.5]) == ([0, 0, 1, 0, 1], pytest.approx(0.5))
+    model = _one({"model": "if", "v_threshold": 1.0, "reset": "subtract"})
+    assert _run_one(model, [0.5, 0.5, 0.5, 0.5, 0.5])[0] == [0, 1, 0, 1, 0]
+
+
+@pytest.mark.parametrize("syn_first", [True, False])
+def test_cuba_orders_by_hand(syn_first):
+    a, b = 0.9, 0.5                                    # membrane and current decay
+    model = _one({"model": "cuba_lif", "tau_mem": 1e-3 / (1 - a), "tau_syn": 1e-3 / (1 - b),
+                  "decay": "euler", "v_threshold": 1.2, "syn_first": syn_first}, bias=0.1)
+    x = [1.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    v = i = 0.0
+    spikes = []
+    for xt in x:
+        if syn_first:
+            i = b * i + xt + 0.1
+            v = a * v + i
+        else:
+            v = a * v + i
+            i = b * i + xt + 0.1
+        spikes.append(int(v >= 1.2))
+        v = 0.0 if v >= 1.2 else v
+    assert _run_one(model, x)[0] == spikes and sum(spikes) >= 1
+
+
+def test_new_fields_round_trip(tmp_path):
+    model = FloatModel(1e-3, 2, [
+        FloatLayer("c", 3, {"model": "cuba_lif", "tau_mem": 0.01, "tau_syn": 0.005,
+                            "decay": "euler", "v_threshold": 1.0, "compare": ">",
+                            "reset": "subtract_delayed", "syn_first": False},
+                   {"input": np.ones((2, 3))}, delays={"input": np.array([[0, 1, 2]] * 2)}),
+        FloatLayer("i", 3, {"model": "i", "r": 0.5}, {"c": np.eye(3)}),
+    ], "same_step")
+    save_float_model(model, tmp_path / "m.npz")
+    back = load_float_model(tmp_path / "m.npz")
+    assert back.timing == "same_step"
+    assert back.layer("c").neuron == model.layer("c").neuron
+    np.testing.assert_array_equal(back.layer("c").delays["input"], [[0, 1, 2]] * 2)
+
+
+@pytest.mark.parametrize("change,message", [
+    (lambda m: setattr(m, "timing", "async"),
+     "timing must be one of 'delayed', 'same_step', not 'async'"),
+    (lambda m: m.layers[0].neuron.update(compare="=>"),
+     "layer 'h': compare must be one of '>=', '>', not '=>'"),
+    (lambda m: m.layers[0].neuron.update(decay="rk4"),
+     "layer 'h': decay must be one of 'exp', 'euler', not 'rk4'"),
+    (lambda m: m.layers[0].delays.update(input=-np.ones((16, 32), np.int64)),
+     "layer 'h': delays from 'input' must be non-negative integers (steps)"),
+])
+def test_new_fields_are_validated(change, message):
     model = random_model()
     change(model)
     with pytest.raises(ModelImportError) as e:

@@ -73,13 +73,13 @@ def test_whole_graph_check_lists_every_unsupported_node():
         "fc": nir.Affine(weight=np.ones((4, 16)), bias=np.zeros(4)),
         "lif": nir.LIF(tau=np.full(4, 0.02), r=np.ones(4), v_leak=np.zeros(4),
                        v_threshold=np.ones(4)),
-        "delay": nir.Delay(delay=np.full(4, 2.0)),
+        "thr": nir.Threshold(threshold=np.ones(4)),
         "fc2": nir.Linear(weight=np.ones((2, 4))),
         "li": nir.LI(tau=np.full(2, 0.02), r=np.ones(2), v_leak=np.zeros(2)),
         "out": nir.Output(np.array([2])),
     }
-    edges = [("in", "conv"), ("conv", "fc"), ("fc", "lif"), ("lif", "delay"),
-             ("delay", "fc2"), ("fc2", "li"), ("li", "out")]
+    edges = [("in", "conv"), ("conv", "fc"), ("fc", "lif"), ("lif", "thr"),
+             ("thr", "fc2"), ("fc2", "li"), ("li", "out")]
     graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     with pytest.raises(ModelImportError) as e:
         from_nir(graph, DT)
@@ -87,7 +87,7 @@ def test_whole_graph_check_lists_every_unsupported_node():
         "the NIR graph cannot be imported (2 problems):\n"
         "  - node 'conv' (Conv2d): convolutions are not supported (unroll the convolution "
         "into an Affine)\n"
-        "  - node 'delay' (Delay): no delay unit yet")
+        "  - node 'thr' (Threshold): a bare Threshold has no membrane (use IF or LIF)")
     assert len(e.value.problems) == 2
 
 
@@ -112,18 +112,13 @@ def test_whole_graph_check_lists_parameter_and_structure_problems():
         "node 'leaky' (LIF): tau varies across neurons (0.01 .. 0.02 s); the core has one leak "
         "per layer",
         "node 'leaky' (LIF): v_leak must be 0 (the core's leak decays towards 0), not 0.1",
-        "node 'cuba' (CubaLIF): tau_syn = 0.005 s keeps exp(-dt/tau_syn) = 0.819 of the "
-        "synaptic current per step (dt = 0.001 s); the core has no synaptic current state, so "
-        "only tau_syn <= 0.000145 s (instantaneous synapses, syn_tolerance = 0.001) can be "
-        "imported",
-        "node 'scale' (Scale): Scale is not supported (fold it into the preceding Affine)",
         "node 'fc2' (Linear): feeds Output 'out' directly; its output is a current: end the "
         "chain with a neuron (LI for a readout)",
     ]
-    assert str(e.value).startswith("the NIR graph cannot be imported (5 problems):\n  - node")
+    assert str(e.value).startswith("the NIR graph cannot be imported (3 problems):\n  - node")
 
 
-def test_flatten_of_flat_data_is_identity_and_shaped_data_is_refused():
+def test_flatten_is_an_identity_on_the_flattened_input():
     def graph(shape):
         return nir.NIRGraph(nodes={
             "in": nir.Input(np.array(shape)),
@@ -133,13 +128,8 @@ def test_flatten_of_flat_data_is_identity_and_shaped_data_is_refused():
             "out": nir.Output(np.array([2])),
         }, edges=[("in", "flat"), ("flat", "fc"), ("fc", "if"), ("if", "out")], type_check=False)
     assert from_nir(graph([1, 6]), DT).inputs == 6
-    with pytest.raises(ModelImportError) as e:
-        from_nir(graph([2, 3]), DT)
-    assert e.value.problems == [
-        "node 'in' (Input): input shape (2, 3) is not flat; flatten the data before the Input "
-        "node",
-        "node 'flat' (Flatten): flattens shape (2, 3): only already-flat data (one non-unit "
-        "dimension) is supported"]
+    model = from_nir(graph([2, 3]), DT)          # C order, as numpy and torch flatten
+    assert model.inputs == 6 and model.layer("if").weights["input"].shape == (6, 2)
 
 
 def test_li_feeding_a_layer_is_refused():
@@ -185,7 +175,11 @@ def test_nir_v_leak_and_v_reset_refused():
 
 @pytest.mark.parametrize("kwargs,message", [
     ({"dt": 0}, "dt must be a positive number of seconds, not 0"),
-    ({"dt": DT, "reset": "hold"}, "reset must be 'zero' or 'subtract', not 'hold'"),
+    ({"dt": DT, "reset": "hold"},
+     "reset must be one of 'zero', 'subtract', 'subtract_delayed', not 'hold'"),
+    ({"dt": DT, "framework": "keras"},
+     "framework must be one of spikeforge, snntorch, norse, sinabs, rockpool, spyx, not "
+     "'keras'"),
 ])
 def test_from_nir_argument_checks(kwargs, message):
     graph, _, _ = nir_graph("lif")
@@ -218,3 +212,112 @@ def test_to_nir_node_layout():
     assert graph.nodes["h"].metadata == {"reset": "subtract"}
     # LIF r = r_float * tau / dt, so gain 1 exports r = tau / dt
     np.testing.assert_allclose(graph.nodes["h"].r, 0.02 / DT)
+
+
+def _chain(*middle, n_in=3, n=2):
+    """Input(n_in) -> middle... -> Output(n), edges in order."""
+    nodes = {"in": nir.Input(np.array([n_in]))}
+    names = ["in"]
+    for k, node in enumerate(middle):
+        names.append(f"n{k}")
+        nodes[f"n{k}"] = node
+    nodes["out"] = nir.Output(np.array([n]))
+    names.append("out")
+    return nir.NIRGraph(nodes=nodes, edges=list(zip(names, names[1:])), type_check=False)
+
+
+def _lif(n=2, **kw):
+    return nir.LIF(tau=np.full(n, 0.02), r=np.full(n, 20.0), v_leak=np.zeros(n),
+                   v_threshold=np.ones(n), **kw)
+
+
+def test_delay_nodes_become_synaptic_delays_before_and_after_the_map():
+    w = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])                    # NIR (out, in)
+    g = _chain(nir.Delay(np.array([0.0, 1e-3, 2e-3])), nir.Affine(w, np.zeros(2)),
+               nir.Delay(np.array([3e-3, 0.0])), _lif())
+    layer = from_nir(g, DT, quiet=True).layer("n3")
+    np.testing.assert_array_equal(layer.weights["input"], w.T)
+    np.testing.assert_array_equal(layer.delays["input"], [[3, 0], [4, 1], [5, 2]])
+    bad = _chain(nir.Delay(np.array([0.5e-3] * 3)), nir.Affine(w, np.zeros(2)), _lif())
+    with pytest.raises(ModelImportError, match=r"node 'n0' \(Delay\): delay 0.0005 s is not a "
+                       r"whole number of steps of dt = 0.001 s"):
+        from_nir(bad, DT, quiet=True)
+    short = _chain(nir.Delay(np.array([1e-3, 2e-3])), nir.Affine(w, np.zeros(2)), _lif())
+    with pytest.raises(ModelImportError, match=r"node 'n0' \(Delay\): has 2 values but the "
+                       r"signal it carries into 'n1' has 3"):
+        from_nir(short, DT, quiet=True)
+
+
+def test_delays_run_in_the_float_model():
+    """One input spike through delays 0..2 arrives at steps 0..2."""
+    g = _chain(nir.Linear(np.eye(3)), nir.Delay(np.array([0.0, 1e-3, 2e-3])),
+               nir.IF(r=np.full(3, 1000.0), v_threshold=np.full(3, 0.5)), n=3)
+    model = from_nir(g, DT, quiet=True)
+    x = np.zeros((1, 5, 3))
+    x[0, 0] = 1
+    _, _, trains = simulate_float(model, x, trains=True)
+    np.testing.assert_array_equal(trains["n2"][0, :, :], [[1, 0, 0], [0, 1, 0], [0, 0, 1],
+                                                        [0, 0, 0], [0, 0, 0]])
+
+
+def test_scale_folds_into_the_weights_and_bias():
+    w = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    g = _chain(nir.Scale(np.array([1.0, 0.5, 2.0])), nir.Affine(w, np.array([1.0, 1.0])),
+               nir.Scale(np.array([10.0, -1.0])), _lif())
+    layer = from_nir(g, DT, quiet=True).layer("n3")
+    np.testing.assert_allclose(layer.weights["input"],
+                               np.array([1.0, 0.5, 2.0])[:, None] * w.T * np.array([10.0, -1.0]))
+    np.testing.assert_allclose(layer.bias, [10.0, -1.0])
+
+
+def test_integrator_and_current_based_nodes():
+    g = _chain(nir.Linear(np.ones((2, 3))), nir.I(r=np.full(2, 500.0)))
+    layer = from_nir(g, DT, quiet=True).layer("n1")
+    assert layer.neuron == {"model": "i", "r": pytest.approx(0.5)}
+    cuba = nir.CubaLIF(tau_syn=np.full(2, 5e-3), tau_mem=np.full(2, 0.01), r=np.full(2, 10.0),
+                       v_leak=np.zeros(2), v_threshold=np.ones(2), w_in=np.full(2, 5.0))
+    layer = from_nir(_chain(nir.Linear(np.ones((2, 3))), cuba), DT, quiet=True).layer("n1")
+    assert layer.neuron["model"] == "cuba_lif"
+    assert layer.neuron["tau_syn"] == 5e-3 and layer.neuron["tau_mem"] == 0.01
+    assert layer.neuron["r"] == pytest.approx(1.0)     # (r dt / tau_mem) * (w_in dt / tau_syn)
+    assert layer.beta_syn(DT) == pytest.approx(np.exp(-0.2))
+    li = nir.CubaLI(tau_syn=np.full(2, 5e-3), tau_mem=np.full(2, 0.01), r=np.ones(2),
+                    v_leak=np.zeros(2))
+    assert from_nir(_chain(nir.Linear(np.ones((2, 3))), li), DT, quiet=True) \
+        .layer("n1").neuron["model"] == "cuba_li"
+
+
+def test_multi_dimensional_input_is_flattened():
+    g = nir.NIRGraph(nodes={
+        "in": nir.Input(np.array([2, 2, 2])),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=0),
+        "fc": nir.Linear(np.ones((2, 8))), "lif": _lif(), "out": nir.Output(np.array([2]))},
+        edges=[("in", "flat"), ("flat", "fc"), ("fc", "lif"), ("lif", "out")], type_check=False)
+    assert from_nir(g, DT, quiet=True).inputs == 8
+
+
+def test_not_a_graph_is_refused():
+    with pytest.raises(ModelImportError, match="expected a nir.NIRGraph"):
+        from_nir({"nodes": {}}, DT)
+
+
+def test_load_model_reads_nir_and_npz_and_refuses_other_files(tmp_path):
+    from sw.frontend import load_model, save_float_model
+    graph, _, _ = nir_graph("lif")
+    nir.write(tmp_path / "m.nir", graph)
+    assert [l.name for l in load_model(tmp_path / "m.nir", dt=DT, quiet=True).layers] == \
+        ["hidden", "readout"]
+    model = random_model()
+    save_float_model(model, tmp_path / "m.npz")
+    assert load_model(tmp_path / "m.npz").inputs == 16
+    with pytest.raises(ModelImportError, match="carries its own dt and conventions"):
+        load_model(tmp_path / "m.npz", framework="snntorch")
+    (tmp_path / "x.nir").write_text("hello")
+    with pytest.raises(ModelImportError, match=r"x.nir: not a NIR file \(HDF5, as nir.write "
+                       r"makes\) nor a spikeforge float model .npz; it starts with b'hello'"):
+        load_model(tmp_path / "x.nir")
+    np.savez(tmp_path / "other.npz", a=np.zeros(2))
+    with pytest.raises(ModelImportError, match="a .npz archive without 'meta'"):
+        load_model(tmp_path / "other.npz")
+    with pytest.raises(ModelImportError, match="missing.nir: no such file"):
+        load_model(tmp_path / "missing.nir")

@@ -13,7 +13,8 @@ HERE = Path(sw.frontend.__file__).parent
 #: module -> the frontend modules it may import
 ALLOWED = {
     "float_model": set(),
-    "nir": {"float_model"},
+    "conventions": {"float_model"},
+    "nir": {"float_model", "conventions"},
     "quantize": {"float_model"},
     "integer_sim": set(),
 }

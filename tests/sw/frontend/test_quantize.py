@@ -1,5 +1,7 @@
 """Quantization: the rules, agreement with the float model, the report, refusals."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -157,3 +159,99 @@ def test_bias_too_large_for_state_bits():
     with pytest.raises(ModelImportError, match=r"^layer 'b': bias of neuron 0 is 5 x scale 12700 "
                        r"= 63500, outside the 16-bit state range -32768..32767"):
         quantize(model, CFG)
+
+
+def _trains(network, config, x, steps):
+    """Per layer, uint8 (batch, steps, size) spike trains of the integer network model,
+    run for ``steps`` steps (inputs after x's end are empty)."""
+    from sw.toolchain.network_model import NetworkModel
+    out = {l.name: np.zeros((x.shape[0], steps, l.size), np.uint8) for l in network.layers}
+    for b in range(x.shape[0]):
+        sim = NetworkModel(network, config.core)
+        for t in range(steps):
+            ev = [(int(i), int(x[b, t, i])) for i in np.nonzero(x[b, t])[0]] \
+                if t < x.shape[1] else []
+            for name, spikes in sim.step(ev).items():
+                for i, _ in spikes:
+                    out[name][b, t, i] = 1
+    return out
+
+
+def _grid_model(timing, reset="subtract", compare=">="):
+    """IF layers with weights on the 8-bit grid (integer == float exactly): input -> a
+    -> b (+ recurrent b -> b, and a skip input -> b)."""
+    rng = np.random.default_rng(5)
+    w1 = rng.integers(-127, 128, (6, 10)) / 127 * 0.5
+    w1[0, 0] = 0.5
+    w2 = rng.integers(-127, 128, (10, 3)) / 127
+    w2[0, 0] = 1.0
+    rec = np.eye(3) * -0.5
+    skip = rng.integers(-32, 33, (6, 3)) / 127
+    common = {"reset": reset, "compare": compare}
+    return FloatModel(DT, 6, [
+        FloatLayer("a", 10, {"model": "if", "v_threshold": 1.0, **common}, {"input": w1},
+                   np.full(10, 64 / 254)),                # on the grid: s = 254
+        FloatLayer("b", 3, {"model": "if", "v_threshold": 2.0, **common},
+                   {"a": w2, "b": rec, "input": skip}, np.full(3, 64 / 127)),
+    ], timing)
+
+
+# A strict compare with a subtractive reset is not exact on the grid: the core's threshold
+# register holds threshold + 1 (it compares >=) and the reset subtracts that register.
+@pytest.mark.parametrize("reset,compare", [
+    ("zero", ">="), ("subtract", ">="), ("subtract_delayed", ">="), ("zero", ">")])
+def test_same_step_alignment_is_exact_on_the_grid(reset, compare):
+    """Framework (same-step) timing: the quantized network, run T + pad steps, reproduces
+    every float spike train exactly, shifted by each layer's start; recurrence and the
+    input skip get the delays that keep them on time."""
+    model = _grid_model("same_step", reset, compare)
+    rng = np.random.default_rng(9)
+    x = rng.integers(0, 3, (3, 30, 6))
+    _, _, trains_f = simulate_float(model, x, trains=True)
+    net, report = quantize(model, CFG)
+    assert [l.start for l in net.layers] == [0, 1]
+    assert report.pad_steps() == 1
+    # a -> b: same step (no delay); b -> b: recurrent, 0; input -> b: start of b
+    assert "a" not in net.layer("b").delays and "b" not in net.layer("b").delays
+    np.testing.assert_array_equal(net.layer("b").delays["input"],
+                                  net.layer("b").inputs["input"] != 0)
+    trains_i = _trains(net, CFG, x, 30 + report.pad_steps())
+    for layer in net.layers:
+        np.testing.assert_array_equal(trains_i[layer.name][:, layer.start:layer.start + 30],
+                                      trains_f[layer.name], err_msg=layer.name)
+    assert trains_f["b"].sum() > 20 and trains_f["a"].sum() > 50    # not vacuous
+
+
+def test_same_step_differs_from_delayed_timing():
+    x = np.random.default_rng(9).integers(0, 3, (2, 30, 6))
+    a = simulate_float(_grid_model("same_step"), x, trains=True)[2]["b"]
+    b = simulate_float(_grid_model("delayed"), x, trains=True)[2]["b"]
+    assert not np.array_equal(a, b)
+
+
+def test_recurrence_from_a_later_layer_needs_a_delay():
+    model = _grid_model("same_step")
+    model.layers[0].weights["b"] = np.full((3, 10), 0.1)       # b (later) -> a
+    with pytest.raises(ModelImportError, match=r"layer 'a': reads 'b' of the previous step "
+                       r"\(a recurrent projection\), but 'b' runs 1 chip steps after its "
+                       r"framework step and 'a' only 0: its spike from neuron 0 to neuron 0 "
+                       r"would need a delay of -1 steps"):
+        quantize(model, CFG)
+
+
+def test_euler_decay_and_cuba_quantization():
+    model = FloatModel(1e-3, 2, [
+        FloatLayer("c", 3, {"model": "cuba_lif", "tau_mem": 0.01, "tau_syn": 0.005,
+                            "decay": "euler", "v_threshold": 1.0, "syn_first": False},
+                   {"input": np.ones((2, 3)) * 0.5}),
+        FloatLayer("ro", 2, {"model": "cuba_li", "tau_mem": 0.02, "tau_syn": 0.004},
+                   {"c": np.ones((3, 2))}),
+    ])
+    net, report = quantize(model, CFG)
+    c, ro = net.layer("c").neuron, net.layer("ro").neuron
+    assert c.model == ro.model == "cuba_lif"
+    assert c.leak_mult / 2 ** c.leak_shift == pytest.approx(0.9, abs=1e-4)    # 1 - dt/tau
+    assert c.syn_mult / 2 ** c.syn_shift == pytest.approx(0.8, abs=1e-4)
+    assert ro.syn_mult / 2 ** ro.syn_shift == pytest.approx(math.exp(-0.25), abs=1e-4)
+    assert c.syn_first is False and ro.syn_first is True
+    assert ro.threshold == (1 << (CFG.core.state_bits - 1)) - 1              # never fires

@@ -290,3 +290,55 @@ def test_memory_counts_and_clear_memory_status():
                       "error": False, "fault_overflow": False}
         with pytest.raises(Exception, match="tile9_9"):
             chip.memory_counts("tile9_9.lane0.weights")
+
+
+def _start_case():
+    from tests.sw.toolchain.test_programs import config, feature_case
+    cfg = config(6)
+    for seed in range(40):
+        image, inputs = feature_case(np.random.default_rng(seed), cfg, "start", 8)
+        if len(image.start_steps) >= 2:
+            return cfg, image, [inputs[0]] * 8      # the same at every step: STEP frames
+    raise AssertionError("no case with two layer starts")
+
+
+def _ops(chip):
+    sent = []
+    write = chip.link.write
+    chip.link.write = lambda d: (sent.append(d[1]), write(d))[1]
+    return sent
+
+
+def test_run_network_writes_layer_starts_between_stretches():
+    cfg, image, inputs = _start_case()
+    model = NetworkModel(image.network, cfg.core)
+    with Chip("golden", cfg) as chip:
+        chip.load(image)
+        sent = _ops(chip)
+        assert chip.run_network(image, inputs) == model.run(inputs)
+        # one STEP per stretch between starts, the start records written in between
+        steps = [op for op in sent if op in (Op.STEP, Op.RUN)]
+        assert len(steps) == 1 + len(image.start_steps)
+        assert sent[0] == Op.STEP and Op.WRITE in sent
+        for name, p in chip.layer_states(image, "p0").items():
+            assert np.array_equal(p, image.network.layer(name).param("bias")), name
+
+
+def test_reset_state_takes_the_started_bias_back():
+    cfg, image, inputs = _start_case()
+    want = NetworkModel(image.network, cfg.core).run(inputs)
+    with Chip("golden", cfg) as chip:
+        chip.load(image)
+        at_rest = _state_words(chip)
+        assert chip.run_network(image, inputs) == want
+        chip.reset_state(image)
+        assert _state_words(chip) == at_rest          # bias 0 again where start > 0
+        assert chip.run_network(image, inputs) == want
+        chip.reset_state(image)
+        sent = _ops(chip)
+        chip.reset_state(image)                        # nothing started: CLEAR_STATE alone
+        assert sent == [Op.CLEAR_STATE]
+        chip.run_network(image, inputs[:1])            # before the first start
+        sent.clear()
+        chip.reset_state(image)
+        assert sent == [Op.CLEAR_STATE]

@@ -52,6 +52,26 @@ def test_sparse_projection_stores_only_used_rows():
      "layer 'a': threshold of neuron 0 is 40000, outside the 16-bit state range -32768..32767"),
     (Network(2, [Layer("a", 4, Neuron("lif", leak_mult=1 << 16), {"input": dense(2, 4)})]),
      "layer 'a': leak_mult 65536 is outside -32768..32767 (core.state_bits = 16)"),
+    (Network(2, [Layer("a", 4, Neuron("cuba_lif", syn_mult=-40000), {"input": dense(2, 4)})]),
+     "layer 'a': syn_mult -40000 is outside -32768..32767 (core.state_bits = 16)"),
+    (Network(2, [Layer("a", 4, Neuron("cuba_lif", syn_shift=99), {"input": dense(2, 4)})]),
+     "layer 'a': syn_shift 99 is outside 0..63"),
+    (Network(2, [Layer("a", 4, Neuron("cuba_lif", leak_shift=70), {"input": dense(2, 4)})]),
+     "layer 'a': leak_shift 70 is outside 0..63"),
+    (Network(2, [Layer("a", 4, Neuron("if"), {"input": dense(2, 4)}, start=1)]),
+     "layer 'a': start 1, but events can reach it at timestep 0; the host writes its bias "
+     "(and v = u = 0) at its start, so start must not exceed the first timestep input can "
+     "arrive"),
+    (Network(2, [Layer("a", 4, Neuron("if"), {"input": dense(2, 4)}),
+                 Layer("b", 4, Neuron("if"), {"a": dense(4, 4)}, start=2)]),
+     "layer 'b': start 2, but events can reach it at timestep 1; the host writes its bias "
+     "(and v = u = 0) at its start, so start must not exceed the first timestep input can "
+     "arrive"),
+    (Network(2, [Layer("a", 4, Neuron("if", threshold=[1, 1, -3, 1], reset="subtract"),
+                       {"input": dense(2, 4)}, start=3)]),
+     "layer 'a': start 3 with threshold -3 (neuron 2) and reset 'subtract': a neuron at rest "
+     "would fire and leave v = 0 before its start; thresholds must be >= 0 in a layer with "
+     "start > 0"),
     (Network(40, [Layer("a", 4, Neuron("if"), {"input": dense(40, 4)})]),
      "the network needs 40 axons (40 inputs + neurons of the layers that feed others: none); "
      "the core has 32 (core.axons)"),
@@ -65,7 +85,7 @@ def test_sparse_projection_stores_only_used_rows():
     (Network(2, [Layer("a", 4, Neuron("if"), {"input": dense(3, 4)})]),
      "layer 'a': weights from 'input' have shape (3, 4), expected (2, 4)"),
     (Network(2, [Layer("a", 4, Neuron("izhikevich"), {"input": dense(2, 4)})]),
-     "layer 'a': unknown neuron model 'izhikevich'; models: lif, if, sigma_delta"),
+     "layer 'a': unknown neuron model 'izhikevich'; models: lif, if, sigma_delta, cuba_lif"),
     (Network(2, [Layer("a", 4, Neuron("if"), {"input": dense(2, 4).astype(float)})]),
      "layer 'a': weights from 'input' must be integers (quantize first), not float64"),
 ])
@@ -217,3 +237,31 @@ def test_state_records_are_the_isa_layout_of_bias_and_threshold(state_bits):
         want = {"p0": int(bias[n]), "p1": int(thr[n])} if n < 5 else {}
         word = img.images[f"core.lane{lane}.state"][row]
         assert isinstance(word, int) and word == Isa.pack(layout, want), n
+
+
+def test_layer_start_stores_bias_zero_and_lists_the_writes():
+    from hw.spec.isa import Isa
+    from sim.golden.state import codec
+    w = dense(2, 5)
+    net = Network(2, [Layer("a", 5, Neuron("if", threshold=7, bias=3), {"input": w}),
+                      Layer("b", 5, Neuron("if", threshold=[1, 2, 3, 4, 5], bias=[-1, 2, 0, 4, 9]),
+                            {"a": dense(5, 5)}, start=1)])
+    img = compile_core(net, CFG)
+    rec = codec(Isa.of(CFG).state)
+    def p0(lane, row):
+        return int(rec.unpack([img.images[f"core.lane{lane}.state"][row]])[2][0])
+    assert [p0(j % 4, j // 4) for j in range(5)] == [3] * 5          # layer a: its bias
+    b = img.neurons["b"]
+    assert [p0(n % 4, n // 4) for n in b] == [0] * 5                 # layer b: 0 until start
+    assert list(img.start_writes) == [1] and img.state_writes(0) == []
+    writes = img.state_writes(1)
+    assert [(m, a) for m, a, _ in writes] == [(f"core.lane{n % 4}.state", n // 4) for n in b]
+    fields = [rec.unpack([word]) for _, _, word in writes]
+    assert [(int(f[0][0]), int(f[1][0]), int(f[2][0]), int(f[3][0])) for f in fields] == \
+        [(0, 0, -1, 1), (0, 0, 2, 2), (0, 0, 0, 3), (0, 0, 4, 4), (0, 0, 9, 5)]
+    # a recurrent layer fed by a delayed input may start as late as its first arrival
+    d = Network(2, [Layer("r", 2, Neuron("if", threshold=4, bias=1),
+                          {"input": dense(2, 2), "r": dense(2, 2)},
+                          {"input": np.full((2, 2), 3)}, start=3)])
+    from sw.toolchain.compiler import first_arrivals
+    assert first_arrivals(d) == {"r": 3}

@@ -103,3 +103,38 @@ def test_per_tile_compile_errors_name_the_tile():
     net = Network(2, [Layer("a", 4, Neuron("if"), {INPUT: dense(2, 4, 300)})])
     with pytest.raises(CompileError, match=r"^layer 'a'|^tile \(0, 0\): layer 'a\[0:4\]'"):
         map_network(net, cfg(1, 1))
+
+
+def test_microcode_is_counted_per_tile():
+    # four CUBA LIF layers with distinct programs (2 SETR + 2 VEC each): integration and
+    # three fit a 16-word microcode, the fourth goes to the next tile
+    layers, src, n = [], INPUT, 2
+    for k in range(4):
+        layers.append(Layer(f"c{k}", 2, Neuron("cuba_lif", threshold=5, syn_mult=100 + k,
+                                               syn_shift=7), {src: dense(n, 2)}))
+        src, n = f"c{k}", 2
+    image = map_network(Network(2, layers), cfg(2, 1, layers=4))
+    assert [image.placement[f"c{k}"][0][0] for k in range(4)] == [(0, 0)] * 3 + [(1, 0)]
+    assert [len(image.tiles[xy].programs) for xy in ((0, 0), (1, 0))] == [4, 2]
+    # equal programs are shared: four layers of one program share a tile
+    same = [Layer(l.name, l.size, Neuron("cuba_lif", threshold=5, syn_mult=100, syn_shift=7),
+                  l.inputs) for l in layers]
+    image = map_network(Network(2, same), cfg(2, 1, layers=4))
+    assert {image.placement[l.name][0][0] for l in same} == {(0, 0)}
+
+
+def test_layer_start_writes_cover_every_tile_of_a_split_layer():
+    net = Network(4, [Layer("a", 20, Neuron("if", threshold=3), {INPUT: dense(4, 20)}),
+                      Layer("b", 40, Neuron("if", threshold=3, bias=2), {"a": dense(20, 40)},
+                            start=1)])
+    image = map_network(net, cfg(2, 2))
+    assert image.start_steps == [1]
+    assert len(image.placement["b"]) >= 2
+    writes = image.state_writes(1)
+    assert len(writes) == 40 and image.state_writes(2) == []
+    assert {m.split(".")[0] for m, _, _ in writes} == \
+        {f"tile{x}_{y}" for (x, y), _, _ in image.placement["b"]}
+    with pytest.raises(CompileError, match="layer 'a': start 1, but events can reach it at "
+                                           "timestep 0"):
+        map_network(Network(4, [Layer("a", 4, Neuron("if"), {INPUT: dense(4, 4)}, start=1)]),
+                    cfg(1, 1))

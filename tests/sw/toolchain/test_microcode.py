@@ -13,7 +13,16 @@ ISA = Isa(CoreConfig())
 
 @pytest.mark.parametrize("prog", [programs.integrate(), programs.lif(250, 8),
                                   programs.lif(3, 2, "subtract"), programs.if_neuron(),
-                                  programs.sigma_delta()], ids=lambda p: p.name)
+                                  programs.sigma_delta(),
+                                  programs.lif(200, 8, "subtract_delayed", name="lif_sd"),
+                                  programs.lif(200, 8, "subtract_delayed", name="lif_sd2",
+                                               slots=6),
+                                  programs.if_neuron("subtract_delayed", name="if_sd"),
+                                  programs.cuba_lif(220, 8, 180, 7, "subtract", True,
+                                                    name="cuba_syn_first"),
+                                  programs.cuba_lif(-5, 3, 100, 8, "subtract_delayed", False,
+                                                    name="cuba_norse")],
+                         ids=lambda p: p.name)
 def test_text_round_trip(prog):
     words, _ = assemble([prog], ISA)
     assert assemble([parse(prog.text(), prog.name)], ISA)[0] == words
