@@ -338,8 +338,6 @@ FRAMEWORK_FIXTURE = (__import__("pathlib").Path(__file__).resolve().parents[2] /
                      / "frameworks" / "snntorch_leaky")
 
 
-@pytest.mark.skipif(not FRAMEWORK_FIXTURE.with_suffix(".nir").exists(),
-                    reason="fixtures/frameworks/ not made (fixtures/make_framework_fixtures.py)")
 def test_same_step_framework_trains_line_up_with_the_frameworks_spikes(tmp_path, capsys):
     """snnTorch passes spikes within a step: its output layer gets start 1, and the
     deployed output train lines up with snnTorch's own recorded spikes at shift 0

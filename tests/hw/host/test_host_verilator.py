@@ -246,28 +246,41 @@ def test_protocol_fuzz_rtl_equals_golden():
     assert replies[-1][0] == Op.IDENTIFY | 0x80
 
 
+def _both_backends(image, inputs, rerun=False):
+    """Per backend (golden, verilator): outputs, final state memories, architectural
+    counters and, with ``rerun``, the outputs of a second run after ``reset_state``."""
+    results = {}
+    for backend in ("golden", "verilator"):
+        transport = PipeTransport([str(exe())]) if backend == "verilator" else None
+        with Chip(backend, CONFIG, transport=transport) as chip:
+            chip.load(image, skip_zero=True)
+            chip.clear_counters()
+            out = chip.run_network(image, inputs)
+            states = {s.name: chip.read(s.name)[0] for s in chip.specs if s.role == "state"}
+            c = chip.all_counters()
+            counters = {k: {n: v for n, v in d.items() if n in ARCH} for k, d in c.items()}
+            again = None
+            if rerun:
+                chip.reset_state(image)
+                again = chip.run_network(image, inputs)
+            results[backend] = (out, states, counters, again)
+    return results["golden"], results["verilator"]
+
+
+def _assert_agree(g, r, seed):
+    for t, (a, b) in enumerate(zip(g[0], r[0])):
+        assert a == b, f"network seed {seed}: timestep {t}: golden {a}, RTL {b}"
+    for name in g[1]:
+        assert g[1][name] == r[1][name], f"network seed {seed}: memory {name} differs"
+    assert g[2] == r[2], f"network seed {seed}: counters golden {g[2]}, RTL {r[2]}"
+
+
 @pytest.mark.parametrize("networks", [4])
 def test_backends_agree_on_random_networks(networks):
     for k in range(networks):
         seed = SEED + 100 + k
         image, inputs = random_chip_case(np.random.default_rng(seed), CONFIG, 8)
-        results = {}
-        for backend in ("golden", "verilator"):
-            transport = PipeTransport([str(exe())]) if backend == "verilator" else None
-            with Chip(backend, CONFIG, transport=transport) as chip:
-                chip.load(image, skip_zero=True)
-                chip.clear_counters()
-                out = chip.run_network(image, inputs)
-                states = {s.name: chip.read(s.name)[0] for s in chip.specs if s.role == "state"}
-                c = chip.all_counters()
-                counters = {k: {n: v for n, v in d.items() if n in ARCH} for k, d in c.items()}
-                results[backend] = (out, states, counters)
-        g, r = results["golden"], results["verilator"]
-        for t, (a, b) in enumerate(zip(g[0], r[0])):
-            assert a == b, f"network seed {seed}: timestep {t}: golden {a}, RTL {b}"
-        for name in g[1]:
-            assert g[1][name] == r[1][name], f"network seed {seed}: memory {name} differs"
-        assert g[2] == r[2], f"network seed {seed}: counters golden {g[2]}, RTL {r[2]}"
+        _assert_agree(*_both_backends(image, inputs), seed)
 
 
 @pytest.mark.parametrize("networks", [3])
@@ -277,26 +290,9 @@ def test_backends_agree_on_cuba_delayed_reset_and_layer_start(networks):
         seed = SEED + 300 + k
         image, inputs = feature_case(np.random.default_rng(seed), CONFIG, "all", 10,
                                      max_size=8)
-        results = {}
-        for backend in ("golden", "verilator"):
-            transport = PipeTransport([str(exe())]) if backend == "verilator" else None
-            with Chip(backend, CONFIG, transport=transport) as chip:
-                chip.load(image, skip_zero=True)
-                chip.clear_counters()
-                out = chip.run_network(image, inputs)
-                states = {s.name: chip.read(s.name)[0] for s in chip.specs if s.role == "state"}
-                c = chip.all_counters()
-                counters = {k: {n: v for n, v in d.items() if n in ARCH} for k, d in c.items()}
-                chip.reset_state(image)
-                again = chip.run_network(image, inputs)
-                results[backend] = (out, states, counters, again)
-        g, r = results["golden"], results["verilator"]
+        g, r = _both_backends(image, inputs, rerun=True)
         assert sum(len(x) for o in g[0] for x in o.values()) > 0, f"seed {seed}: no spikes"
-        for t, (a, b) in enumerate(zip(g[0], r[0])):
-            assert a == b, f"network seed {seed}: timestep {t}: golden {a}, RTL {b}"
-        for name in g[1]:
-            assert g[1][name] == r[1][name], f"network seed {seed}: memory {name} differs"
-        assert g[2] == r[2], f"network seed {seed}: counters golden {g[2]}, RTL {r[2]}"
+        _assert_agree(g, r, seed)
         assert r[3] == r[0], f"network seed {seed}: RTL run after reset_state differs"
 
 
